@@ -1,0 +1,79 @@
+import Hummingbird
+import KeyRing
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The running broker: HTTP routes, the key ring, metrics, and the services that start and stop with it.
+public struct BrokerApplication: Sendable {
+    public let configuration: BrokerConfiguration
+    public let keyRing: KeyRing
+    public let metrics: BrokerMetrics
+    public let shutdown = ShutdownState()
+    let issuer: IssuerBox
+    let logger: Logger
+
+    /// Assembles a broker around an already loaded key ring.
+    public init(configuration: BrokerConfiguration, keyRing: KeyRing, logger: Logger, metrics: BrokerMetrics = BrokerMetrics()) {
+        self.configuration = configuration
+        self.keyRing = keyRing
+        self.logger = logger
+        self.metrics = metrics
+        self.issuer = IssuerBox(configuration.issuer)
+    }
+
+    /// The issuer as currently resolved (follows the bound port when `--port 0` and no `--issuer`).
+    public var currentIssuer: String { issuer.current }
+
+    /// Every route, behind the observability middleware.
+    public func buildRouter() -> Router<BrokerRequestContext> {
+        let router = Router(context: BrokerRequestContext.self)
+        router.add(middleware: RequestObservabilityMiddleware(metrics: metrics))
+        let issuer = self.issuer
+        DiscoveryController(keyRing: keyRing, issuer: { issuer.current }, maxAge: configuration.jwksMaxAge).addRoutes(to: router)
+        HealthController(checks: [KeyRingReadiness(keyRing: keyRing)], shutdown: shutdown, metrics: metrics, keyRing: keyRing)
+            .addRoutes(to: router)
+        return router
+    }
+
+    /// Builds the Hummingbird application; `onListening` receives the bound port.
+    public func buildHTTPServer(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        let configuration = self.configuration
+        let issuer = self.issuer
+        let logger = self.logger
+        return Application(
+            router: buildRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                if !configuration.issuerIsExplicit {
+                    issuer.set(BrokerConfiguration.defaultIssuer(host: configuration.host, port: port))
+                }
+                logger.notice(
+                    "token-broker listening",
+                    metadata: ["host": .string(configuration.host), "port": .stringConvertible(port), "issuer": .string(issuer.current)])
+                await onListening(port)
+            },
+            logger: logger
+        )
+    }
+
+    /// Runs until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish within the grace period, and returns.
+    public func run(
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }, onReload: @escaping @Sendable (Bool) -> Void = { _ in }
+    ) async throws {
+        let server = buildHTTPServer(onListening: onListening)
+        let reloader = SignalReloadService(keyRing: keyRing, metrics: metrics, logger: logger, onReload: onReload)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [
+                .init(service: server), .init(service: reloader), .init(service: shutdown),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGracePeriod)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: groupConfiguration).run()
+        logger.notice("token-broker stopped")
+    }
+}

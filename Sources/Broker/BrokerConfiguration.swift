@@ -1,0 +1,150 @@
+import Configuration
+import Foundation
+import JOSE
+import Logging
+
+/// Every setting of the broker, resolved and validated. Built once by `load`.
+public struct BrokerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var issuer: String
+    public var keysDir: String
+    public var baseDomain: String
+    public var tokenTTL: Int
+    public var maxTokenTTL: Int
+    public var leeway: Int
+    public var jwksMaxAge: Int
+    public var shutdownGracePeriod: Int
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+
+    /// How log lines are written.
+    public enum LogFormat: String, Sendable {
+        case text, json
+    }
+
+    /// Whether `issuer` was set explicitly (otherwise it follows the bound address).
+    public var issuerIsExplicit: Bool
+
+    /// Resolves settings from flags, then `TOKEN_BROKER_*` environment variables, then the JSON config file,
+    /// then defaults. Unknown keys and invalid values are errors, never silently ignored.
+    public static func load(
+        flags: [String: String] = [:], environment: [String: String] = ProcessInfo.processInfo.environment,
+        configFile: String? = nil
+    ) throws(ConfigurationError) -> BrokerConfiguration {
+        let known = Set(Setting.all.map(\.key))
+        for key in flags.keys where !known.contains(key) { throw ConfigurationError("unknown setting \(key)") }
+        let knownVariables = Set(Setting.all.map(\.environmentVariable) + ["TOKEN_BROKER_CONFIG"])
+        for name in environment.keys.sorted() where name.hasPrefix("TOKEN_BROKER_") && !knownVariables.contains(name) {
+            throw ConfigurationError("unknown environment variable \(name); known: \(knownVariables.sorted().joined(separator: ", "))")
+        }
+        var fileValues = [AbsoluteConfigKey: ConfigValue]()
+        if let path = configFile ?? environment["TOKEN_BROKER_CONFIG"] {
+            for (key, value) in try readConfigFile(path) {
+                fileValues[AbsoluteConfigKey([key])] = ConfigValue(.string(value), isSecret: Setting.named(key)?.isSecret ?? false)
+            }
+        }
+        var flagValues = [AbsoluteConfigKey: ConfigValue]()
+        for (key, value) in flags {
+            flagValues[AbsoluteConfigKey([key])] = ConfigValue(.string(value), isSecret: Setting.named(key)?.isSecret ?? false)
+        }
+        let reader = ConfigReader(providers: [
+            InMemoryProvider(name: "flags", values: flagValues),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: ["tokenBroker"]),
+            InMemoryProvider(name: "config file", values: fileValues),
+        ])
+        func text(_ key: String) -> String? {
+            reader.string(forKey: ConfigKey(key), isSecret: Setting.named(key)?.isSecret ?? false)
+                ?? Setting.named(key)?.defaultValue
+        }
+        func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+            let raw = text(key) ?? ""
+            guard let value = Int(raw.trimmingCharacters(in: .whitespaces)), range.contains(value) else {
+                let setting = Setting.named(key)!
+                throw ConfigurationError(
+                    "\(setting.flag) / \(setting.environmentVariable): '\(raw)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+
+        let host = text("host")!
+        guard !host.isEmpty, host.allSatisfy({ $0.isLetter || $0.isNumber || ".:-_[]".contains($0) }) else {
+            throw ConfigurationError("--host: '\(host)' is not a host name or IP address")
+        }
+        let port = try integer("port", in: 0...65535)
+        let leeway = try integer("leeway", in: 0...300)
+        let tokenTTL = try integer("tokenTtl", in: 1...86_400)
+        let maxTokenTTL = try integer("maxTokenTtl", in: 1...86_400)
+        guard tokenTTL <= maxTokenTTL else {
+            throw ConfigurationError("--token-ttl (\(tokenTTL)) must not exceed --max-token-ttl (\(maxTokenTTL))")
+        }
+        let levelText = text("logLevel")!
+        guard let level = Logger.Level(rawValue: levelText.lowercased()) else {
+            throw ConfigurationError("--log-level: '\(levelText)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        let formatText = text("logFormat")!
+        guard let format = LogFormat(rawValue: formatText.lowercased()) else {
+            throw ConfigurationError("--log-format: '\(formatText)' is not text or json")
+        }
+        let baseDomain = text("baseDomain")!.lowercased()
+        guard isDomainName(baseDomain) else { throw ConfigurationError("--base-domain: '\(baseDomain)' is not a domain name") }
+        let keysDir = text("keysDir")!
+        guard !keysDir.isEmpty else { throw ConfigurationError("--keys-dir must not be empty") }
+
+        var issuer = text("issuer")
+        if let explicit = issuer {
+            guard let url = URL(string: explicit), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+                url.query == nil, url.fragment == nil
+            else { throw ConfigurationError("--issuer: '\(explicit)' is not an absolute http(s) URL without query or fragment") }
+            while issuer!.hasSuffix("/") { issuer!.removeLast() }
+        }
+        return BrokerConfiguration(
+            host: host, port: port, issuer: issuer ?? defaultIssuer(host: host, port: port), keysDir: keysDir,
+            baseDomain: baseDomain, tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
+            jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
+            shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,
+            issuerIsExplicit: issuer != nil)
+    }
+
+    /// `http://host:port`, bracketing IPv6 literals.
+    public static func defaultIssuer(host: String, port: Int) -> String {
+        let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
+        return "http://\(shownHost):\(port)"
+    }
+
+    static func isDomainName(_ name: String) -> Bool {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard !labels.isEmpty, name.count <= 253 else { return false }
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
+    }
+
+    /// Reads a flat JSON object of settings; nested values, unknown keys and non-scalar values are errors.
+    static func readConfigFile(_ path: String) throws(ConfigurationError) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("config file \(path) does not exist or cannot be read")
+        }
+        let object: [String: JSONValue]
+        do {
+            object = try JSONParser(maxBytes: 1 << 20).parseObject(Array(data))
+        } catch {
+            throw ConfigurationError("config file \(path) is not a JSON object (\(error))")
+        }
+        var values = [String: String]()
+        for (key, value) in object {
+            guard Setting.named(key) != nil else {
+                throw ConfigurationError(
+                    "config file \(path): unknown setting '\(key)'; known: \(Setting.all.map(\.key).joined(separator: ", "))")
+            }
+            switch value {
+            case .string(let string): values[key] = string
+            case .int(let number): values[key] = String(number)
+            case .bool(let flag): values[key] = String(flag)
+            default: throw ConfigurationError("config file \(path): '\(key)' must be a string or a whole number")
+            }
+        }
+        return values
+    }
+}

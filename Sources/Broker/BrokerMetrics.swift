@@ -1,0 +1,45 @@
+import Foundation
+import Prometheus
+
+/// The broker's Prometheus registry and the metrics every part records into.
+/// Owned by the application (not the global MetricsSystem), so tests can run several brokers in one process.
+public final class BrokerMetrics: Sendable {
+    /// The registry `/metrics` renders.
+    public let registry: PrometheusCollectorRegistry
+
+    static let durationBuckets: [Duration] = [
+        .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+        .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .seconds(2.5), .seconds(5),
+    ]
+
+    /// A fresh registry with the broker's fixed metrics registered.
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+    }
+
+    /// Records one HTTP request under its route pattern (never the raw path: that would explode cardinality).
+    func recordRequest(route: String, method: String, status: Int, duration: Duration) {
+        registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "http_requests", unitName: "total", helpText: "HTTP requests answered, by route pattern, method and status code"), labels: [("route", route), ("method", method), ("code", String(status))]).increment()
+        registry.makeDurationHistogram(descriptor: .init(namespace: "token_broker", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency, by route pattern and method"), labels: [("route", route), ("method", method)], buckets: Self.durationBuckets).recordNanoseconds(duration.nanoseconds)
+    }
+
+    /// Records a key ring reload outcome.
+    public func recordKeyRingReload(success: Bool) {
+        registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "key_ring_reloads", unitName: "total", helpText: "Key ring reloads (SIGHUP), by result"), labels: [("result", success ? "success" : "failure")]).increment()
+    }
+
+    /// Updates the gauges describing the key ring; called when `/metrics` is scraped.
+    func updateKeyRing(activeKeyCreated: Date?, publishedKeys: Int, now: Date) {
+        registry.makeGauge(descriptor: .init(namespace: "token_broker", metricName: "signing_key_age", unitName: "seconds", helpText: "Age of the active signing key"))
+            .set(activeKeyCreated.map { now.timeIntervalSince($0) } ?? 0)
+        registry.makeGauge(descriptor: .init(namespace: "token_broker", metricName: "published", unitName: "keys", helpText: "Keys published in the JWKS")).set(Double(publishedKeys))
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

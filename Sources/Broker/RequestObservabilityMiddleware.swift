@@ -1,0 +1,78 @@
+import HTTPTypes
+import Hummingbird
+import JOSE
+import Logging
+
+/// Outermost middleware: assigns the request id, turns every error into the contract's error shape,
+/// records metrics and writes the access log line. Nothing a client sends can make it answer 500
+/// unless a handler itself fails, and then the body says only "see the log" with the request id.
+struct RequestObservabilityMiddleware: RouterMiddleware {
+    typealias Context = BrokerRequestContext
+    let metrics: BrokerMetrics
+
+    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let requestId = Self.acceptedRequestID(request.headers[Self.requestIDHeader]) ?? Self.newRequestID()
+        context.requestId = requestId
+        context.logger[metadataKey: "requestId"] = .string(requestId)
+        context.logger[metadataKey: "hb.request.id"] = nil
+        let start = ContinuousClock.now
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as any HTTPResponseError {
+            response = try Self.translate(error, request: request, context: context)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
+            response = try Problem.internalError.response(from: request, context: context)
+        }
+        response.headers[Self.requestIDHeader] = requestId
+        let duration = ContinuousClock.now - start
+        let route = context.endpointPath ?? "unmatched"
+        let status = Int(response.status.code)
+        metrics.recordRequest(route: route, method: request.method.rawValue, status: status, duration: duration)
+        let level: Logger.Level = status >= 500 ? .error : status >= 400 ? .info : .debug
+        context.logger.log(
+            level: level, "request",
+            metadata: [
+                "method": .string(request.method.rawValue), "route": .string(route), "path": .string(request.uri.path),
+                "status": .stringConvertible(status), "durationMs": .string(String(format: "%.3f", Double(duration.nanoseconds) / 1e6)),
+            ])
+        return response
+    }
+
+    /// Hummingbird's own errors (404 from the router, 413 from body limits, 405) become problems with a code.
+    static func translate(_ error: any HTTPResponseError, request: Request, context: Context) throws -> Response {
+        if error is Problem || error is OAuthError { return try error.response(from: request, context: context) }
+        let code: String
+        switch error.status {
+        case .notFound: code = "not_found"
+        case .methodNotAllowed: code = "method_not_allowed"
+        case .contentTooLarge: code = "payload_too_large"
+        case .badRequest: code = "malformed_request"
+        case .unsupportedMediaType: code = "unsupported_media_type"
+        default: code = error.status.code >= 500 ? "internal_error" : "request_error"
+        }
+        if error.status.code >= 500 {
+            context.logger.error("server error", metadata: ["status": .stringConvertible(error.status.code)])
+        }
+        return try Problem(error.status, code: code).response(from: request, context: context)
+    }
+
+    /// A client-supplied id is reused only when it is short and plain, so it cannot inject into logs or headers.
+    static func acceptedRequestID(_ value: String?) -> String? {
+        guard let value, (1...128).contains(value.utf8.count),
+            value.utf8.allSatisfy({ byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D
+                    || byte == 0x5F || byte == 0x2E || byte == 0x3A
+            })
+        else { return nil }
+        return value
+    }
+
+    static func newRequestID() -> String {
+        Base64URL.encode(Crypto.randomBytes(12))
+    }
+}

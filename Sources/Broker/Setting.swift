@@ -1,0 +1,57 @@
+/// One configuration setting: its key in the config file, its flag, its environment variable and its default.
+public struct Setting: Sendable {
+    /// Key in the JSON config file (camelCase); the flag and variable derive from it.
+    public let key: String
+    /// Default as text; nil means "derived" (see `help`).
+    public let defaultValue: String?
+    /// One line for `--help`, the README and the example config.
+    public let help: String
+    /// Whether the value is a secret (never logged).
+    public let isSecret: Bool
+
+    init(_ key: String, _ defaultValue: String?, _ help: String, secret: Bool = false) {
+        self.key = key
+        self.defaultValue = defaultValue
+        self.help = help
+        self.isSecret = secret
+    }
+
+    /// `--keys-dir` for `keysDir`.
+    public var flag: String {
+        var out = "--"
+        for char in key {
+            if char.isUppercase {
+                out += "-" + char.lowercased()
+            } else {
+                out.append(char)
+            }
+        }
+        return out
+    }
+
+    /// `TOKEN_BROKER_KEYS_DIR` for `keysDir`.
+    public var environmentVariable: String {
+        "TOKEN_BROKER_" + flag.dropFirst(2).uppercased().replacingOccurrences(of: "-", with: "_")
+    }
+
+    /// Every setting the broker understands, in the order the docs list them.
+    public static let all: [Setting] = [
+        Setting("host", "127.0.0.1", "address to listen on"),
+        Setting("port", "8080", "TCP port to listen on (0 picks a free port)"),
+        Setting("issuer", nil, "issuer URL of minted tokens and discovery; default http://<host>:<port>"),
+        Setting("keysDir", "keys", "key ring directory (PKCS#8 PEM files + keyring.json)"),
+        Setting("baseDomain", "expertflow.com", "tenant domains default to <tenantId>.<baseDomain>"),
+        Setting("tokenTtl", "300", "default lifetime of cx-tenant tokens, seconds"),
+        Setting("maxTokenTtl", "3600", "largest lifetime a caller may ask for, seconds"),
+        Setting("leeway", "60", "clock skew tolerated on exp/nbf/iat, seconds (0-300)"),
+        Setting("jwksMaxAge", "300", "Cache-Control max-age of the JWKS and discovery documents, seconds"),
+        Setting("shutdownGracePeriod", "30", "seconds in-flight requests get to finish after SIGTERM"),
+        Setting("logLevel", "info", "trace, debug, info, notice, warning, error or critical"),
+        Setting("logFormat", "text", "text, or json for production"),
+    ]
+
+    /// Looks a setting up by file key.
+    public static func named(_ key: String) -> Setting? {
+        all.first { $0.key == key }
+    }
+}

@@ -1,0 +1,28 @@
+import KeyRing
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Reloads the key ring on every SIGHUP. Requests in flight keep the snapshot they started with;
+/// a directory that fails to load leaves the previous ring serving.
+struct SignalReloadService: Service {
+    let keyRing: KeyRing
+    let metrics: BrokerMetrics
+    let logger: Logger
+    /// Called after each reload attempt (tests and systemd notification hook in here).
+    let onReload: @Sendable (Bool) -> Void
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            logger.notice("SIGHUP received: reloading the key ring")
+            let success: Bool
+            switch keyRing.reload(logger: logger) {
+            case .success: success = true
+            case .failure: success = false
+            }
+            metrics.recordKeyRingReload(success: success)
+            onReload(success)
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Broker
+import Foundation
+import KeyRing
+import Logging
+
+/// `token-broker serve`: runs the daemon until SIGTERM.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the broker. Settings come from flags, then TOKEN_BROKER_* variables, then --config, then defaults.",
+        discussion: """
+            With no options it listens on 127.0.0.1:8080 and uses the key ring in ./keys, generating an ES256 key \
+            there when the directory is empty. SIGHUP reloads the key ring; SIGTERM drains in-flight requests and exits 0.
+            """
+    )
+
+    @Option(help: "JSON config file with settings by name (env TOKEN_BROKER_CONFIG).") var config: String?
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "TCP port (default 8080; 0 picks a free port).") var port: String?
+    @Option(help: "Issuer URL of tokens and discovery (default http://<host>:<port>).") var issuer: String?
+    @Option(help: "Key ring directory (default keys).") var keysDir: String?
+    @Option(help: "Tenant domains are <tenantId>.<base-domain> (default expertflow.com).") var baseDomain: String?
+    @Option(help: "Default cx-tenant token lifetime in seconds (default 300).") var tokenTtl: String?
+    @Option(help: "Largest token lifetime a caller may ask for, seconds (default 3600).") var maxTokenTtl: String?
+    @Option(help: "Clock skew tolerated on exp/nbf/iat, seconds, 0-300 (default 60).") var leeway: String?
+    @Option(help: "Cache-Control max-age of JWKS and discovery, seconds (default 300).") var jwksMaxAge: String?
+    @Option(help: "Seconds in-flight requests get after SIGTERM (default 30).") var shutdownGracePeriod: String?
+    @Option(help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
+    @Option(help: "text or json (default text).") var logFormat: String?
+
+    var flags: [String: String] {
+        let pairs: [(String, String?)] = [
+            ("host", host), ("port", port), ("issuer", issuer), ("keysDir", keysDir), ("baseDomain", baseDomain),
+            ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
+            ("shutdownGracePeriod", shutdownGracePeriod), ("logLevel", logLevel), ("logFormat", logFormat),
+        ]
+        return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
+    }
+
+    func run() async throws {
+        let configuration: BrokerConfiguration
+        do {
+            configuration = try BrokerConfiguration.load(flags: flags, configFile: config)
+        } catch {
+            Self.fail("configuration error: \(error.description)")
+        }
+        Logging.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
+        let logger = Logger(label: "token-broker")
+        let keyRing: KeyRing
+        do {
+            keyRing = try KeyRing(directory: KeyRingDirectory(path: configuration.keysDir), bootstrap: true, logger: logger)
+        } catch {
+            logger.critical("cannot load the key ring", metadata: ["error": .string(error.description)])
+            Self.fail("key ring error: \(error.description)")
+        }
+        let broker = BrokerApplication(configuration: configuration, keyRing: keyRing, logger: logger)
+        do {
+            try await broker.run()
+        } catch {
+            logger.critical("broker stopped with an error", metadata: ["error": .string(String(describing: error))])
+            Self.fail("token-broker: \(error)")
+        }
+    }
+
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data(("token-broker: " + message + "\n").utf8))
+        Foundation.exit(1)
+    }
+}
+
+enum Logging {
+    static func bootstrap(format: BrokerConfiguration.LogFormat, level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler
+            switch format {
+            case .json: handler = JSONLogHandler(label: label)
+            case .text: handler = StreamLogHandler.standardError(label: label)
+            }
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

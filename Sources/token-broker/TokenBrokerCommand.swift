@@ -1,0 +1,31 @@
+import ArgumentParser
+import Foundation
+
+/// `token-broker`: the daemon and its operator tools.
+@main
+struct TokenBrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token-broker",
+        abstract: "Tenant-scoped token broker in front of Keycloak: mints and verifies cx-tenant tokens.",
+        subcommands: [ServeCommand.self, KeysCommand.self, TokenCommand.self]
+    )
+
+    /// Usage errors exit 2 (as the contract says for `token inspect`), not ArgumentParser's 64.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
+}
