@@ -1,0 +1,54 @@
+import Broker
+import Foundation
+import KeyRing
+import Logging
+
+/// A temporary directory removed when the value goes away.
+final class ScratchDirectory: Sendable {
+    let path: String
+
+    init(_ prefix: String = "broker-test") {
+        path = NSTemporaryDirectory() + prefix + "-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A broker assembled in-process around a fresh key ring, for router-level tests.
+struct InProcessBroker {
+    let scratch = ScratchDirectory()
+    let broker: BrokerApplication
+    let keysDir: String
+
+    init(flags: [String: String] = [:]) throws {
+        keysDir = scratch.path + "/keys"
+        var all = flags
+        all["keysDir"] = keysDir
+        let configuration = try BrokerConfiguration.load(flags: all, environment: [:])
+        let logger = Logger(label: "test")
+        let ring = try KeyRing(directory: KeyRingDirectory(path: keysDir), bootstrap: true, logger: logger)
+        broker = BrokerApplication(configuration: configuration, keyRing: ring, logger: logger)
+    }
+}
+
+/// Locates the built `token-broker` executable next to the test bundle.
+enum BuiltBinary {
+    static var path: String {
+        get throws {
+            if let override = ProcessInfo.processInfo.environment["TOKEN_BROKER_BINARY"] { return override }
+            var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            for _ in 0..<4 {
+                url.deleteLastPathComponent()
+                let candidate = url.appendingPathComponent("token-broker").path
+                if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            }
+            throw TestFailure("token-broker binary not found next to \(CommandLine.arguments[0]); run `swift build` first")
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
