@@ -36,13 +36,15 @@ public struct BrokerApplication: Sendable {
         return router
     }
 
-    /// Builds the Hummingbird application; `onListening` receives the bound port.
-    public func buildHTTPServer(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    /// Builds the Hummingbird application on `router` (default: `buildRouter()`); `onListening` receives the bound port.
+    public func buildHTTPServer(
+        router: Router<BrokerRequestContext>? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         let configuration = self.configuration
         let issuer = self.issuer
         let logger = self.logger
         return Application(
-            router: buildRouter(),
+            router: router ?? buildRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
@@ -58,22 +60,27 @@ public struct BrokerApplication: Sendable {
         )
     }
 
-    /// Runs until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish within the grace period, and returns.
-    public func run(
-        onListening: @escaping @Sendable (Int) async -> Void = { _ in }, onReload: @escaping @Sendable (Bool) -> Void = { _ in }
-    ) async throws {
-        let server = buildHTTPServer(onListening: onListening)
+    /// The services that make up the broker, in start order; shutdown runs in reverse, so readiness flips first
+    /// and the HTTP server drains last.
+    public func makeServiceGroup(
+        router: Router<BrokerRequestContext>? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onReload: @escaping @Sendable (Bool) -> Void = { _ in }
+    ) -> ServiceGroup {
+        let server = buildHTTPServer(router: router, onListening: onListening)
         let reloader = SignalReloadService(keyRing: keyRing, metrics: metrics, logger: logger, onReload: onReload)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
-                .init(service: server), .init(service: reloader), .init(service: shutdown),
-            ],
+            services: [.init(service: server), .init(service: reloader), .init(service: shutdown)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(configuration.shutdownGracePeriod)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
-        try await ServiceGroup(configuration: groupConfiguration).run()
+        return ServiceGroup(configuration: groupConfiguration)
+    }
+
+    /// Runs until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish within the grace period, and returns.
+    public func run() async throws {
+        try await makeServiceGroup().run()
         logger.notice("token-broker stopped")
     }
 }

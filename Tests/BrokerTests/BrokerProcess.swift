@@ -1,0 +1,203 @@
+import Foundation
+import JOSE
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The real `token-broker` binary run as a child process, for tests of signals, start-up and the CLI.
+final class BrokerProcess: Sendable {
+    let process: Process
+    private let stderrText = Mutex<String>("")
+    private let stdoutText = Mutex<String>("")
+    let port: Int
+
+    private init(process: Process, port: Int) {
+        self.process = process
+        self.port = port
+    }
+
+    /// Everything the process wrote to standard error so far.
+    var log: String { stderrText.withLock { $0 } }
+    /// Everything the process wrote to standard output so far.
+    var output: String { stdoutText.withLock { $0 } }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// The environment without any TOKEN_BROKER_* the developer may have set, plus `extra`.
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TOKEN_BROKER_") }
+        for (key, value) in extra { env[key] = value }
+        return env
+    }
+
+    /// Starts the binary with `arguments` (no "serve" implied) and returns without waiting.
+    static func launch(_ arguments: [String], environment extra: [String: String] = [:], directory: String) throws -> BrokerProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try BuiltBinary.path)
+        process.arguments = arguments
+        process.environment = environment(extra)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        let errPipe = Pipe()
+        let outPipe = Pipe()
+        process.standardError = errPipe
+        process.standardOutput = outPipe
+        process.standardInput = FileHandle.nullDevice
+        let broker = BrokerProcess(process: process, port: 0)
+        errPipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            broker.stderrText.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        outPipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            broker.stdoutText.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        return broker
+    }
+
+    /// Starts `serve --port 0 --log-format json` and waits (polling, with a deadline) until it listens.
+    static func serve(
+        keysDir: String, directory: String, extraArguments: [String] = [], environment: [String: String] = [:]
+    ) async throws -> BrokerProcess {
+        let started = try launch(
+            ["serve", "--host", "127.0.0.1", "--port", "0", "--log-format", "json", "--keys-dir", keysDir] + extraArguments,
+            environment: environment, directory: directory)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            if let port = listeningPort(in: started.log) {
+                return BrokerProcess(adopting: started, port: port)
+            }
+            if !started.process.isRunning {
+                throw TestFailure("broker exited with \(started.process.terminationStatus) before listening:\n\(started.log)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        started.process.terminate()
+        throw TestFailure("broker did not listen within 30 s:\n\(started.log)")
+    }
+
+    private convenience init(adopting other: BrokerProcess, port: Int) {
+        self.init(process: other.process, port: port)
+        // Keep collecting output into the adopted instance.
+        let err = other.process.standardError as! Pipe
+        let out = other.process.standardOutput as! Pipe
+        let existingErr = other.log
+        let existingOut = other.output
+        stderrText.withLock { $0 = existingErr }
+        stdoutText.withLock { $0 = existingOut }
+        err.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            stderrText.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        out.fileHandleForReading.readabilityHandler = { [self] handle in
+            let data = handle.availableData
+            stdoutText.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+    }
+
+    static func listeningPort(in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("token-broker listening") {
+            if let object = try? JSONParser().parseObject(Array(line.utf8)), let port = object["port"]?.stringValue.flatMap(Int.init) {
+                return port
+            }
+        }
+        return nil
+    }
+
+    func signal(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    /// Waits for exit (polling) and returns the exit status; throws if it outlives `timeout`.
+    func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                throw TestFailure("process \(pid) still running after \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        // Let the pipes drain.
+        try await Task.sleep(for: .milliseconds(50))
+        return process.terminationStatus
+    }
+
+    /// Runs the binary to completion and returns its exit status and output.
+    static func run(_ arguments: [String], environment: [String: String] = [:], directory: String) async throws -> (
+        status: Int32, stdout: String, stderr: String
+    ) {
+        let process = try launch(arguments, environment: environment, directory: directory)
+        let status = try await process.waitForExit()
+        return (status, process.output, process.log)
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+}
+
+/// A raw TCP connection, for requests that must be held open half-sent.
+final class RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw TestFailure("connect failed: errno \(errno)")
+        }
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until the peer closes or the receive timeout passes.
+    func readAll() -> String {
+        var result = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            result.append(contentsOf: buffer.prefix(count))
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    /// Reads once (whatever has arrived, up to 64 KiB).
+    func readOnce() -> String {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
+    }
+
+    /// Reads until the peer closes; `closed` is false when the receive timeout ended the read instead.
+    func readUntilClosed() -> (text: String, closed: Bool) {
+        var result = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count == 0 { return (String(decoding: result, as: UTF8.self), true) }
+            if count < 0 { return (String(decoding: result, as: UTF8.self), false) }
+            result.append(contentsOf: buffer.prefix(count))
+        }
+    }
+
+    /// Whether a new connection to `port` is accepted right now.
+    static func accepts(port: Int) -> Bool {
+        (try? RawConnection(port: port)) != nil
+    }
+}
