@@ -55,6 +55,14 @@ public struct KeyRingDirectory: Sendable {
         return KeyRingSnapshot(active: active, published: published, entries: manifest.keys, loadedAt: now())
     }
 
+    /// The private key of a published key, e.g. to sign with a `next` key in tests and tools.
+    public func privateKey(kid: String) throws(KeyRingError) -> JWSPrivateKey {
+        guard let entry = try readManifest().keys.first(where: { $0.kid == kid && $0.state.isPublished }) else {
+            throw .unknownKid(kid)
+        }
+        return try readPrivateKey(entry)
+    }
+
     /// Metadata of every key, retired ones included.
     public func list() throws(KeyRingError) -> [KeyMetadata] {
         try readManifest().keys
