@@ -1,0 +1,63 @@
+import Broker
+import Foundation
+import Testing
+
+@Suite("configuration") struct ConfigurationTests {
+    @Test("defaults match the contract")
+    func defaults() throws {
+        let configuration = try BrokerConfiguration.load(environment: [:])
+        #expect(configuration.host == "127.0.0.1")
+        #expect(configuration.port == 8080)
+        #expect(configuration.issuer == "http://127.0.0.1:8080")
+        #expect(configuration.keysDir == "keys")
+        #expect(configuration.baseDomain == "expertflow.com")
+        #expect(configuration.tokenTTL == 300 && configuration.maxTokenTTL == 3600 && configuration.leeway == 60)
+        #expect(configuration.logLevel == .info && configuration.logFormat == .text)
+        #expect(!configuration.issuerIsExplicit)
+    }
+
+    @Test("flags beat environment variables, which beat the config file")
+    func precedence() throws {
+        let scratch = ScratchDirectory()
+        let file = scratch.path + "/c.json"
+        try Data(#"{"port": 7000, "leeway": 10, "baseDomain": "file.example"}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let configuration = try BrokerConfiguration.load(
+            flags: ["port": "9000"], environment: ["TOKEN_BROKER_PORT": "8000", "TOKEN_BROKER_LEEWAY": "20"], configFile: file)
+        #expect(configuration.port == 9000)
+        #expect(configuration.leeway == 20)
+        #expect(configuration.baseDomain == "file.example")
+        #expect(configuration.issuer == "http://127.0.0.1:9000")
+    }
+
+    @Test("an IPv6 host is bracketed in the default issuer; an explicit issuer loses its trailing slash")
+    func issuer() throws {
+        #expect(try BrokerConfiguration.load(flags: ["host": "::1", "port": "1"], environment: [:]).issuer == "http://[::1]:1")
+        #expect(try BrokerConfiguration.load(flags: ["issuer": "https://a.example/"], environment: [:]).issuer == "https://a.example")
+    }
+
+    @Test("bad values are refused with a message naming the setting", arguments: [
+        ("port", "65536"), ("port", "-1"), ("port", "80x"), ("leeway", "301"), ("tokenTtl", "0"), ("maxTokenTtl", "99999999"),
+        ("logLevel", "verbose"), ("logFormat", "xml"), ("issuer", "not a url"), ("issuer", "https://a.example/?q=1"),
+        ("baseDomain", "bad_domain"), ("baseDomain", "-x.com"), ("host", "a b"), ("keysDir", ""), ("tokenTtl", "4000"),
+    ])
+    func badValues(key: String, value: String) {
+        do {
+            _ = try BrokerConfiguration.load(flags: [key: value], environment: [:])
+            Issue.record("accepted \(key)=\(value)")
+        } catch {
+            let setting = Setting.named(key)!
+            #expect(error.description.contains(setting.flag) || error.description.contains("max-token-ttl"), "\(error.description)")
+        }
+    }
+
+    @Test("unknown environment variables and file keys are refused")
+    func unknownKeys() throws {
+        #expect(throws: ConfigurationError.self) { try BrokerConfiguration.load(environment: ["TOKEN_BROKER_KEYSDIR": "x"]) }
+        let scratch = ScratchDirectory()
+        let file = scratch.path + "/c.json"
+        for body in [#"{"keysdir": "x"}"#, #"{"port": {"value": 1}}"#, #"[1]"#, "not json", #"{"port": 1, "port": 2}"#] {
+            try Data(body.utf8).write(to: URL(fileURLWithPath: file))
+            #expect(throws: ConfigurationError.self, "\(body)") { try BrokerConfiguration.load(environment: [:], configFile: file) }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine: OpenSSL 3 headers for the
+# COpenSSL target, and the Python peers (PyJWT, joserfc) and OpenAPI validator the tests call.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+need_apt=()
+dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
+dpkg -s pkg-config >/dev/null 2>&1 || command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "install-test-deps: apt-get install ${need_apt[*]}"
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+python3 - <<'PY' 2>/dev/null || {
+import jwt, joserfc, openapi_spec_validator, yaml, cryptography
+assert tuple(int(x) for x in jwt.__version__.split(".")[:2]) >= (2, 8)
+PY
+    echo "install-test-deps: pip install PyJWT joserfc openapi-spec-validator PyYAML"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+        "PyJWT[crypto]>=2.8" "joserfc>=1.0" "openapi-spec-validator>=0.7" "PyYAML>=6"
+}
