@@ -25,6 +25,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/sql-kit", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-kit", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -47,10 +52,26 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "TenantRegistry",
+            dependencies: [
+                "JOSE",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Atomics", package: "swift-atomics"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Broker",
             dependencies: [
                 "JOSE",
                 "KeyRing",
+                "TenantRegistry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,6 +92,7 @@ let package = Package(
                 "Broker",
                 "JOSE",
                 "KeyRing",
+                "TenantRegistry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -88,9 +110,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "TenantRegistryTests",
+            dependencies: ["TenantRegistry", "JOSE"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "BrokerTests",
             dependencies: [
                 "Broker",
+                "TenantRegistry",
                 "JOSE",
                 "KeyRing",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

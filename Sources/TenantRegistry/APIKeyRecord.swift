@@ -1,0 +1,76 @@
+import Foundation
+import JOSE
+
+/// An API key as stored: only a SHA-256 hash of its 256-bit secret is kept.
+public struct APIKeyRecord: Sendable, Equatable {
+    /// Lowercase letters and digits; the `<id>` in `tbk_<id>_<secret>`.
+    public var id: String
+    public var name: String
+    /// Hex SHA-256 of the secret.
+    public var secretHash: String
+    public var scopes: [String]
+    /// Tenant ids the key may act for, or `["*"]`.
+    public var tenants: [String]
+    public var createdAt: Date
+    public var revokedAt: Date?
+
+    public static let knownScopes: Set<String> = ["token:mint", "token:introspect", "otp", "tenants:read", "tenants:write", "admin"]
+
+    /// Whether the key is a system admin.
+    public var isAdmin: Bool { scopes.contains("admin") }
+
+    /// Whether the key may act for `tenantId`.
+    public func allows(tenant tenantId: String) -> Bool {
+        tenants.contains("*") || tenants.contains(tenantId)
+    }
+
+    /// Creates a key with a fresh id and secret; returns the record and the full key, shown once.
+    public static func generate(name: String, scopes: [String], tenants: [String], now: Date) -> (record: APIKeyRecord, key: String) {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789".utf8)
+        let id = String(decoding: Crypto.randomBytes(12).map { alphabet[Int($0) % alphabet.count] }, as: UTF8.self)
+        let secret = Base64URL.encode(Crypto.randomBytes(32))
+        let record = APIKeyRecord(
+            id: id, name: name, secretHash: Crypto.hex(Crypto.sha256(Array(secret.utf8))), scopes: scopes, tenants: tenants, createdAt: now,
+            revokedAt: nil)
+        return (record, "tbk_\(id)_\(secret)")
+    }
+
+    /// Splits `tbk_<id>_<secret>`; nil when the text is not shaped like a key.
+    public static func parse(_ presented: String) -> (id: String, secret: String)? {
+        guard presented.hasPrefix("tbk_"), presented.utf8.count <= 256 else { return nil }
+        let rest = presented.dropFirst(4)
+        guard let separator = rest.firstIndex(of: "_") else { return nil }
+        let id = String(rest[..<separator])
+        let secret = String(rest[rest.index(after: separator)...])
+        guard (1...64).contains(id.utf8.count), id.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) }),
+            !secret.isEmpty
+        else { return nil }
+        return (id, secret)
+    }
+
+    /// Whether `secret` is this key's, compared in constant time.
+    public func matches(secret: String) -> Bool {
+        Crypto.constantTimeEqual(Array(Crypto.hex(Crypto.sha256(Array(secret.utf8))).utf8), Array(secretHash.utf8))
+    }
+}
+
+struct APIKeyRow: Codable, Sendable {
+    var id: String
+    var name: String
+    var secretHash: String
+    var scopes: String
+    var tenants: String
+    var createdAt: Int64
+    var revokedAt: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, secretHash = "secret_hash", scopes, tenants, createdAt = "created_at", revokedAt = "revoked_at"
+    }
+
+    var record: APIKeyRecord {
+        APIKeyRecord(
+            id: id, name: name, secretHash: secretHash, scopes: scopes.split(separator: " ").map(String.init),
+            tenants: tenants.split(separator: " ").map(String.init), createdAt: Date(timeIntervalSince1970: Double(createdAt) / 1000),
+            revokedAt: revokedAt.map { Date(timeIntervalSince1970: Double($0) / 1000) })
+    }
+}

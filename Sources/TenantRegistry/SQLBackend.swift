@@ -1,0 +1,129 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+
+/// The two databases behind one interface: every query is SQLKit SQL written once; only transaction
+/// control, locking and the few DDL differences depend on the backend.
+final class SQLBackend: Sendable {
+    enum Kind: Sendable {
+        case sqlite(SQLiteConnection, AsyncMutex)
+        case postgres(PostgresClient)
+    }
+
+    let kind: Kind
+    let logger: Logger
+
+    var isPostgres: Bool {
+        if case .postgres = kind { return true }
+        return false
+    }
+
+    private init(kind: Kind, logger: Logger) {
+        self.kind = kind
+        self.logger = logger
+    }
+
+    /// Opens the database. SQLite gets WAL and `synchronous=FULL`, so a committed write survives power loss.
+    static func open(_ location: DatabaseLocation, logger: Logger) async throws -> SQLBackend {
+        switch location {
+        case .sqlite(let path):
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger).get()
+            let database = connection.sql()
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"] {
+                try await database.raw(SQLQueryString(pragma)).run()
+            }
+            chmod(path, 0o600)
+            return SQLBackend(kind: .sqlite(connection, AsyncMutex()), logger: logger)
+        case .postgres(let host, let port, let username, let password, let database):
+            var configuration = PostgresClient.Configuration(
+                host: host, port: port, username: username, password: password, database: database, tls: .disable)
+            configuration.options.connectTimeout = .seconds(5)
+            configuration.options.maximumConnections = 20
+            return SQLBackend(kind: .postgres(PostgresClient(configuration: configuration, backgroundLogger: logger)), logger: logger)
+        }
+    }
+
+    /// Runs the PostgreSQL pool until cancelled; SQLite has nothing to run.
+    func run() async {
+        switch kind {
+        case .postgres(let client): await client.run()
+        case .sqlite: break
+        }
+    }
+
+    func close() async {
+        if case .sqlite(let connection, _) = kind { try? await connection.close() }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    func transaction<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        switch kind {
+        case .sqlite(let connection, let mutex):
+            return try await mutex.withLock {
+                let database = connection.sql()
+                try await database.raw("BEGIN IMMEDIATE").run()
+                do {
+                    let result = try await body(database)
+                    try await database.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await database.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        case .postgres(let client):
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection.sql())
+            }
+        }
+    }
+
+    /// Runs read-only `body` outside a transaction.
+    func read<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        switch kind {
+        case .sqlite(let connection, let mutex):
+            return try await mutex.withLock { try await body(connection.sql()) }
+        case .postgres(let client):
+            return try await client.withConnection { connection in try await body(connection.sql()) }
+        }
+    }
+
+    /// Calls `onNotification` with the payload of every NOTIFY on `channel` until cancelled (PostgreSQL only).
+    func listen(channel: String, onNotification: @Sendable @escaping (String) async -> Void) async throws {
+        guard case .postgres(let client) = kind else { return }
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                for try await notification in notifications {
+                    await onNotification(notification.payload)
+                }
+            }
+        }
+    }
+
+    /// Maps driver errors to store errors; the message never includes connection strings or values.
+    func translate(_ error: any Error) -> StoreError {
+        if let storeError = error as? StoreError { return storeError }
+        if let psql = error as? PSQLError {
+            if psql.serverInfo?[.sqlState] == PostgresError.Code.uniqueViolation.raw { return .conflict("unique constraint") }
+            logger.error("PostgreSQL error", metadata: ["code": "\(psql.code)", "sqlState": "\(psql.serverInfo?[.sqlState] ?? "-")"])
+            return .unavailable("PostgreSQL: \(psql.code)")
+        }
+        if let sqlite = error as? SQLiteError {
+            if sqlite.reason == .constraint || sqlite.message.contains("UNIQUE constraint failed") { return .conflict("unique constraint") }
+            logger.error("SQLite error", metadata: ["reason": "\(sqlite.reason)", "message": "\(sqlite.message)"])
+            return .unavailable("SQLite: \(sqlite.reason)")
+        }
+        logger.error("database error", metadata: ["type": "\(String(reflecting: type(of: error)))"])
+        return .unavailable("\(type(of: error))")
+    }
+}

@@ -1,0 +1,352 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import SQLKit
+
+/// The tenant registry's store on SQLite or PostgreSQL. All SQL is written once with SQLKit binds;
+/// every change and its audit record commit in one transaction.
+public final class SQLTenantStore: Service, Sendable {
+    let backend: SQLBackend
+    let logger: Logger
+    /// NOTIFY channel other instances LISTEN on (PostgreSQL).
+    public static let tenantChannel = "token_broker_tenants"
+
+    /// Where this store lives, safe to log.
+    public let location: DatabaseLocation
+
+    private init(backend: SQLBackend, location: DatabaseLocation, logger: Logger) {
+        self.backend = backend
+        self.location = location
+        self.logger = logger
+    }
+
+    /// Opens the database (creating an SQLite file and its directory when needed). Call `run()` (or add the
+    /// store to a ServiceGroup) before using a PostgreSQL store.
+    public static func open(_ location: DatabaseLocation, logger: Logger) async throws(StoreError) -> SQLTenantStore {
+        do {
+            return SQLTenantStore(backend: try await SQLBackend.open(location, logger: logger), location: location, logger: logger)
+        } catch {
+            throw .unavailable("cannot open \(location): \(error)")
+        }
+    }
+
+    /// Whether other instances may share this store (and changes arrive by NOTIFY).
+    public var isShared: Bool { backend.isPostgres }
+
+    public func run() async throws {
+        await withTaskCancellationOrGracefulShutdownHandler {
+            await backend.run()
+        } onCancelOrGracefulShutdown: {}
+        await backend.close()
+    }
+
+    /// Runs `body` with the store's connection pool running, then shuts it down (for CLI commands).
+    public func withRunning<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                await self.backend.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            let result = try await body()
+            return result
+        }
+    }
+
+    // MARK: Schema
+
+    /// Applies pending migrations. Safe when several instances start at once: PostgreSQL serialises them
+    /// with a transaction-scoped advisory lock, SQLite with BEGIN IMMEDIATE.
+    public func migrate() async throws(StoreError) {
+        let postgres = backend.isPostgres
+        let migrations = Self.migrations(postgres: postgres)
+        do {
+            try await backend.transaction { db in
+                if postgres { try await db.raw("SELECT pg_advisory_xact_lock(7428710001)").run() }
+                try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+                struct Row: Codable { var version: Int64 }
+                let applied = Set(try await db.raw("SELECT version FROM schema_migrations").all(decoding: Row.self).map(\.version))
+                for (version, statements) in migrations where !applied.contains(version) {
+                    for statement in statements { try await db.raw(SQLQueryString(statement)).run() }
+                    try await db.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: version), \(bind: Milliseconds.from(Date())))").run()
+                }
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    static func migrations(postgres: Bool) -> [(Int64, [String])] {
+        let serial = postgres ? "BIGSERIAL PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT"
+        return [
+            (
+                1,
+                [
+                    """
+                    CREATE TABLE tenants (tenant_id TEXT PRIMARY KEY, domain TEXT NOT NULL UNIQUE, document TEXT NOT NULL,
+                    client_secret TEXT, logo_type TEXT, logo_data TEXT, status TEXT NOT NULL, expires_at BIGINT,
+                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, deleted_at BIGINT, version BIGINT NOT NULL)
+                    """,
+                    "CREATE INDEX tenants_status ON tenants (status, expires_at)",
+                    "CREATE INDEX tenants_created ON tenants (created_at)",
+                    """
+                    CREATE TABLE audit_events (id \(serial), at BIGINT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+                    tenant_id TEXT, outcome TEXT NOT NULL, request_id TEXT)
+                    """,
+                    "CREATE INDEX audit_events_tenant ON audit_events (tenant_id, at)",
+                    """
+                    CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_hash TEXT NOT NULL, scopes TEXT NOT NULL,
+                    tenants TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT)
+                    """,
+                ]
+            )
+        ]
+    }
+
+    /// Succeeds when the database answers a trivial query.
+    public func ping() async throws(StoreError) {
+        do {
+            try await backend.read { db in try await db.raw("SELECT 1").run() }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    // MARK: Tenants
+
+    static let tenantColumns = "tenant_id, domain, document, client_secret, logo_type, logo_data, status, expires_at, created_at, updated_at, deleted_at, version"
+    static let viewColumns = "tenant_id, domain, document, NULL AS client_secret, NULL AS logo_type, NULL AS logo_data, status, expires_at, created_at, updated_at, deleted_at, version"
+
+    /// Inserts a new tenant; `.conflict` when its id or domain is taken (deleted tenants keep theirs).
+    public func create(_ tenant: Tenant, audit: AuditEvent) async throws(StoreError) -> Tenant {
+        let row = StoredTenantRow(tenant)
+        let notify = backend.isPostgres
+        do {
+            try await backend.transaction { db in
+                struct Existing: Codable { var tenant_id: String }
+                let clash = try await db.raw(
+                    "SELECT tenant_id FROM tenants WHERE tenant_id = \(bind: row.tenantId) OR domain = \(bind: row.domain)"
+                ).all(decoding: Existing.self)
+                if let existing = clash.first {
+                    throw StoreError.conflict(existing.tenant_id == row.tenantId ? "tenantId" : "domain")
+                }
+                try await db.raw(
+                    """
+                    INSERT INTO tenants (\(unsafeRaw: Self.tenantColumns)) VALUES (\(bind: row.tenantId), \(bind: row.domain), \(bind: row.document),
+                    \(bind: row.clientSecret), \(bind: row.logoType), \(bind: row.logoData), \(bind: row.status), \(bind: row.expiresAt),
+                    \(bind: row.createdAt), \(bind: row.updatedAt), \(bind: row.deletedAt), \(bind: row.version))
+                    """
+                ).run()
+                try await Self.insert(audit, into: db)
+                if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: row.tenantId))").run() }
+            }
+            return tenant
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// The tenant with `tenantId`, deleted ones included; nil when there is none.
+    public func tenant(_ tenantId: String) async throws(StoreError) -> Tenant? {
+        do {
+            let rows = try await backend.read { db in
+                try await db.raw("SELECT \(unsafeRaw: Self.tenantColumns) FROM tenants WHERE tenant_id = \(bind: tenantId)")
+                    .all(decoding: StoredTenantRow.self)
+            }
+            return try rows.first.map(TenantCodec.decode(row:))
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// Reads, changes and writes one tenant in a transaction. `change` may throw (e.g. a validation failure),
+    /// which rolls back and is rethrown as is. `ifMatch` makes it an optimistic write: `.versionMismatch` if stale.
+    public func update(
+        _ tenantId: String, ifMatch: Int?, audit: AuditEvent, change: @Sendable @escaping (Tenant) throws -> Tenant
+    ) async throws -> Tenant {
+        let notify = backend.isPostgres
+        let postgres = backend.isPostgres
+        do {
+            return try await backend.transaction { db in
+                let lock = postgres ? " FOR UPDATE" : ""
+                let rows = try await db.raw(
+                    "SELECT \(unsafeRaw: Self.tenantColumns) FROM tenants WHERE tenant_id = \(bind: tenantId)\(unsafeRaw: lock)"
+                ).all(decoding: StoredTenantRow.self)
+                guard let current = try rows.first.map(TenantCodec.decode(row:)) else { throw StoreError.notFound }
+                if let ifMatch, ifMatch != current.version { throw StoreError.versionMismatch }
+                var updated = try change(current)
+                updated.tenantId = current.tenantId
+                updated.version = current.version + 1
+                let row = StoredTenantRow(updated)
+                try await db.raw(
+                    """
+                    UPDATE tenants SET domain = \(bind: row.domain), document = \(bind: row.document), client_secret = \(bind: row.clientSecret),
+                    logo_type = \(bind: row.logoType), logo_data = \(bind: row.logoData), status = \(bind: row.status),
+                    expires_at = \(bind: row.expiresAt), updated_at = \(bind: row.updatedAt), deleted_at = \(bind: row.deletedAt),
+                    version = \(bind: row.version) WHERE tenant_id = \(bind: tenantId) AND version = \(bind: Int64(current.version))
+                    """
+                ).run()
+                try await Self.insert(audit, into: db)
+                if updated.storedStatus == .deleted, current.storedStatus != .deleted {
+                    // Keys limited to this tenant alone die with it.
+                    try await db.raw(
+                        "UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE tenants = \(bind: tenantId) AND revoked_at IS NULL"
+                    ).run()
+                }
+                if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: tenantId))").run() }
+                return updated
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as ValidationFailure {
+            throw error
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// One page of tenants ordered by id, filtered by status at `now`.
+    public func list(status: TenantStatus?, limit: Int, after cursor: String?, now: Date) async throws(StoreError) -> [Tenant] {
+        let nowMS = Milliseconds.from(now)
+        do {
+            let rows = try await backend.read { db in
+                var query = SQLQueryString("SELECT \(unsafeRaw: Self.viewColumns) FROM tenants WHERE 1 = 1")
+                switch status {
+                case .active?: query.appendInterpolation(unsafeRaw: " AND status = 'active' AND (expires_at IS NULL OR expires_at > \(nowMS))")
+                case .expired?: query.appendInterpolation(unsafeRaw: " AND status = 'active' AND expires_at IS NOT NULL AND expires_at <= \(nowMS)")
+                case .suspended?: query.appendInterpolation(unsafeRaw: " AND status = 'suspended'")
+                case .deleted?: query.appendInterpolation(unsafeRaw: " AND status = 'deleted'")
+                case nil: break
+                }
+                if let cursor {
+                    query.appendLiteral(" AND tenant_id > ")
+                    query.appendInterpolation(bind: cursor)
+                }
+                query.appendInterpolation(unsafeRaw: " ORDER BY tenant_id LIMIT \(limit)")
+                return try await db.raw(query).all(decoding: StoredTenantRow.self)
+            }
+            return try rows.map(TenantCodec.decode(row:))
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// Every tenant without logo or secret: the source of the in-memory view.
+    public func allForView() async throws(StoreError) -> [Tenant] {
+        do {
+            let rows = try await backend.read { db in
+                try await db.raw("SELECT \(unsafeRaw: Self.viewColumns) FROM tenants").all(decoding: StoredTenantRow.self)
+            }
+            return try rows.map(TenantCodec.decode(row:))
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    // MARK: Audit
+
+    static func insert(_ event: AuditEvent, into db: any SQLDatabase) async throws {
+        try await db.raw(
+            """
+            INSERT INTO audit_events (at, actor, action, tenant_id, outcome, request_id) VALUES (\(bind: Milliseconds.from(event.at)),
+            \(bind: event.actor), \(bind: event.action), \(bind: event.tenantId), \(bind: event.outcome), \(bind: event.requestId))
+            """
+        ).run()
+    }
+
+    /// Records an event that has no other write (a failed attempt, a login).
+    public func append(_ event: AuditEvent) async throws(StoreError) {
+        do {
+            try await backend.transaction { db in try await Self.insert(event, into: db) }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// Audit events, oldest first.
+    public func audit(tenantId: String?, since: Date?, limit: Int) async throws(StoreError) -> [AuditEvent] {
+        do {
+            let rows = try await backend.read { db in
+                var query = SQLQueryString("SELECT at, actor, action, tenant_id, outcome, request_id FROM audit_events WHERE 1 = 1")
+                if let tenantId {
+                    query.appendLiteral(" AND tenant_id = ")
+                    query.appendInterpolation(bind: tenantId)
+                }
+                if let since {
+                    query.appendLiteral(" AND at >= ")
+                    query.appendInterpolation(bind: Milliseconds.from(since))
+                }
+                query.appendInterpolation(unsafeRaw: " ORDER BY at, id LIMIT \(limit)")
+                return try await db.raw(query).all(decoding: AuditRow.self)
+            }
+            return rows.map(\.event)
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    // MARK: API keys
+
+    /// Stores a new key record (its secret is only ever a hash here).
+    public func createAPIKey(_ record: APIKeyRecord, audit: AuditEvent) async throws(StoreError) {
+        do {
+            try await backend.transaction { db in
+                try await db.raw(
+                    """
+                    INSERT INTO api_keys (id, name, secret_hash, scopes, tenants, created_at, revoked_at) VALUES (\(bind: record.id),
+                    \(bind: record.name), \(bind: record.secretHash), \(bind: record.scopes.joined(separator: " ")),
+                    \(bind: record.tenants.joined(separator: " ")), \(bind: Milliseconds.from(record.createdAt)), NULL)
+                    """
+                ).run()
+                try await Self.insert(audit, into: db)
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// The key with `id`, revoked or not.
+    public func apiKey(id: String) async throws(StoreError) -> APIKeyRecord? {
+        do {
+            return try await backend.read { db in
+                try await db.raw("SELECT id, name, secret_hash, scopes, tenants, created_at, revoked_at FROM api_keys WHERE id = \(bind: id)")
+                    .all(decoding: APIKeyRow.self).first?.record
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// Every key, oldest first.
+    public func apiKeys() async throws(StoreError) -> [APIKeyRecord] {
+        do {
+            return try await backend.read { db in
+                try await db.raw("SELECT id, name, secret_hash, scopes, tenants, created_at, revoked_at FROM api_keys ORDER BY created_at, id")
+                    .all(decoding: APIKeyRow.self).map(\.record)
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// Revokes a key; `.notFound` when there is no such key.
+    public func revokeAPIKey(id: String, audit: AuditEvent) async throws(StoreError) {
+        do {
+            try await backend.transaction { db in
+                struct Row: Codable { var id: String }
+                guard try await !db.raw("SELECT id FROM api_keys WHERE id = \(bind: id)").all(decoding: Row.self).isEmpty else {
+                    throw StoreError.notFound
+                }
+                try await db.raw("UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE id = \(bind: id) AND revoked_at IS NULL").run()
+                try await Self.insert(audit, into: db)
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// Calls `onChange` with the tenant id of every change another instance commits (PostgreSQL), until cancelled.
+    public func listenForChanges(_ onChange: @Sendable @escaping (String) async -> Void) async throws {
+        try await backend.listen(channel: Self.tenantChannel, onNotification: onChange)
+    }
+}

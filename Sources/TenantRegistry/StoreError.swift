@@ -1,0 +1,22 @@
+/// Why a store operation failed, in terms a caller can act on.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// A tenant with this id (or domain) exists already.
+    case conflict(String)
+    case notFound
+    /// The `If-Match` version is not the current one.
+    case versionMismatch
+    /// The database cannot be reached or failed; nothing was written.
+    case unavailable(String)
+    /// A stored row cannot be read back.
+    case corrupt(String)
+
+    public var description: String {
+        switch self {
+        case .conflict(let what): return "conflict: \(what)"
+        case .notFound: return "not found"
+        case .versionMismatch: return "version mismatch"
+        case .unavailable(let why): return "store unavailable: \(why)"
+        case .corrupt(let why): return "corrupt row: \(why)"
+        }
+    }
+}

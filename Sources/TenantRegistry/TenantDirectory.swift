@@ -1,0 +1,48 @@
+import Atomics
+import Foundation
+import Synchronization
+
+/// An immutable index of every tenant by id and by domain.
+public final class TenantSnapshot: Sendable, AtomicReference {
+    public let byId: [String: TenantView]
+    public let byDomain: [String: TenantView]
+
+    init(byId: [String: TenantView]) {
+        self.byId = byId
+        var domains = [String: TenantView]()
+        domains.reserveCapacity(byId.count)
+        for view in byId.values { domains[view.domain] = view }
+        self.byDomain = domains
+    }
+}
+
+/// The in-memory tenant view the hot path reads: lock-free loads of an immutable snapshot, replaced
+/// on every local write, on NOTIFY from other instances, and by a periodic full reload.
+/// Writers merge by version, so a slow full reload never overwrites a newer single-tenant update.
+public final class TenantDirectory: Sendable {
+    private let snapshot = ManagedAtomic(TenantSnapshot(byId: [:]))
+    private let writer = Mutex(())
+
+    public init() {}
+
+    /// The current snapshot; take it once per request.
+    public var current: TenantSnapshot { snapshot.load(ordering: .acquiring) }
+
+    public func tenant(id: String) -> TenantView? { current.byId[id] }
+
+    public func tenant(domain: String) -> TenantView? { current.byDomain[domain] }
+
+    /// Adds or replaces tenants whose version is newer than what the view holds.
+    public func merge(_ tenants: [Tenant]) {
+        guard !tenants.isEmpty else { return }
+        writer.withLock { _ in
+            var byId = snapshot.load(ordering: .acquiring).byId
+            var changed = false
+            for tenant in tenants where (byId[tenant.tenantId]?.version ?? 0) < tenant.version {
+                byId[tenant.tenantId] = TenantView(tenant)
+                changed = true
+            }
+            if changed { snapshot.store(TenantSnapshot(byId: byId), ordering: .releasing) }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import JOSE
+import Logging
+
+/// The registry's operations: validation, storage, audit and keeping the in-memory view current.
+public final class TenantService: Sendable {
+    public let store: SQLTenantStore
+    public let directory: TenantDirectory
+    public let baseDomain: String
+    public let clock: @Sendable () -> Date
+    let logger: Logger
+
+    public init(store: SQLTenantStore, directory: TenantDirectory = TenantDirectory(), baseDomain: String, logger: Logger,
+                clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.directory = directory
+        self.baseDomain = baseDomain
+        self.logger = logger
+        self.clock = clock
+    }
+
+    /// Who asked, for the audit log.
+    public struct Actor: Sendable {
+        public var name: String
+        public var requestId: String?
+        public init(name: String, requestId: String?) {
+            self.name = name
+            self.requestId = requestId
+        }
+    }
+
+    /// Loads every tenant into the view (start-up and periodic safety net).
+    public func reloadAll() async throws(StoreError) {
+        directory.merge(try await store.allForView())
+    }
+
+    /// Refreshes one tenant from the store (after another instance's NOTIFY).
+    public func refresh(_ tenantId: String) async {
+        do {
+            if let tenant = try await store.tenant(tenantId) { directory.merge([tenant]) }
+        } catch {
+            logger.warning("tenant refresh failed", metadata: ["tenant": "\(tenantId)", "error": "\(error)"])
+        }
+    }
+
+    public func create(_ body: [String: JSONValue], actor: Actor) async throws -> Tenant {
+        let now = clock()
+        let tenant = try TenantRules.parseCreate(body, baseDomain: baseDomain, now: now)
+        let created = try await store.create(
+            tenant, audit: AuditEvent(at: now, actor: actor.name, action: "tenant.create", tenantId: tenant.tenantId, requestId: actor.requestId))
+        directory.merge([created])
+        return created
+    }
+
+    public func tenant(_ tenantId: String) async throws(StoreError) -> Tenant? {
+        try await store.tenant(tenantId)
+    }
+
+    public func patch(_ tenantId: String, body: [String: JSONValue], ifMatch: Int?, allowSubscription: Bool, actor: Actor) async throws -> Tenant {
+        let now = clock()
+        let updated = try await store.update(
+            tenantId, ifMatch: ifMatch,
+            audit: AuditEvent(at: now, actor: actor.name, action: "tenant.update", tenantId: tenantId, requestId: actor.requestId)
+        ) { current in
+            guard current.storedStatus != .deleted else { throw StoreError.notFound }
+            return try TenantRules.applyPatch(body, to: current, allowSubscription: allowSubscription, now: now)
+        }
+        directory.merge([updated])
+        return updated
+    }
+
+    /// Sets the stored status (suspend, resume, logical delete). Deleted tenants cannot change again.
+    public func setStatus(_ tenantId: String, to status: StoredStatus, ifMatch: Int? = nil, actor: Actor) async throws -> Tenant {
+        let now = clock()
+        let action: String
+        switch status {
+        case .active: action = "tenant.resume"
+        case .suspended: action = "tenant.suspend"
+        case .deleted: action = "tenant.delete"
+        }
+        let updated = try await store.update(
+            tenantId, ifMatch: ifMatch,
+            audit: AuditEvent(at: now, actor: actor.name, action: action, tenantId: tenantId, requestId: actor.requestId)
+        ) { current in
+            guard current.storedStatus != .deleted else { throw StoreError.notFound }
+            var changed = current
+            changed.storedStatus = status
+            changed.updatedAt = now
+            if status == .deleted { changed.deletedAt = now }
+            return changed
+        }
+        directory.merge([updated])
+        return updated
+    }
+
+    // MARK: Dashboard (from the in-memory view: no database round trip)
+
+    /// Counts by status at the service clock's now.
+    public func summary() -> (total: Int, byStatus: [TenantStatus: Int]) {
+        let now = clock()
+        var counts = [TenantStatus: Int]()
+        for status in TenantStatus.allCases { counts[status] = 0 }
+        let views = directory.current.byId.values
+        for view in views { counts[view.status(at: now), default: 0] += 1 }
+        return (views.count, counts)
+    }
+
+    /// Tenants created per UTC month for the last `months` months, oldest first, zero-filled.
+    public func newTenantsByMonth(months: Int) -> [(month: String, count: Int)] {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let now = clock()
+        let current = calendar.dateComponents([.year, .month], from: now)
+        var keys = [String]()
+        for offset in stride(from: months - 1, through: 0, by: -1) {
+            let date = calendar.date(byAdding: .month, value: -offset, to: calendar.date(from: current)!)!
+            let parts = calendar.dateComponents([.year, .month], from: date)
+            keys.append(String(format: "%04d-%02d", parts.year!, parts.month!))
+        }
+        var counts = Dictionary(uniqueKeysWithValues: keys.map { ($0, 0) })
+        for view in directory.current.byId.values {
+            let parts = calendar.dateComponents([.year, .month], from: view.createdAt)
+            let key = String(format: "%04d-%02d", parts.year!, parts.month!)
+            if counts[key] != nil { counts[key]! += 1 }
+        }
+        return keys.map { ($0, counts[$0]!) }
+    }
+
+    /// Active tenants whose subscription ends within `days`, soonest first.
+    public func upcomingExpiries(days: Int) -> [(tenantId: String, expiresAt: Date, daysLeft: Int)] {
+        let now = clock()
+        let horizon = now.addingTimeInterval(Double(days) * 86_400)
+        return directory.current.byId.values
+            .compactMap { view -> (String, Date, Int)? in
+                guard view.storedStatus == .active, let expiry = view.expiresAt, expiry > now, expiry <= horizon else { return nil }
+                return (view.tenantId, expiry, Int((expiry.timeIntervalSince(now) / 86_400).rounded(.up)))
+            }
+            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+    }
+}
