@@ -3,20 +3,25 @@ import KeyRing
 import Logging
 import NIOCore
 import ServiceLifecycle
+import TenantRegistry
 
 /// The running broker: HTTP routes, the key ring, metrics, and the services that start and stop with it.
 public struct BrokerApplication: Sendable {
     public let configuration: BrokerConfiguration
     public let keyRing: KeyRing
+    public let tenants: TenantService
     public let metrics: BrokerMetrics
     public let shutdown = ShutdownState()
     let issuer: IssuerBox
     let logger: Logger
 
     /// Assembles a broker around an already loaded key ring.
-    public init(configuration: BrokerConfiguration, keyRing: KeyRing, logger: Logger, metrics: BrokerMetrics = BrokerMetrics()) {
+    public init(
+        configuration: BrokerConfiguration, keyRing: KeyRing, tenants: TenantService, logger: Logger, metrics: BrokerMetrics = BrokerMetrics()
+    ) {
         self.configuration = configuration
         self.keyRing = keyRing
+        self.tenants = tenants
         self.logger = logger
         self.metrics = metrics
         self.issuer = IssuerBox(configuration.issuer)
@@ -29,10 +34,15 @@ public struct BrokerApplication: Sendable {
     public func buildRouter() -> Router<BrokerRequestContext> {
         let router = Router(context: BrokerRequestContext.self)
         router.add(middleware: RequestObservabilityMiddleware(metrics: metrics))
+        router.add(middleware: APIKeyAuthenticator(store: tenants.store))
         let issuer = self.issuer
         DiscoveryController(keyRing: keyRing, issuer: { issuer.current }, maxAge: configuration.jwksMaxAge).addRoutes(to: router)
-        HealthController(checks: [KeyRingReadiness(keyRing: keyRing)], shutdown: shutdown, metrics: metrics, keyRing: keyRing)
-            .addRoutes(to: router)
+        HealthController(
+            checks: [KeyRingReadiness(keyRing: keyRing), StoreReadiness(store: tenants.store)], shutdown: shutdown, metrics: metrics,
+            keyRing: keyRing
+        ).addRoutes(to: router)
+        TenantController(service: tenants).addRoutes(to: router)
+        RegistryController(service: tenants).addRoutes(to: router)
         return router
     }
 
@@ -68,8 +78,9 @@ public struct BrokerApplication: Sendable {
     ) -> ServiceGroup {
         let server = buildHTTPServer(router: router, onListening: onListening)
         let reloader = SignalReloadService(keyRing: keyRing, metrics: metrics, logger: logger, onReload: onReload)
+        let sync = TenantSyncService(service: tenants, reloadInterval: .seconds(30), logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: server), .init(service: reloader), .init(service: shutdown)],
+            services: [.init(service: server), .init(service: reloader), .init(service: sync), .init(service: shutdown)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
@@ -78,9 +89,34 @@ public struct BrokerApplication: Sendable {
         return ServiceGroup(configuration: groupConfiguration)
     }
 
+    /// Migrates the store and loads every tenant into memory: the broker serves nothing before this succeeds.
+    /// Bounded, so an unreachable database stops start-up with an error instead of hanging.
+    public func prepare(timeout: Duration = .seconds(20)) async throws {
+        let tenants = self.tenants
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await tenants.store.migrate()
+                try await tenants.reloadAll()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return false
+            }
+            let finished = try await group.next()!
+            group.cancelAll()
+            if !finished { throw StoreError.unavailable("\(tenants.store.location) did not answer within \(timeout)") }
+        }
+        logger.info("tenant registry ready", metadata: ["store": .string("\(tenants.store.location)"), "tenants": .stringConvertible(tenants.directory.current.byId.count)])
+    }
+
     /// Runs until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish within the grace period, and returns.
+    /// The store's connection pool runs for the whole life of the broker and stops last.
     public func run() async throws {
-        try await makeServiceGroup().run()
+        try await tenants.store.withRunning {
+            try await prepare()
+            try await makeServiceGroup().run()
+        }
         logger.notice("token-broker stopped")
     }
 }

@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import JOSE
 import Logging
+import TenantRegistry
 
 /// Every setting of the broker, resolved and validated. Built once by `load`.
 public struct BrokerConfiguration: Sendable {
@@ -9,6 +10,7 @@ public struct BrokerConfiguration: Sendable {
     public var port: Int
     public var issuer: String
     public var keysDir: String
+    public var database: DatabaseLocation
     public var baseDomain: String
     public var tokenTTL: Int
     public var maxTokenTTL: Int
@@ -90,6 +92,12 @@ public struct BrokerConfiguration: Sendable {
         guard isDomainName(baseDomain) else { throw ConfigurationError("--base-domain: '\(baseDomain)' is not a domain name") }
         let keysDir = text("keysDir")!
         guard !keysDir.isEmpty else { throw ConfigurationError("--keys-dir must not be empty") }
+        let database: DatabaseLocation
+        do {
+            database = try DatabaseLocation.parse(text("database")!)
+        } catch {
+            throw ConfigurationError("--database / TOKEN_BROKER_DATABASE: \(error.message)")
+        }
 
         var issuer = text("issuer")
         if let explicit = issuer {
@@ -99,7 +107,7 @@ public struct BrokerConfiguration: Sendable {
             while issuer!.hasSuffix("/") { issuer!.removeLast() }
         }
         return BrokerConfiguration(
-            host: host, port: port, issuer: issuer ?? defaultIssuer(host: host, port: port), keysDir: keysDir,
+            host: host, port: port, issuer: issuer ?? defaultIssuer(host: host, port: port), keysDir: keysDir, database: database,
             baseDomain: baseDomain, tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,

@@ -7,11 +7,13 @@ public struct BrokerRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The request id echoed in `X-Request-Id` and attached to every log line of the request.
     public var requestId: String = ""
+    /// The authenticated caller, if any authenticator recognised the credentials.
+    public var caller: CallerIdentity?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
     }
 
-    /// Bodies above this are refused with 413 (the contract's default limit).
+    /// Bodies above this are refused with 413 (the contract's default limit; tenant bodies allow 1 MiB).
     public var maxUploadSize: Int { 64 * 1024 }
 }

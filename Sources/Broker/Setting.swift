@@ -40,6 +40,7 @@ public struct Setting: Sendable {
         Setting("port", "8080", "TCP port to listen on (0 picks a free port)"),
         Setting("issuer", nil, "issuer URL of minted tokens and discovery; default http://<host>:<port>"),
         Setting("keysDir", "keys", "key ring directory (PKCS#8 PEM files + keyring.json)"),
+        Setting("database", "sqlite:data/token-broker.sqlite", "sqlite:PATH (one instance) or postgres://user:password@host:port/db (several)", secret: true),
         Setting("baseDomain", "expertflow.com", "tenant domains default to <tenantId>.<baseDomain>"),
         Setting("tokenTtl", "300", "default lifetime of cx-tenant tokens, seconds"),
         Setting("maxTokenTtl", "3600", "largest lifetime a caller may ask for, seconds"),

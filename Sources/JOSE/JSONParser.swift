@@ -24,8 +24,13 @@ public struct JSONParser: Sendable {
 
     /// Parses one JSON document; trailing non-whitespace is an error.
     public func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
+        try parse(array: Array(bytes))
+    }
+
+    /// Parses one JSON document held in an array, without copying it.
+    public func parse(array bytes: [UInt8]) throws(Failure) -> JSONValue {
         if bytes.count > maxBytes { throw .tooLarge }
-        var cursor = Cursor(bytes: Array(bytes), maxDepth: maxDepth)
+        var cursor = Cursor(bytes: bytes, maxDepth: maxDepth)
         cursor.skipWhitespace()
         let value = try cursor.parseValue(depth: 0)
         cursor.skipWhitespace()
@@ -35,7 +40,12 @@ public struct JSONParser: Sendable {
 
     /// Parses a document that must be a JSON object.
     public func parseObject(_ bytes: some Collection<UInt8>) throws(Failure) -> [String: JSONValue] {
-        guard case .object(let members) = try parse(bytes) else { throw .invalid(offset: 0) }
+        try parseObject(array: Array(bytes))
+    }
+
+    /// Parses a JSON object held in an array, without copying it.
+    public func parseObject(array bytes: [UInt8]) throws(Failure) -> [String: JSONValue] {
+        guard case .object(let members) = try parse(array: bytes) else { throw .invalid(offset: 0) }
         return members
     }
 
@@ -166,6 +176,18 @@ public struct JSONParser: Sendable {
 
         mutating func parseString() throws(Failure) -> String {
             index += 1
+            // Fast path: no escapes before the closing quote (the common case for JWT claims).
+            var scan = index
+            while scan < bytes.count {
+                let byte = bytes[scan]
+                if byte == UInt8(ascii: "\"") {
+                    guard let string = String(validating: bytes[index..<scan], as: UTF8.self) else { throw fail() }
+                    index = scan + 1
+                    return string
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                scan += 1
+            }
             var out = [UInt8]()
             while true {
                 guard index < bytes.count else { throw fail() }

@@ -28,12 +28,14 @@ public enum JWS {
         header.append(contentsOf: ",\"kid\":".utf8)
         JSONValue.writeString(key.kid, into: &header)
         header.append(UInt8(ascii: "}"))
-        var signingInput = Array(Base64URL.encode(header).utf8)
+        var signingInput = [UInt8]()
+        signingInput.reserveCapacity((header.count + payload.count) * 4 / 3 + 400)
+        Base64URL.append(header, to: &signingInput)
         signingInput.append(UInt8(ascii: "."))
-        signingInput.append(contentsOf: Base64URL.encode(payload).utf8)
+        Base64URL.append(payload, to: &signingInput)
         let signature = try key.sign(signingInput)
         signingInput.append(UInt8(ascii: "."))
-        signingInput.append(contentsOf: Base64URL.encode(signature).utf8)
+        Base64URL.append(signature, to: &signingInput)
         return String(decoding: signingInput, as: UTF8.self)
     }
 
@@ -121,7 +123,7 @@ public enum JWS {
     static func decodeObject(_ part: ArraySlice<UInt8>, part name: String) throws(JOSEError) -> [String: JSONValue] {
         guard let bytes = Base64URL.decode(bytes: part) else { throw .invalidBase64URL(name) }
         do throws(JSONParser.Failure) {
-            return try parser.parseObject(bytes)
+            return try parser.parseObject(array: bytes)
         } catch {
             throw .invalidJSON(name)
         }

@@ -30,7 +30,7 @@ public struct APIKeyRecord: Sendable, Equatable {
         let id = String(decoding: Crypto.randomBytes(12).map { alphabet[Int($0) % alphabet.count] }, as: UTF8.self)
         let secret = Base64URL.encode(Crypto.randomBytes(32))
         let record = APIKeyRecord(
-            id: id, name: name, secretHash: Crypto.hex(Crypto.sha256(Array(secret.utf8))), scopes: scopes, tenants: tenants, createdAt: now,
+            id: id, name: name, secretHash: hash(secret: secret), scopes: scopes, tenants: tenants, createdAt: now,
             revokedAt: nil)
         return (record, "tbk_\(id)_\(secret)")
     }
@@ -48,9 +48,14 @@ public struct APIKeyRecord: Sendable, Equatable {
         return (id, secret)
     }
 
+    /// The stored form of a secret: hex SHA-256.
+    public static func hash(secret: String) -> String {
+        Crypto.hex(Crypto.sha256(Array(secret.utf8)))
+    }
+
     /// Whether `secret` is this key's, compared in constant time.
     public func matches(secret: String) -> Bool {
-        Crypto.constantTimeEqual(Array(Crypto.hex(Crypto.sha256(Array(secret.utf8))).utf8), Array(secretHash.utf8))
+        Crypto.constantTimeEqual(Array(Self.hash(secret: secret).utf8), Array(secretHash.utf8))
     }
 }
 

@@ -3,6 +3,7 @@ import Broker
 import Foundation
 import KeyRing
 import Logging
+import TenantRegistry
 
 /// `token-broker serve`: runs the daemon until SIGTERM.
 struct ServeCommand: AsyncParsableCommand {
@@ -20,6 +21,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "TCP port (default 8080; 0 picks a free port).") var port: String?
     @Option(help: "Issuer URL of tokens and discovery (default http://<host>:<port>).") var issuer: String?
     @Option(help: "Key ring directory (default keys).") var keysDir: String?
+    @Option(help: "sqlite:PATH (default sqlite:data/token-broker.sqlite) or postgres://user:password@host:port/db.") var database: String?
     @Option(help: "Tenant domains are <tenantId>.<base-domain> (default expertflow.com).") var baseDomain: String?
     @Option(help: "Default cx-tenant token lifetime in seconds (default 300).") var tokenTtl: String?
     @Option(help: "Largest token lifetime a caller may ask for, seconds (default 3600).") var maxTokenTtl: String?
@@ -31,7 +33,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
-            ("host", host), ("port", port), ("issuer", issuer), ("keysDir", keysDir), ("baseDomain", baseDomain),
+            ("host", host), ("port", port), ("issuer", issuer), ("keysDir", keysDir), ("database", database), ("baseDomain", baseDomain),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
             ("shutdownGracePeriod", shutdownGracePeriod), ("logLevel", logLevel), ("logFormat", logFormat),
         ]
@@ -54,7 +56,15 @@ struct ServeCommand: AsyncParsableCommand {
             logger.critical("cannot load the key ring", metadata: ["error": .string(error.description)])
             Self.fail("key ring error: \(error.description)")
         }
-        let broker = BrokerApplication(configuration: configuration, keyRing: keyRing, logger: logger)
+        let store: SQLTenantStore
+        do {
+            store = try await SQLTenantStore.open(configuration.database, logger: logger)
+        } catch {
+            logger.critical("cannot open the registry store", metadata: ["error": .string(error.description)])
+            Self.fail("store error: \(error.description)")
+        }
+        let tenants = TenantService(store: store, baseDomain: configuration.baseDomain, logger: logger)
+        let broker = BrokerApplication(configuration: configuration, keyRing: keyRing, tenants: tenants, logger: logger)
         do {
             try await broker.run()
         } catch {

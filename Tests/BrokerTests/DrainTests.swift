@@ -8,7 +8,7 @@ import Testing
 @Suite("graceful shutdown") struct DrainTests {
     @Test("graceful shutdown closes the listener but lets a request whose body is still arriving finish")
     func drainsInFlightRequest() async throws {
-        let harness = try InProcessBroker(flags: ["port": "0", "shutdownGracePeriod": "10"])
+        let harness = try await InProcessBroker(flags: ["port": "0", "shutdownGracePeriod": "10"])
         let router = harness.broker.buildRouter()
         // A route that reads its whole body, so the request stays in flight until the client finishes sending.
         router.post("/test/echo") { request, _ -> Response in

@@ -10,7 +10,7 @@ import Testing
 @Suite("HTTP endpoints in-process") struct RouterTests {
     @Test("/healthz answers ok with a request id")
     func healthz() async throws {
-        let harness = try InProcessBroker()
+        let harness = try await InProcessBroker()
         let app = Application(router: harness.broker.buildRouter())
         try await app.test(.router) { client in
             try await client.execute(uri: "/healthz", method: .get) { response in
@@ -23,7 +23,7 @@ import Testing
 
     @Test("/readyz reports the signing key check")
     func readyz() async throws {
-        let harness = try InProcessBroker()
+        let harness = try await InProcessBroker()
         let app = Application(router: harness.broker.buildRouter())
         try await app.test(.router) { client in
             try await client.execute(uri: "/readyz", method: .get) { response in
@@ -37,7 +37,7 @@ import Testing
 
     @Test("the JWKS lists the active key with Cache-Control and a strong ETag; a matching If-None-Match is 304")
     func jwks() async throws {
-        let harness = try InProcessBroker(flags: ["jwksMaxAge": "120"])
+        let harness = try await InProcessBroker(flags: ["jwksMaxAge": "120"])
         let app = Application(router: harness.broker.buildRouter())
         let kid = harness.broker.keyRing.current.active.kid
         try await app.test(.router) { client in
@@ -66,7 +66,7 @@ import Testing
         "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server",
     ])
     func discovery(path: String) async throws {
-        let harness = try InProcessBroker(flags: ["issuer": "https://broker.example.com/"])
+        let harness = try await InProcessBroker(flags: ["issuer": "https://broker.example.com/"])
         _ = try KeyRingDirectory(path: harness.keysDir).generate(.edDSA)
         harness.broker.keyRing.reload(logger: .init(label: "test"))
         let app = Application(router: harness.broker.buildRouter())
@@ -87,7 +87,7 @@ import Testing
 
     @Test("unknown paths answer a problem+json 404 that echoes nothing from the request")
     func notFound() async throws {
-        let harness = try InProcessBroker()
+        let harness = try await InProcessBroker()
         let app = Application(router: harness.broker.buildRouter())
         try await app.test(.router) { client in
             for uri in ["/nope", "/v1/../etc/passwd", "/%00", "/.well-known/jwks.json/extra", "/\(String(repeating: "a", count: 4000))"] {
@@ -105,7 +105,7 @@ import Testing
 
     @Test("a plain X-Request-Id is echoed; a hostile one is replaced")
     func requestIDs() async throws {
-        let harness = try InProcessBroker()
+        let harness = try await InProcessBroker()
         let app = Application(router: harness.broker.buildRouter())
         let header = HTTPField.Name("X-Request-Id")!
         try await app.test(.router) { client in
@@ -124,7 +124,7 @@ import Testing
 
     @Test("/metrics exposes request counters by route pattern and key ring gauges")
     func metrics() async throws {
-        let harness = try InProcessBroker()
+        let harness = try await InProcessBroker()
         let app = Application(router: harness.broker.buildRouter())
         try await app.test(.router) { client in
             _ = try await client.execute(uri: "/healthz", method: .get)

@@ -2,6 +2,7 @@ import Broker
 import Foundation
 import KeyRing
 import Logging
+import TenantRegistry
 
 /// A temporary directory removed when the value goes away.
 final class ScratchDirectory: Sendable {
@@ -15,20 +16,24 @@ final class ScratchDirectory: Sendable {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A broker assembled in-process around a fresh key ring, for router-level tests.
+/// A broker assembled in-process around a fresh key ring and a fresh SQLite store, for router-level tests.
 struct InProcessBroker {
     let scratch = ScratchDirectory()
     let broker: BrokerApplication
     let keysDir: String
 
-    init(flags: [String: String] = [:]) throws {
+    init(flags: [String: String] = [:]) async throws {
         keysDir = scratch.path + "/keys"
         var all = flags
         all["keysDir"] = keysDir
+        all["database"] = all["database"] ?? "sqlite:\(scratch.path)/registry.sqlite"
         let configuration = try BrokerConfiguration.load(flags: all, environment: [:])
         let logger = Logger(label: "test")
         let ring = try KeyRing(directory: KeyRingDirectory(path: keysDir), bootstrap: true, logger: logger)
-        broker = BrokerApplication(configuration: configuration, keyRing: ring, logger: logger)
+        let store = try await SQLTenantStore.open(configuration.database, logger: logger)
+        let tenants = TenantService(store: store, baseDomain: configuration.baseDomain, logger: logger)
+        broker = BrokerApplication(configuration: configuration, keyRing: ring, tenants: tenants, logger: logger)
+        try await broker.prepare()
     }
 }
 

@@ -1,0 +1,23 @@
+import TenantRegistry
+
+/// Who is calling, as established by an authenticator. Authorisation decisions live in `Policy`.
+public struct CallerIdentity: Sendable, Equatable {
+    /// For audit records: `api-key:<id>`.
+    public var subject: String
+    public var isSystemAdmin: Bool
+    public var scopes: Set<String>
+    /// Tenant ids this caller may act for; nil means every tenant.
+    public var tenants: Set<String>?
+
+    /// Whether the caller may see `tenantId` at all (others are invisible: 404, never 403).
+    public func canSee(_ tenantId: String) -> Bool {
+        isSystemAdmin || tenants == nil || tenants!.contains(tenantId)
+    }
+
+    init(apiKey: APIKeyRecord) {
+        subject = "api-key:\(apiKey.id)"
+        isSystemAdmin = apiKey.isAdmin
+        scopes = Set(apiKey.scopes)
+        tenants = apiKey.tenants.contains("*") ? nil : Set(apiKey.tenants)
+    }
+}
