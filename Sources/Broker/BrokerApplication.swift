@@ -111,12 +111,16 @@ public struct BrokerApplication: Sendable {
     }
 
     /// Runs until SIGTERM/SIGINT: then stops accepting, lets in-flight requests finish within the grace period, and returns.
-    /// The store's connection pool runs for the whole life of the broker and stops last.
+    /// The store closes last, after the server has drained.
     public func run() async throws {
-        try await tenants.store.withRunning {
+        do {
             try await prepare()
             try await makeServiceGroup().run()
+        } catch {
+            await tenants.store.close()
+            throw error
         }
+        await tenants.store.close()
         logger.notice("token-broker stopped")
     }
 }

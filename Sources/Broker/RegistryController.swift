@@ -123,9 +123,9 @@ public enum APIKeyRequest {
             errors.append(FieldError("name", "must be a string of 1-100 characters"))
         }
         let scopes = stringList(body["scopes"], "scopes", errors: &errors) { APIKeyRecord.knownScopes.contains($0) }
-        if scopes?.isEmpty == true { errors.append(FieldError("scopes", "must name at least one scope")) }
+        if body["scopes"]?.arrayValue?.isEmpty == true { errors.append(FieldError("scopes", "must name at least one scope")) }
         let tenants = stringList(body["tenants"], "tenants", errors: &errors) { $0 == "*" || TenantRules.isValidTenantId($0) } ?? []
-        if tenants.isEmpty { errors.append(FieldError("tenants", "must name tenant ids or [\"*\"]")) }
+        if body["tenants"]?.arrayValue?.isEmpty == true { errors.append(FieldError("tenants", "must name tenant ids or [\"*\"]")) }
         if !errors.isEmpty { throw ValidationFailure(errors) }
         return (name, scopes ?? [], tenants)
     }

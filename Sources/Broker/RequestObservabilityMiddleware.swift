@@ -24,6 +24,9 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as any HTTPResponseError {
             response = try Self.translate(error, request: request, context: context)
+        } catch let error where asProblem(error) is Problem {
+            // Registry errors (validation, store) map to their problem in one place, whatever route threw them.
+            response = try (asProblem(error) as! Problem).response(from: request, context: context)
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             response = try Problem.internalError.response(from: request, context: context)

@@ -18,6 +18,8 @@ final class SQLBackend: Sendable {
 
     let kind: Kind
     let logger: Logger
+    /// The PostgreSQL pool's run loop, started at open and cancelled by `close()`.
+    private let poolTask: Task<Void, Never>?
 
     var isPostgres: Bool {
         if case .postgres = kind { return true }
@@ -27,6 +29,18 @@ final class SQLBackend: Sendable {
     private init(kind: Kind, logger: Logger) {
         self.kind = kind
         self.logger = logger
+        if case .postgres(let client) = kind {
+            poolTask = Task { await client.run() }
+        } else {
+            poolTask = nil
+        }
+    }
+
+    deinit {
+        // An SQLite connection must be closed before it is freed; the close future keeps it alive until done.
+        // Closing an already closed connection is a no-op.
+        if case .sqlite(let connection, _) = kind { _ = connection.close() }
+        poolTask?.cancel()
     }
 
     /// Opens the database. SQLite gets WAL and `synchronous=FULL`, so a committed write survives power loss.
@@ -53,16 +67,14 @@ final class SQLBackend: Sendable {
         }
     }
 
-    /// Runs the PostgreSQL pool until cancelled; SQLite has nothing to run.
-    func run() async {
-        switch kind {
-        case .postgres(let client): await client.run()
-        case .sqlite: break
-        }
-    }
-
+    /// Closes the SQLite connection or stops the PostgreSQL pool. The backend is unusable afterwards.
     func close() async {
-        if case .sqlite(let connection, _) = kind { try? await connection.close() }
+        switch kind {
+        case .sqlite(let connection, _): try? await connection.close()
+        case .postgres:
+            poolTask?.cancel()
+            await poolTask?.value
+        }
     }
 
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
@@ -82,8 +94,13 @@ final class SQLBackend: Sendable {
                 }
             }
         case .postgres(let client):
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection.sql())
+            do {
+                return try await client.withTransaction(logger: logger) { connection in
+                    try await body(connection.sql())
+                }
+            } catch let error as PostgresTransactionError {
+                // Surface what actually failed: the caller's own error, or the driver's.
+                throw error.closureError ?? error.commitError ?? error.beginError ?? error
             }
         }
     }

@@ -20,8 +20,8 @@ public final class SQLTenantStore: Service, Sendable {
         self.logger = logger
     }
 
-    /// Opens the database (creating an SQLite file and its directory when needed). Call `run()` (or add the
-    /// store to a ServiceGroup) before using a PostgreSQL store.
+    /// Opens the database (creating an SQLite file and its directory when needed); a PostgreSQL pool starts
+    /// running at once. Call `close()` when done.
     public static func open(_ location: DatabaseLocation, logger: Logger) async throws(StoreError) -> SQLTenantStore {
         do {
             return SQLTenantStore(backend: try await SQLBackend.open(location, logger: logger), location: location, logger: logger)
@@ -33,24 +33,15 @@ public final class SQLTenantStore: Service, Sendable {
     /// Whether other instances may share this store (and changes arrive by NOTIFY).
     public var isShared: Bool { backend.isPostgres }
 
+    /// Waits for graceful shutdown, then closes the store (so it closes after the services that use it).
     public func run() async throws {
-        await withTaskCancellationOrGracefulShutdownHandler {
-            await backend.run()
-        } onCancelOrGracefulShutdown: {}
-        await backend.close()
+        try? await gracefulShutdown()
+        await close()
     }
 
-    /// Runs `body` with the store's connection pool running, then shuts it down (for CLI commands).
-    public func withRunning<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask {
-                await self.backend.run()
-                return nil
-            }
-            defer { group.cancelAll() }
-            let result = try await body()
-            return result
-        }
+    /// Closes the connection (SQLite) or stops the pool (PostgreSQL).
+    public func close() async {
+        await backend.close()
     }
 
     // MARK: Schema

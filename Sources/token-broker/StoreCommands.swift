@@ -12,9 +12,14 @@ func withMigratedStore<T: Sendable>(_ options: StoreOptions, _ body: @Sendable @
     logger.logLevel = .warning
     do {
         let store = try await SQLTenantStore.open(configuration.database, logger: logger)
-        return try await store.withRunning {
+        do {
             try await store.migrate()
-            return try await body(store)
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
         }
     } catch let error as StoreError {
         FileHandle.standardError.write(Data("token-broker: \(error.description)\n".utf8))

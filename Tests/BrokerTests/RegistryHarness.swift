@@ -1,0 +1,165 @@
+import Broker
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JOSE
+import KeyRing
+import Logging
+import Synchronization
+import TenantRegistry
+import Testing
+
+/// The two stores every registry test runs against.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+
+    /// The PostgreSQL server started by scripts/test (scripts/pg-test-server.sh).
+    static var postgresURL: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["TOKEN_BROKER_TEST_POSTGRES_URL"] else {
+                throw TestFailure("TOKEN_BROKER_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL")
+            }
+            return url
+        }
+    }
+
+    /// A fresh, empty database URL for one test.
+    func freshDatabase(in scratch: ScratchDirectory) throws -> String {
+        switch self {
+        case .sqlite:
+            return "sqlite:\(scratch.path)/registry.sqlite"
+        case .postgres:
+            let base = try Self.postgresURL
+            let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            try Self.psql(base, "CREATE DATABASE \(name)")
+            var components = URLComponents(string: base)!
+            components.path = "/" + name
+            return components.string!
+        }
+    }
+
+    /// Runs one SQL statement with psql against `url`.
+    static func psql(_ url: String, _ sql: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql]
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw TestFailure("psql failed: \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+        }
+    }
+}
+
+/// A settable clock, so lifecycle and dashboard tests control "now".
+final class TestClock: Sendable {
+    private let value: Mutex<Date>
+    init(_ start: Date) { value = Mutex(start) }
+    var now: Date { value.withLock { $0 } }
+    func set(_ date: Date) { value.withLock { $0 = date } }
+    func advance(days: Double) { value.withLock { $0 = $0.addingTimeInterval(days * 86_400) } }
+}
+
+/// A broker on a fresh store of one backend, with an admin API key, driven in-process over its router.
+struct RegistryHarness: Sendable {
+    let scratch: ScratchDirectory
+    let broker: BrokerApplication
+    let clock: TestClock
+    let adminKey: String
+    let databaseURL: String
+
+    static func make(_ backend: Backend, clock: TestClock = TestClock(Date())) async throws -> RegistryHarness {
+        let scratch = ScratchDirectory()
+        let databaseURL = try backend.freshDatabase(in: scratch)
+        let configuration = try BrokerConfiguration.load(
+            flags: ["keysDir": scratch.path + "/keys", "database": databaseURL], environment: [:])
+        let logger = Logger(label: "test")
+        let ring = try KeyRing(directory: KeyRingDirectory(path: scratch.path + "/keys"), bootstrap: true, logger: logger)
+        let store = try await SQLTenantStore.open(configuration.database, logger: logger)
+        let tenants = TenantService(store: store, baseDomain: "expertflow.com", logger: logger, clock: { clock.now })
+        let broker = BrokerApplication(configuration: configuration, keyRing: ring, tenants: tenants, logger: logger)
+        let (record, key) = APIKeyRecord.generate(name: "test admin", scopes: ["admin"], tenants: ["*"], now: clock.now)
+        try await broker.prepare()
+        try await store.createAPIKey(record, audit: AuditEvent(at: clock.now, actor: "test", action: "api-key.create", tenantId: nil, requestId: nil))
+        return RegistryHarness(scratch: scratch, broker: broker, clock: clock, adminKey: key, databaseURL: databaseURL)
+    }
+
+    /// Runs `body` with a router-level test client, then closes the store.
+    func run(_ body: @Sendable @escaping (Client) async throws -> Void) async throws {
+        let adminKey = self.adminKey
+        do {
+            try await Application(router: broker.buildRouter()).test(.router) { client in
+                try await body(Client(client: client, adminKey: adminKey))
+            }
+        } catch {
+            await broker.tenants.store.close()
+            throw error
+        }
+        await broker.tenants.store.close()
+    }
+
+    /// A thin wrapper that sends JSON with a given key (the admin key by default).
+    struct Client: Sendable {
+        let client: any TestClientProtocol
+        let adminKey: String
+
+        struct Reply: Sendable {
+            let status: HTTPResponse.Status
+            let headers: HTTPFields
+            let body: [UInt8]
+            var text: String { String(decoding: body, as: UTF8.self) }
+            var json: [String: JSONValue] {
+                get throws { try JSONParser().parseObject(body) }
+            }
+            /// The `errors[].field` values of a problem body, sorted.
+            var errorFields: [String] {
+                get throws { try json["errors"]?.arrayValue?.compactMap { $0.objectValue?["field"]?.stringValue }.sorted() ?? [] }
+            }
+            var code: String? { (try? json)?["code"]?.stringValue }
+        }
+
+        func send(
+            _ method: HTTPRequest.Method, _ uri: String, json: JSONValue? = nil, raw: [UInt8]? = nil, key: String?? = .none,
+            headers: HTTPFields = [:]
+        ) async throws -> Reply {
+            var fields = headers
+            let credential: String? = key ?? adminKey
+            if let credential { fields[.authorization] = "Bearer \(credential)" }
+            var body: ByteBuffer?
+            if let json { body = ByteBuffer(bytes: json.serialized()) }
+            if let raw { body = ByteBuffer(bytes: raw) }
+            if body != nil { fields[.contentType] = "application/json" }
+            let response = try await client.execute(uri: uri, method: method, headers: fields, body: body)
+            return Reply(status: response.status, headers: response.headers, body: Array(buffer: response.body))
+        }
+    }
+}
+
+/// A valid create body, optionally changed by `edit`.
+func tenantBody(_ id: String, twoFA: Bool = true, _ edit: (inout [String: JSONValue]) -> Void = { _ in }) -> JSONValue {
+    var body: [String: JSONValue] = [
+        "tenantId": .string(id),
+        "keycloak": .object([
+            "realm": .string(id), "clientId": .string("cx-portal"), "clientSecret": .string("s3cret-\(id)"),
+            "Otp_Manager_Url": .string("http://ef-cx-otp-manager-svc:3000/"),
+        ]),
+        "campaigns": .object([:]), "dialer": .object([:]),
+        "mediaServer": .object(["host": .string("media1.expertflow.com"), "port": .int(5060)]),
+        "twoFAConfig": twoFA
+            ? .object([
+                "isEnabled": .bool(true), "channelType": .string("SMS"), "serviceIdentifier": .string("sms-gateway-1"),
+                "otpExpiry": .int(120), "retryLimit": .int(3),
+            ]) : .object(["isEnabled": .bool(false)]),
+        "subscription": .object(["expiresAt": .string("2099-06-30T00:00:00Z")]),
+    ]
+    edit(&body)
+    return .object(body)
+}
+
+/// A tiny valid PNG (1x1), base64.
+let pngBase64 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
