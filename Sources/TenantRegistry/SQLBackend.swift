@@ -77,8 +77,32 @@ final class SQLBackend: Sendable {
         }
     }
 
+    /// How long one operation may wait for the database (including for a pooled connection) before failing.
+    static let operationDeadline: Duration = .seconds(5)
+
+    /// Runs `operation`, failing with `.unavailable` when it outlives the deadline (an unreachable PostgreSQL
+    /// otherwise queues the request until a connection succeeds). Cancelling the operation rolls it back.
+    func withDeadline<T: Sendable>(_ operation: @Sendable @escaping () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await operation() }
+            group.addTask {
+                try await Task.sleep(for: Self.operationDeadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw StoreError.unavailable("no answer within \(Self.operationDeadline)")
+            }
+            return value
+        }
+    }
+
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     func transaction<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withDeadline { try await self.unboundedTransaction(body) }
+    }
+
+    private func unboundedTransaction<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
         switch kind {
         case .sqlite(let connection, let mutex):
             return try await mutex.withLock {
@@ -107,6 +131,10 @@ final class SQLBackend: Sendable {
 
     /// Runs read-only `body` outside a transaction.
     func read<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        try await withDeadline { try await self.unboundedRead(body) }
+    }
+
+    private func unboundedRead<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
         switch kind {
         case .sqlite(let connection, let mutex):
             return try await mutex.withLock { try await body(connection.sql()) }

@@ -1,0 +1,178 @@
+import AsyncHTTPClient
+import Foundation
+import JOSE
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import TenantRegistry
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension HTTP {
+    /// Sends a JSON body with a bearer key.
+    static func send(_ method: HTTPMethod, _ url: String, key: String, json: JSONValue? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: json.serialized()))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 4 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: body))
+    }
+}
+
+/// Creates an admin key through the CLI, as an operator bootstrapping a fresh install would.
+func bootstrapAdminKey(database: String, directory: String) async throws -> String {
+    let result = try await BrokerProcess.run(
+        ["api-keys", "create", "--name", "bootstrap", "--scopes", "admin", "--tenants", "*", "--database", database], directory: directory)
+    guard result.status == 0 else { throw TestFailure("api-keys create failed: \(result.stderr)") }
+    let key = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    guard APIKeyRecord.parse(key) != nil else { throw TestFailure("api-keys create printed no key: \(result.stdout)") }
+    return key
+}
+
+/// A list several tasks append to.
+final class LockedList: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ item: String) { storage.withLock { $0.append(item) } }
+    var count: Int { storage.withLock { $0.count } }
+    var items: [String] { storage.withLock { $0 } }
+}
+
+@Suite("registry with the real binary", .serialized) struct RegistryProcessTests {
+    @Test("SIGKILL in the middle of a stream of creates loses no acknowledged tenant and leaves none half-written", arguments: Backend.allCases)
+    func durability(backend: Backend) async throws {
+        let scratch = ScratchDirectory()
+        let database = try backend.freshDatabase(in: scratch)
+        let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        let broker = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", database])
+        let acknowledged = LockedList()
+        let writers = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for writer in 0..<4 {
+                    group.addTask {
+                        for index in 0..<500 {
+                            let id = "w\(writer)-\(index)"
+                            guard let reply = try? await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody(id)) else { return }
+                            if reply.status == 201 { acknowledged.append(id) }
+                        }
+                    }
+                }
+            }
+        }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while acknowledged.count < 40, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        broker.signal(SIGKILL)
+        await writers.value
+        _ = try await broker.waitForExit()
+        let confirmed = acknowledged.items
+        #expect(confirmed.count >= 40)
+
+        let restarted = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", database])
+        defer { restarted.signal(SIGKILL) }
+        for id in confirmed {
+            let reply = try await HTTP.send(.GET, restarted.baseURL + "/v1/tenants/\(id)", key: key)
+            #expect(reply.status == 200, "acknowledged tenant \(id) is missing after SIGKILL")
+            if reply.status == 200 {
+                let document = try JSONParser().parseObject(reply.body)
+                #expect(document["twoFAConfig"]?.objectValue?["retryLimit"] == .int(3), "tenant \(id) is half-written")
+                #expect(document["mediaServer"]?.objectValue?["port"] == .int(5060))
+            }
+        }
+        // Whatever else reached the store is whole too: every listed tenant reads back completely.
+        var cursor: String?
+        var listed = 0
+        repeat {
+            let page = try JSONParser().parseObject(
+                try await HTTP.send(.GET, restarted.baseURL + "/v1/tenants?limit=500" + (cursor.map { "&cursor=\($0)" } ?? ""), key: key).body)
+            listed += page["items"]?.arrayValue?.count ?? 0
+            cursor = page["nextCursor"]?.stringValue
+        } while cursor != nil
+        #expect(listed >= confirmed.count)
+    }
+
+    @Test("two brokers on one PostgreSQL see each other's creates, updates, suspensions and deletions within 2 s")
+    func twoInstances() async throws {
+        let scratch = ScratchDirectory()
+        let database = try Backend.postgres.freshDatabase(in: scratch)
+        let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        let a = try await BrokerProcess.serve(keysDir: scratch.path + "/keys-a", directory: scratch.path, extraArguments: ["--database", database])
+        defer { a.signal(SIGKILL) }
+        let b = try await BrokerProcess.serve(keysDir: scratch.path + "/keys-b", directory: scratch.path, extraArguments: ["--database", database])
+        defer { b.signal(SIGKILL) }
+
+        /// Waits until B's in-memory view (what the dashboard and, later, minting read) shows `expected`.
+        func seenOnB(_ what: String, _ expected: [String: JSONValue]) async throws {
+            let start = ContinuousClock.now
+            var last: JSONValue = .null
+            while ContinuousClock.now - start < .seconds(2) {
+                let summary = try JSONParser().parseObject(try await HTTP.send(.GET, b.baseURL + "/v1/dashboard/summary", key: key).body)
+                last = summary["byStatus"] ?? .null
+                if last == .object(expected) { return }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            Issue.record("B did not see the \(what) within 2 s; last byStatus \(last.serializedString())")
+        }
+        func counts(active: Int, suspended: Int, deleted: Int) -> [String: JSONValue] {
+            ["active": .int(Int64(active)), "suspended": .int(Int64(suspended)), "expired": .int(0), "deleted": .int(Int64(deleted))]
+        }
+        #expect(try await HTTP.send(.POST, a.baseURL + "/v1/tenants", key: key, json: tenantBody("shared1")).status == 201)
+        try await seenOnB("create", counts(active: 1, suspended: 0, deleted: 0))
+        #expect(try await HTTP.send(.POST, a.baseURL + "/v1/tenants/shared1/suspend", key: key).status == 200)
+        try await seenOnB("suspension", counts(active: 0, suspended: 1, deleted: 0))
+        #expect(try await HTTP.send(.POST, a.baseURL + "/v1/tenants/shared1/resume", key: key).status == 200)
+        try await seenOnB("resumption", counts(active: 1, suspended: 0, deleted: 0))
+        let patched = try await HTTP.send(
+            .PATCH, a.baseURL + "/v1/tenants/shared1", key: key,
+            json: .object(["subscription": .object(["expiresAt": .string(RFC3339.format(Date().addingTimeInterval(86_400 * 3)))])]))
+        #expect(patched.status == 200)
+        let start = ContinuousClock.now
+        var expiries: [JSONValue] = []
+        while ContinuousClock.now - start < .seconds(2) {
+            expiries = try JSONParser().parseObject(try await HTTP.send(.GET, b.baseURL + "/v1/dashboard/upcoming-expiries?days=7", key: key).body)["items"]?.arrayValue ?? []
+            if !expiries.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(expiries.count == 1, "B did not see the update within 2 s")
+        #expect(try await HTTP.send(.DELETE, a.baseURL + "/v1/tenants/shared1", key: key).status == 204)
+        try await seenOnB("deletion", counts(active: 0, suspended: 0, deleted: 1))
+    }
+
+    @Test("the database vanishing mid-flight answers 503 and /readyz turns 503, with no partial write")
+    func databaseGone() async throws {
+        let scratch = ScratchDirectory()
+        let database = try Backend.postgres.freshDatabase(in: scratch)
+        let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        let broker = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", database])
+        defer { broker.signal(SIGKILL) }
+        #expect(try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("before")).status == 201)
+        let name = String(URLComponents(string: database)!.path.dropFirst())
+        try Backend.psql(try Backend.postgresURL, "DROP DATABASE \(name) WITH (FORCE)")
+        let reply = try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("after"))
+        // The API key lookup or the write fails: either way the client gets 503, never 500.
+        #expect(reply.status == 503, "\(reply.text)")
+        #expect(!reply.text.contains("broker:broker"))
+        let ready = try await HTTP.get(broker.baseURL + "/readyz")
+        #expect(ready.status == 503)
+        #expect(ready.text.contains("store"))
+        #expect(try await HTTP.get(broker.baseURL + "/healthz").status == 200)
+        #expect(try await HTTP.get(broker.baseURL + "/.well-known/jwks.json").status == 200)
+    }
+
+    @Test("an unreachable database stops start-up with a clear error and a non-zero exit")
+    func unreachableDatabase() async throws {
+        let scratch = ScratchDirectory()
+        let result = try await BrokerProcess.run(
+            ["serve", "--port", "0", "--keys-dir", scratch.path + "/keys", "--database", "postgres://broker:secretpw@127.0.0.1:1/nowhere"],
+            directory: scratch.path)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("127.0.0.1:1"))
+        #expect(!result.stderr.contains("secretpw"))
+    }
+}
