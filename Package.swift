@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "token-broker", targets: ["token-broker"]),
         .library(name: "JOSE", targets: ["JOSE"]),
         .library(name: "KeyRing", targets: ["KeyRing"]),
+        .library(name: "TenantRegistry", targets: ["TenantRegistry"]),
         .library(name: "Broker", targets: ["Broker"]),
     ],
     dependencies: [

@@ -137,6 +137,30 @@ public final class SQLTenantStore: Service, Sendable {
         }
     }
 
+    /// Inserts many new tenants in one transaction (imports, benchmarks), with one audit record per tenant.
+    /// All or nothing: a clash with an existing id or domain rolls the whole batch back.
+    public func createMany(_ tenants: [Tenant], actor: String) async throws(StoreError) {
+        let rows = tenants.map(StoredTenantRow.init)
+        do {
+            try await backend.transaction { db in
+                for row in rows {
+                    try await db.raw(
+                        """
+                        INSERT INTO tenants (\(unsafeRaw: Self.tenantColumns)) VALUES (\(bind: row.tenantId), \(bind: row.domain), \(bind: row.document),
+                        \(bind: row.clientSecret), \(bind: row.logoType), \(bind: row.logoData), \(bind: row.status), \(bind: row.expiresAt),
+                        \(bind: row.createdAt), \(bind: row.updatedAt), \(bind: row.deletedAt), \(bind: row.version))
+                        """
+                    ).run()
+                    try await Self.insert(
+                        AuditEvent(at: Date(timeIntervalSince1970: Double(row.createdAt) / 1000), actor: actor, action: "tenant.create",
+                                   tenantId: row.tenantId, requestId: nil), into: db)
+                }
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
     /// The tenant with `tenantId`, deleted ones included; nil when there is none.
     public func tenant(_ tenantId: String) async throws(StoreError) -> Tenant? {
         do {
