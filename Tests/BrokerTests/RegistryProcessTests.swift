@@ -165,6 +165,26 @@ final class LockedList: Sendable {
         #expect(try await HTTP.get(broker.baseURL + "/.well-known/jwks.json").status == 200)
     }
 
+    @Test("migrate is idempotent, and several instances migrating one fresh database at once all succeed", arguments: Backend.allCases)
+    func concurrentMigrations(backend: Backend) async throws {
+        let scratch = ScratchDirectory()
+        let database = try backend.freshDatabase(in: scratch)
+        let results = try await withThrowingTaskGroup(of: (Int32, String).self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    let result = try await BrokerProcess.run(["migrate", "--database", database], directory: scratch.path)
+                    return (result.status, result.stderr)
+                }
+            }
+            return try await group.reduce(into: [(Int32, String)]()) { $0.append($1) }
+        }
+        for (status, stderr) in results { #expect(status == 0, "\(stderr)") }
+        let again = try await BrokerProcess.run(["migrate", "--database", database], directory: scratch.path)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("up to date"))
+        #expect(!again.stdout.contains("broker:broker"), "the password must not be printed")
+    }
+
     @Test("an unreachable database stops start-up with a clear error and a non-zero exit")
     func unreachableDatabase() async throws {
         let scratch = ScratchDirectory()
