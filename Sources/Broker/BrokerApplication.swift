@@ -34,7 +34,7 @@ public struct BrokerApplication: Sendable {
     public func buildRouter() -> Router<BrokerRequestContext> {
         let router = Router(context: BrokerRequestContext.self)
         router.add(middleware: RequestObservabilityMiddleware(metrics: metrics))
-        router.add(middleware: APIKeyAuthenticator(store: tenants.store))
+        router.add(middleware: APIKeyAuthenticator(service: tenants))
         let issuer = self.issuer
         DiscoveryController(keyRing: keyRing, issuer: { issuer.current }, maxAge: configuration.jwksMaxAge).addRoutes(to: router)
         HealthController(
@@ -77,7 +77,7 @@ public struct BrokerApplication: Sendable {
         onReload: @escaping @Sendable (Bool) -> Void = { _ in }
     ) -> ServiceGroup {
         let server = buildHTTPServer(router: router, onListening: onListening)
-        let reloader = SignalReloadService(keyRing: keyRing, metrics: metrics, logger: logger, onReload: onReload)
+        let reloader = SignalReloadService(keyRing: keyRing, tenants: tenants, metrics: metrics, logger: logger, onReload: onReload)
         let sync = TenantSyncService(service: tenants, reloadInterval: .seconds(30), logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [.init(service: server), .init(service: reloader), .init(service: sync), .init(service: shutdown)],

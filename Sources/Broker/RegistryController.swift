@@ -78,8 +78,7 @@ struct RegistryController: Sendable {
         let (name, scopes, tenants) = try APIKeyRequest.parse(body)
         let (record, key) = APIKeyRecord.generate(name: name, scopes: scopes, tenants: tenants, now: service.clock())
         do {
-            try await service.store.createAPIKey(
-                record, audit: AuditEvent(at: record.createdAt, actor: caller.subject, action: "api-key.create", tenantId: nil, requestId: context.requestId))
+            try await service.createAPIKey(record, actor: .init(name: caller.subject, requestId: context.requestId))
         } catch {
             throw error.problem
         }
@@ -100,8 +99,7 @@ struct RegistryController: Sendable {
         let caller = try Policy.requireSystemAdmin(context)
         let id = context.parameters.get("id") ?? ""
         do {
-            try await service.store.revokeAPIKey(
-                id: id, audit: AuditEvent(at: service.clock(), actor: caller.subject, action: "api-key.revoke", tenantId: nil, requestId: context.requestId))
+            try await service.revokeAPIKey(id: id, actor: .init(name: caller.subject, requestId: context.requestId))
         } catch StoreError.notFound {
             throw Problem(.notFound, code: "api_key_not_found", detail: "no such API key")
         } catch {

@@ -1,12 +1,14 @@
 import KeyRing
+import TenantRegistry
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Reloads the key ring on every SIGHUP. Requests in flight keep the snapshot they started with;
+/// Reloads the key ring (and the in-memory tenants and API keys) on every SIGHUP. Requests in flight keep the snapshot they started with;
 /// a directory that fails to load leaves the previous ring serving.
 struct SignalReloadService: Service {
     let keyRing: KeyRing
+    let tenants: TenantService
     let metrics: BrokerMetrics
     let logger: Logger
     /// Called after each reload attempt (tests and systemd notification hook in here).
@@ -15,7 +17,12 @@ struct SignalReloadService: Service {
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
-            logger.notice("SIGHUP received: reloading the key ring")
+            logger.notice("SIGHUP received: reloading the key ring, tenants and API keys")
+            do {
+                try await tenants.reloadAll()
+            } catch {
+                logger.error("registry reload failed; keeping what is in memory", metadata: ["error": "\(error)"])
+            }
             let success: Bool
             switch keyRing.reload(logger: logger) {
             case .success: success = true

@@ -3,19 +3,49 @@
 /// Decoding refuses padding, whitespace, characters outside the URL-safe alphabet,
 /// impossible lengths and non-zero trailing bits, so that each value has exactly one encoding.
 public enum Base64URL {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-
-    private static let decodeTable: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, char) in alphabet.enumerated() { table[Int(char)] = UInt8(index) }
-        return table
+    /// The 64 alphabet bytes, allocated once and never freed (read-only after initialisation).
+    nonisolated(unsafe) private static let encodeTable: UnsafePointer<UInt8> = {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 64)
+        table.initialize(from: alphabet, count: 64)
+        return UnsafePointer(table)
     }()
+
+    /// 256 entries: the 6-bit value of an alphabet byte, 0xFF for every other byte.
+    nonisolated(unsafe) private static let decodeTable: UnsafePointer<UInt8> = {
+        let table = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        table.initialize(repeating: 0xFF, count: 256)
+        for index in 0..<64 { table[Int(encodeTable[index])] = UInt8(index) }
+        return UnsafePointer(table)
+    }()
+
+    /// Length of the unpadded encoding of `count` bytes.
+    @inline(__always)
+    static func encodedCount(_ count: Int) -> Int {
+        let rest = count % 3
+        return count / 3 * 4 + (rest == 0 ? 0 : rest + 1)
+    }
+
+    /// Length of the bytes an unpadded encoding of `count` characters decodes to; nil for an impossible length.
+    @inline(__always)
+    static func decodedCount(_ count: Int) -> Int? {
+        let rest = count % 4
+        if rest == 1 { return nil }
+        return count / 4 * 3 + (rest == 0 ? 0 : rest - 1)
+    }
 
     /// Encodes bytes as unpadded base64url.
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
-        var out = [UInt8]()
-        append(bytes, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        if let result = bytes.withContiguousStorageIfAvailable({ encodeString(buffer: $0) }) { return result }
+        return Array(bytes).withUnsafeBufferPointer { encodeString(buffer: $0) }
+    }
+
+    private static func encodeString(buffer input: UnsafeBufferPointer<UInt8>) -> String {
+        let length = encodedCount(input.count)
+        if length == 0 { return "" }
+        return String(unsafeUninitializedCapacity: length) { out in
+            encode(input, into: out.baseAddress!)
+        }
     }
 
     /// Appends the unpadded base64url encoding of `bytes` to `out` (no intermediate String).
@@ -26,33 +56,53 @@ public enum Base64URL {
     }
 
     private static func append(buffer input: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        let count = input.count
-        out.reserveCapacity(out.count + (count * 4 + 2) / 3)
-        alphabet.withUnsafeBufferPointer { table in
-            var index = 0
-            while index + 3 <= count {
-                let b0 = input[index], b1 = input[index + 1], b2 = input[index + 2]
-                out.append(table[Int(b0 >> 2)])
-                out.append(table[Int((b0 & 0x03) << 4 | b1 >> 4)])
-                out.append(table[Int((b1 & 0x0F) << 2 | b2 >> 6)])
-                out.append(table[Int(b2 & 0x3F)])
-                index += 3
-            }
-            if count - index == 1 {
-                let b0 = input[index]
-                out.append(table[Int(b0 >> 2)])
-                out.append(table[Int((b0 & 0x03) << 4)])
-            } else if count - index == 2 {
-                let b0 = input[index], b1 = input[index + 1]
-                out.append(table[Int(b0 >> 2)])
-                out.append(table[Int((b0 & 0x03) << 4 | b1 >> 4)])
-                out.append(table[Int((b1 & 0x0F) << 2)])
-            }
+        let length = encodedCount(input.count)
+        if length == 0 { return }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: length))
+        out.withUnsafeMutableBufferPointer { buffer in
+            _ = encode(input, into: buffer.baseAddress! + start)
         }
+    }
+
+    /// Writes the encoding of `input` (exactly `encodedCount(input.count)` bytes) to `out`; returns that count.
+    @discardableResult
+    static func encode(_ input: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        let count = input.count
+        guard count > 0, let source = input.baseAddress else { return 0 }
+        let table = encodeTable
+        var index = 0
+        var target = out
+        while index + 3 <= count {
+            let word = UInt32(source[index]) << 16 | UInt32(source[index + 1]) << 8 | UInt32(source[index + 2])
+            target[0] = table[Int(word >> 18)]
+            target[1] = table[Int(word >> 12 & 0x3F)]
+            target[2] = table[Int(word >> 6 & 0x3F)]
+            target[3] = table[Int(word & 0x3F)]
+            target += 4
+            index += 3
+        }
+        switch count - index {
+        case 1:
+            let b0 = source[index]
+            target[0] = table[Int(b0 >> 2)]
+            target[1] = table[Int((b0 & 0x03) << 4)]
+            target += 2
+        case 2:
+            let b0 = source[index], b1 = source[index + 1]
+            target[0] = table[Int(b0 >> 2)]
+            target[1] = table[Int((b0 & 0x03) << 4 | b1 >> 4)]
+            target[2] = table[Int((b1 & 0x0F) << 2)]
+            target += 3
+        default:
+            break
+        }
+        return target - out
     }
 
     /// Decodes unpadded base64url; nil for anything that is not the canonical encoding of some bytes.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        if let result = text.utf8.withContiguousStorageIfAvailable({ decode(buffer: $0) }) { return result }
         var text = String(text)
         return text.withUTF8 { decode(buffer: $0) }
     }
@@ -63,28 +113,59 @@ public enum Base64URL {
         return Array(input).withUnsafeBufferPointer { decode(buffer: $0) }
     }
 
-    private static func decode(buffer input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
-        let count = input.count
-        if count % 4 == 1 { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(count * 3 / 4)
-        let valid = decodeTable.withUnsafeBufferPointer { table -> Bool in
-            var accumulator: UInt32 = 0
-            var bits: UInt32 = 0
-            for char in input {
-                let value = table[Int(char)]
-                if value == 0xFF { return false }
-                accumulator = accumulator << 6 | UInt32(value)
-                bits += 6
-                if bits >= 8 {
-                    bits -= 8
-                    out.append(UInt8(truncatingIfNeeded: accumulator >> bits))
-                    accumulator &= (1 << bits) - 1
-                }
+    static func decode(buffer input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        guard let length = decodedCount(input.count) else { return nil }
+        var valid = true
+        let out = [UInt8](unsafeUninitializedCapacity: length) { buffer, initialized in
+            if length > 0 {
+                valid = decode(input, into: buffer.baseAddress!)
             }
-            // Leftover bits must be zero, or two strings would decode to the same bytes.
-            return accumulator == 0
+            initialized = valid ? length : 0
         }
         return valid ? out : nil
+    }
+
+    /// Decodes `input` into `out`, which must hold `decodedCount(input.count)` bytes.
+    /// False for an impossible length, a byte outside the alphabet, or non-zero trailing bits
+    /// (two strings must never decode to the same bytes). `out` may be partly written on failure.
+    static func decode(_ input: UnsafeBufferPointer<UInt8>, into out: UnsafeMutablePointer<UInt8>) -> Bool {
+        let count = input.count
+        if count % 4 == 1 { return false }
+        guard count > 0, let source = input.baseAddress else { return true }
+        let table = decodeTable
+        var index = 0
+        var target = out
+        while index + 4 <= count {
+            let a = UInt32(table[Int(source[index])]), b = UInt32(table[Int(source[index + 1])])
+            let c = UInt32(table[Int(source[index + 2])]), d = UInt32(table[Int(source[index + 3])])
+            // Each valid value is < 64; 0xFF marks a byte outside the alphabet.
+            if (a | b | c | d) & 0xC0 != 0 { return false }
+            let word = a << 18 | b << 12 | c << 6 | d
+            target[0] = UInt8(truncatingIfNeeded: word >> 16)
+            target[1] = UInt8(truncatingIfNeeded: word >> 8)
+            target[2] = UInt8(truncatingIfNeeded: word)
+            target += 3
+            index += 4
+        }
+        switch count - index {
+        case 2:
+            let a = UInt32(table[Int(source[index])]), b = UInt32(table[Int(source[index + 1])])
+            if (a | b) & 0xC0 != 0 { return false }
+            // 12 bits carry 8: the 4 leftover bits must be zero.
+            if b & 0x0F != 0 { return false }
+            target[0] = UInt8(truncatingIfNeeded: a << 2 | b >> 4)
+        case 3:
+            let a = UInt32(table[Int(source[index])]), b = UInt32(table[Int(source[index + 1])])
+            let c = UInt32(table[Int(source[index + 2])])
+            if (a | b | c) & 0xC0 != 0 { return false }
+            // 18 bits carry 16: the 2 leftover bits must be zero.
+            if c & 0x03 != 0 { return false }
+            let word = a << 12 | b << 6 | c
+            target[0] = UInt8(truncatingIfNeeded: word >> 10)
+            target[1] = UInt8(truncatingIfNeeded: word >> 2)
+        default:
+            break
+        }
+        return true
     }
 }

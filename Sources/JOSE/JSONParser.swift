@@ -24,23 +24,24 @@ public struct JSONParser: Sendable {
 
     /// Parses one JSON document; trailing non-whitespace is an error.
     public func parse(_ bytes: some Collection<UInt8>) throws(Failure) -> JSONValue {
-        try parse(array: Array(bytes))
+        if let result = bytes.withContiguousStorageIfAvailable({ parseResult(buffer: $0) }) { return try result.get() }
+        return try parse(array: Array(bytes))
     }
 
     /// Parses one JSON document held in an array, without copying it.
     public func parse(array bytes: [UInt8]) throws(Failure) -> JSONValue {
-        if bytes.count > maxBytes { throw .tooLarge }
-        var cursor = Cursor(bytes: bytes, maxDepth: maxDepth)
-        cursor.skipWhitespace()
-        let value = try cursor.parseValue(depth: 0)
-        cursor.skipWhitespace()
-        guard cursor.atEnd else { throw .invalid(offset: cursor.index) }
-        return value
+        try bytes.withUnsafeBufferPointer { parseResult(buffer: $0) }.get()
+    }
+
+    /// Parses one JSON document held in contiguous memory, without copying it.
+    public func parse(buffer bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> JSONValue {
+        try parseResult(buffer: bytes).get()
     }
 
     /// Parses a document that must be a JSON object.
     public func parseObject(_ bytes: some Collection<UInt8>) throws(Failure) -> [String: JSONValue] {
-        try parseObject(array: Array(bytes))
+        guard case .object(let members) = try parse(bytes) else { throw .invalid(offset: 0) }
+        return members
     }
 
     /// Parses a JSON object held in an array, without copying it.
@@ -49,39 +50,69 @@ public struct JSONParser: Sendable {
         return members
     }
 
+    /// Parses a JSON object held in contiguous memory, without copying it.
+    public func parseObject(buffer bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> [String: JSONValue] {
+        guard case .object(let members) = try parse(buffer: bytes) else { throw .invalid(offset: 0) }
+        return members
+    }
+
+    private func parseResult(buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, Failure> {
+        if buffer.count > maxBytes { return .failure(.tooLarge) }
+        // A non-nil base even for empty input, so the cursor can use plain pointer arithmetic.
+        var empty: UInt8 = 0
+        return withUnsafePointer(to: &empty) { placeholder in
+            var cursor = Cursor(base: buffer.baseAddress ?? placeholder, count: buffer.count, maxDepth: maxDepth)
+            do throws(Failure) {
+                cursor.skipWhitespace()
+                let value = try cursor.parseValue(depth: 0)
+                cursor.skipWhitespace()
+                guard cursor.atEnd else { throw .invalid(offset: cursor.index) }
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+
+    /// Reads `count` bytes from `base`; every read is preceded by an explicit `index < count` check.
     private struct Cursor {
-        let bytes: [UInt8]
+        let base: UnsafePointer<UInt8>
+        let count: Int
         let maxDepth: Int
         var index = 0
 
-        init(bytes: [UInt8], maxDepth: Int) {
-            self.bytes = bytes
+        init(base: UnsafePointer<UInt8>, count: Int, maxDepth: Int) {
+            self.base = base
+            self.count = count
             self.maxDepth = maxDepth
         }
 
-        var atEnd: Bool { index >= bytes.count }
+        var atEnd: Bool { index >= count }
 
         func fail() -> Failure { .invalid(offset: index) }
 
+        @inline(__always)
         mutating func skipWhitespace() {
-            while index < bytes.count {
-                switch bytes[index] {
+            while index < count {
+                switch base[index] {
                 case 0x20, 0x09, 0x0A, 0x0D: index += 1
                 default: return
                 }
             }
         }
 
-        mutating func expect(_ literal: String) throws(Failure) {
-            for byte in literal.utf8 {
-                guard index < bytes.count, bytes[index] == byte else { throw fail() }
+        /// Matches the ASCII bytes of `literal` one by one, stopping (with the offset of) the first mismatch.
+        mutating func expect(_ literal: StaticString) throws(Failure) {
+            let bytes = literal.utf8Start
+            for offset in 0..<literal.utf8CodeUnitCount {
+                guard index < count, base[index] == bytes[offset] else { throw fail() }
                 index += 1
             }
         }
 
         mutating func parseValue(depth: Int) throws(Failure) -> JSONValue {
-            guard index < bytes.count else { throw fail() }
-            switch bytes[index] {
+            guard index < count else { throw fail() }
+            switch base[index] {
             case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
             case UInt8(ascii: "["): return try parseArray(depth: depth + 1)
             case UInt8(ascii: "\""): return .string(try parseString())
@@ -101,28 +132,30 @@ public struct JSONParser: Sendable {
         mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
             if depth > maxDepth { throw .tooDeep }
             index += 1
-            var members = [String: JSONValue]()
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            if index < count, base[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(members)
+                return .object([:])
             }
+            // Room for a typical JWT claim set or header without rehashing while it grows.
+            var members = [String: JSONValue](minimumCapacity: depth == 1 ? min(max((count - index) / 40, 3), 32) : 3)
             while true {
                 skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail() }
+                guard index < count, base[index] == UInt8(ascii: "\"") else { throw fail() }
                 let key = try parseString()
                 skipWhitespace()
-                try expect(":")
+                guard index < count, base[index] == UInt8(ascii: ":") else { throw fail() }
+                index += 1
                 skipWhitespace()
                 let value = try parseValue(depth: depth)
                 if members.updateValue(value, forKey: key) != nil { throw .duplicateKey }
                 skipWhitespace()
-                guard index < bytes.count else { throw fail() }
-                if bytes[index] == UInt8(ascii: ",") {
+                guard index < count else { throw fail() }
+                if base[index] == UInt8(ascii: ",") {
                     index += 1
                     continue
                 }
-                if bytes[index] == UInt8(ascii: "}") {
+                if base[index] == UInt8(ascii: "}") {
                     index += 1
                     return .object(members)
                 }
@@ -135,20 +168,21 @@ public struct JSONParser: Sendable {
             index += 1
             var values = [JSONValue]()
             skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            if index < count, base[index] == UInt8(ascii: "]") {
                 index += 1
                 return .array(values)
             }
+            values.reserveCapacity(4)
             while true {
                 skipWhitespace()
                 values.append(try parseValue(depth: depth))
                 skipWhitespace()
-                guard index < bytes.count else { throw fail() }
-                if bytes[index] == UInt8(ascii: ",") {
+                guard index < count else { throw fail() }
+                if base[index] == UInt8(ascii: ",") {
                     index += 1
                     continue
                 }
-                if bytes[index] == UInt8(ascii: "]") {
+                if base[index] == UInt8(ascii: "]") {
                     index += 1
                     return .array(values)
                 }
@@ -157,10 +191,10 @@ public struct JSONParser: Sendable {
         }
 
         mutating func parseHex4() throws(Failure) -> UInt32 {
-            guard index + 4 <= bytes.count else { throw fail() }
+            guard index + 4 <= count else { throw fail() }
             var value: UInt32 = 0
             for _ in 0..<4 {
-                let byte = bytes[index]
+                let byte = base[index]
                 let digit: UInt32
                 switch byte {
                 case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
@@ -174,32 +208,44 @@ public struct JSONParser: Sendable {
             return value
         }
 
+        /// A String from raw bytes that must be valid UTF-8. ASCII (the common case) skips the
+        /// generic validator; anything else goes through the standard library's strict validation.
+        @inline(__always)
+        static func makeString(_ bytes: UnsafeBufferPointer<UInt8>, ascii: Bool) -> String? {
+            if ascii { return String(decoding: bytes, as: UTF8.self) }
+            return String(validating: bytes, as: UTF8.self)
+        }
+
         mutating func parseString() throws(Failure) -> String {
             index += 1
             // Fast path: no escapes before the closing quote (the common case for JWT claims).
             var scan = index
-            while scan < bytes.count {
-                let byte = bytes[scan]
+            var high: UInt8 = 0
+            while scan < count {
+                let byte = base[scan]
                 if byte == UInt8(ascii: "\"") {
-                    guard let string = String(validating: bytes[index..<scan], as: UTF8.self) else { throw fail() }
+                    let bytes = UnsafeBufferPointer(start: base + index, count: scan - index)
+                    guard let string = Cursor.makeString(bytes, ascii: high < 0x80) else { throw fail() }
                     index = scan + 1
                     return string
                 }
                 if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                high |= byte
                 scan += 1
             }
             var out = [UInt8]()
+            out.reserveCapacity(scan - index + 16)
             while true {
-                guard index < bytes.count else { throw fail() }
-                let byte = bytes[index]
+                guard index < count else { throw fail() }
+                let byte = base[index]
                 index += 1
                 switch byte {
                 case UInt8(ascii: "\""):
-                    guard let string = String(validating: out, as: UTF8.self) else { throw fail() }
+                    guard let string = out.withUnsafeBufferPointer({ String(validating: $0, as: UTF8.self) }) else { throw fail() }
                     return string
                 case UInt8(ascii: "\\"):
-                    guard index < bytes.count else { throw fail() }
-                    let escape = bytes[index]
+                    guard index < count else { throw fail() }
+                    let escape = base[index]
                     index += 1
                     switch escape {
                     case UInt8(ascii: "\""): out.append(0x22)
@@ -213,8 +259,8 @@ public struct JSONParser: Sendable {
                     case UInt8(ascii: "u"):
                         var scalar = try parseHex4()
                         if (0xD800...0xDBFF).contains(scalar) {
-                            guard index + 2 <= bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                                bytes[index + 1] == UInt8(ascii: "u")
+                            guard index + 2 <= count, base[index] == UInt8(ascii: "\\"),
+                                base[index + 1] == UInt8(ascii: "u")
                             else { throw fail() }
                             index += 2
                             let low = try parseHex4()
@@ -224,7 +270,7 @@ public struct JSONParser: Sendable {
                             throw fail()
                         }
                         guard let unicode = Unicode.Scalar(scalar) else { throw fail() }
-                        out.append(contentsOf: Array(String(Character(unicode)).utf8))
+                        out.append(contentsOf: UTF8.encode(unicode)!)
                     default: throw fail()
                     }
                 case 0..<0x20: throw fail()
@@ -233,35 +279,57 @@ public struct JSONParser: Sendable {
             }
         }
 
+        @inline(__always)
+        func isDigit(_ at: Int) -> Bool {
+            at < count && base[at] &- UInt8(ascii: "0") < 10
+        }
+
         mutating func parseNumber() throws(Failure) -> JSONValue {
             let start = index
             var isInteger = true
-            if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard index < bytes.count else { throw fail() }
-            if bytes[index] == UInt8(ascii: "0") {
+            let negative = index < count && base[index] == UInt8(ascii: "-")
+            if negative { index += 1 }
+            guard index < count else { throw fail() }
+            // Accumulated as a negative number so that Int64.min fits; nil once it overflows.
+            var magnitude: Int64? = 0
+            if base[index] == UInt8(ascii: "0") {
                 index += 1
-            } else if (UInt8(ascii: "1")...UInt8(ascii: "9")).contains(bytes[index]) {
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+            } else if isDigit(index) {
+                var value: Int64 = 0
+                var overflow = false
+                while isDigit(index) {
+                    if !overflow {
+                        let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+                        let (next, o2) = times10.subtractingReportingOverflow(Int64(base[index] &- UInt8(ascii: "0")))
+                        overflow = o1 || o2
+                        value = next
+                    }
+                    index += 1
+                }
+                magnitude = overflow ? nil : value
             } else {
                 throw fail()
             }
-            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            if index < count, base[index] == UInt8(ascii: ".") {
                 isInteger = false
                 index += 1
                 let digits = index
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                while isDigit(index) { index += 1 }
                 if index == digits { throw fail() }
             }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            if index < count, base[index] == UInt8(ascii: "e") || base[index] == UInt8(ascii: "E") {
                 isInteger = false
                 index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+                if index < count, base[index] == UInt8(ascii: "+") || base[index] == UInt8(ascii: "-") { index += 1 }
                 let digits = index
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                while isDigit(index) { index += 1 }
                 if index == digits { throw fail() }
             }
-            let text = String(decoding: bytes[start..<index], as: UTF8.self)
-            if isInteger, let value = Int64(text) { return .int(value) }
+            if isInteger, let negated = magnitude {
+                if negative { return .int(negated) }
+                if negated != .min { return .int(-negated) }
+            }
+            let text = String(decoding: UnsafeBufferPointer(start: base + start, count: index - start), as: UTF8.self)
             guard let value = Double(text), value.isFinite else { throw fail() }
             return .double(value)
         }

@@ -13,60 +13,86 @@ public enum JWS {
 
     /// Signs `claims` with `key`; the header is `{"alg","typ","kid"}` in that order.
     public static func sign(claims: [String: JSONValue], key: JWSPrivateKey, type: String? = "JWT") throws(JOSEError) -> String {
-        try sign(payload: JSONValue.object(claims).serialized(), key: key, type: type)
+        var payload = ByteWriter(capacity: 1024)
+        JSONValue.object(claims).write(to: &payload)
+        return try payload.withBytes { signCompact(payload: $0, key: key, type: type) }.get()
     }
 
     /// Signs an arbitrary payload with `key`.
     public static func sign(payload: [UInt8], key: JWSPrivateKey, type: String? = "JWT") throws(JOSEError) -> String {
-        var header = [UInt8]()
-        header.append(contentsOf: "{\"alg\":".utf8)
-        JSONValue.writeString(key.algorithm.rawValue, into: &header)
+        try payload.withUnsafeBufferPointer { payload in
+            signCompact(payload: payload, key: key, type: type)
+        }.get()
+    }
+
+    /// Builds `header.payload.signature` directly in the result String's storage: the signing input is
+    /// encoded in place, signed from there, and the signature encoded after it (one allocation).
+    static func signCompact(payload: UnsafeBufferPointer<UInt8>, key: JWSPrivateKey, type: String?) -> Result<String, JOSEError> {
+        var header = ByteWriter(capacity: 256)
+        header.append("{\"alg\":")
+        JSONValue.writeString(key.algorithm.rawValue, to: &header)
         if let type {
-            header.append(contentsOf: ",\"typ\":".utf8)
-            JSONValue.writeString(type, into: &header)
+            header.append(",\"typ\":")
+            JSONValue.writeString(type, to: &header)
         }
-        header.append(contentsOf: ",\"kid\":".utf8)
-        JSONValue.writeString(key.kid, into: &header)
+        header.append(",\"kid\":")
+        JSONValue.writeString(key.kid, to: &header)
         header.append(UInt8(ascii: "}"))
-        var signingInput = [UInt8]()
-        signingInput.reserveCapacity((header.count + payload.count) * 4 / 3 + 400)
-        Base64URL.append(header, to: &signingInput)
-        signingInput.append(UInt8(ascii: "."))
-        Base64URL.append(payload, to: &signingInput)
-        let signature = try key.sign(signingInput)
-        signingInput.append(UInt8(ascii: "."))
-        Base64URL.append(signature, to: &signingInput)
-        return String(decoding: signingInput, as: UTF8.self)
+        let headerLength = Base64URL.encodedCount(header.count)
+        let inputLength = headerLength + 1 + Base64URL.encodedCount(payload.count)
+        let total = inputLength + 1 + Base64URL.encodedCount(key.signatureLength)
+        var failure: JOSEError?
+        let token = String(unsafeUninitializedCapacity: total) { out -> Int in
+            let base = out.baseAddress!
+            _ = header.withBytes { Base64URL.encode($0, into: base) }
+            base[headerLength] = UInt8(ascii: ".")
+            Base64URL.encode(payload, into: base + headerLength + 1)
+            base[inputLength] = UInt8(ascii: ".")
+            let signed = key.signRaw(UnsafeRawBufferPointer(start: base, count: inputLength)) { signature in
+                Base64URL.encode(signature, into: base + inputLength + 1)
+            }
+            switch signed {
+            case .success(let length): return inputLength + 1 + length
+            case .failure(let error):
+                failure = error
+                return 0
+            }
+        }
+        if let failure { return .failure(failure) }
+        return .success(token)
     }
 
     /// The protected header of a token, parsed without verifying anything. For diagnostics only.
     public static func unverifiedHeader(_ token: String) throws(JOSEError) -> [String: JSONValue] {
-        let parts = try split(token)
-        return try decodeObject(parts.header, part: "header")
+        let (token, parts) = try split(token)
+        var bytes = token
+        return try bytes.withUTF8 { decodeObject(UnsafeBufferPointer(rebasing: $0[parts.header]), part: "header") }.get()
     }
 
     /// The payload of a token, parsed without verifying anything. For diagnostics only.
     public static func unverifiedClaims(_ token: String) throws(JOSEError) -> [String: JSONValue] {
-        let parts = try split(token)
-        return try decodeObject(parts.payload, part: "payload")
+        let (token, parts) = try split(token)
+        var bytes = token
+        return try bytes.withUTF8 { decodeObject(UnsafeBufferPointer(rebasing: $0[parts.payload]), part: "payload") }.get()
     }
 
     /// Verifies a compact JWT with the key `lookup` returns for its `kid` (a kid is required) and parses its claims.
     public static func verify(
         _ token: String, maxBytes: Int = defaultMaxTokenBytes, key lookup: (String) -> JWSPublicKey?
     ) throws(JOSEError) -> VerifiedJWT {
-        let jws = try verifySignature(token, maxBytes: maxBytes) { (kid) throws(JOSEError) -> JWSPublicKey in
+        try verifyClaims(token, maxBytes: maxBytes) { (kid) throws(JOSEError) -> JWSPublicKey in
             guard let kid else { throw .missingKeyID }
             guard let key = lookup(kid) else { throw .unknownKeyID }
             return key
         }
-        return VerifiedJWT(header: jws.header, claims: try decodeObject(jws.payloadPart, part: "payload"), key: jws.key)
     }
 
     /// Verifies a compact JWT with one known key; a `kid` in the header, if any, must be that key's.
     public static func verify(_ token: String, using key: JWSPublicKey, maxBytes: Int = defaultMaxTokenBytes) throws(JOSEError) -> VerifiedJWT {
-        let jws = try verifySignature(token, using: key, maxBytes: maxBytes)
-        return VerifiedJWT(header: jws.header, claims: try decodeObject(jws.payloadPart, part: "payload"), key: jws.key)
+        try verifyClaims(token, maxBytes: maxBytes) { (kid) throws(JOSEError) -> JWSPublicKey in
+            if let kid, kid != key.kid { throw .unknownKeyID }
+            return key
+        }
     }
 
     /// Verifies a compact JWS with any payload against one known key and returns the payload bytes.
@@ -83,49 +109,129 @@ public enum JWS {
         _ token: String, maxBytes: Int, select: (String?) throws(JOSEError) -> JWSPublicKey
     ) throws(JOSEError) -> VerifiedJWS {
         guard token.utf8.count <= maxBytes else { throw .tokenTooLarge }
-        let parts = try split(token)
-        let header = try decodeObject(parts.header, part: "header")
-        guard let alg = header["alg"]?.stringValue else { throw .malformed("header has no alg") }
-        guard JWSAlgorithm(jose: alg) != nil else { throw .algorithmNotAllowed(alg) }
-        for name in forbiddenHeaderParameters where header[name] != nil { throw .headerNotAllowed(name) }
-        var kid: String?
-        if let kidValue = header["kid"] {
-            guard let string = kidValue.stringValue else { throw .malformed("kid is not a string") }
-            kid = string
+        var bytes = token
+        let checked = bytes.withUTF8 { buffer in
+            checkSignature(buffer, select: select)
         }
-        let key = try select(kid)
-        guard key.algorithm.rawValue == alg else { throw .algorithmMismatch }
-        guard let signature = Base64URL.decode(bytes: parts.signature) else { throw .invalidBase64URL("signature") }
-        let signingInputLength = parts.header.count + 1 + parts.payload.count
-        var token = token
-        let valid = token.withUTF8 { buffer in
-            key.verify(signature: signature, over: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buffer[..<signingInputLength])))
+        let (header, parts, key) = try checked.get()
+        return VerifiedJWS(header: header, token: token, payloadRange: parts.payload, key: key)
+    }
+
+    /// `verifySignature` followed, only once the signature has verified, by the claims parse,
+    /// all on the token's own UTF-8 storage.
+    static func verifyClaims(
+        _ token: String, maxBytes: Int, select: (String?) throws(JOSEError) -> JWSPublicKey
+    ) throws(JOSEError) -> VerifiedJWT {
+        guard token.utf8.count <= maxBytes else { throw .tokenTooLarge }
+        var bytes = token
+        let result = bytes.withUTF8 { buffer -> Result<VerifiedJWT, JOSEError> in
+            let (header, parts, key): ([String: JSONValue], Parts, JWSPublicKey)
+            switch checkSignature(buffer, select: select) {
+            case .success(let checked): (header, parts, key) = checked
+            case .failure(let error): return .failure(error)
+            }
+            let payload = UnsafeBufferPointer(rebasing: buffer[parts.payload])
+            return decodeObject(payload, part: "payload").map { VerifiedJWT(header: header, claims: $0, key: key) }
         }
-        guard valid else { throw .invalidSignature }
-        return VerifiedJWS(header: header, payloadPart: parts.payload, key: key)
+        return try result.get()
     }
 
-    private struct Parts {
-        var header: ArraySlice<UInt8>
-        var payload: ArraySlice<UInt8>
-        var signature: ArraySlice<UInt8>
+    /// Byte offsets of the three parts in the token.
+    struct Parts {
+        var header: Range<Int>
+        var payload: Range<Int>
+        var signature: Range<Int>
     }
 
-    private static func split(_ token: String) throws(JOSEError) -> Parts {
-        guard token.utf8.count <= defaultMaxTokenBytes * 4 else { throw .tokenTooLarge }
-        let bytes = Array(token.utf8)
-        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3 else { throw .malformed("a JWS has exactly three parts") }
-        guard !parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else { throw .malformed("empty part") }
-        return Parts(header: parts[0], payload: parts[1], signature: parts[2])
-    }
-
-    static func decodeObject(_ part: ArraySlice<UInt8>, part name: String) throws(JOSEError) -> [String: JSONValue] {
-        guard let bytes = Base64URL.decode(bytes: part) else { throw .invalidBase64URL(name) }
-        do throws(JSONParser.Failure) {
-            return try parser.parseObject(array: bytes)
+    /// Everything up to and including the signature check, on the token's bytes. The payload is not touched.
+    private static func checkSignature(
+        _ buffer: UnsafeBufferPointer<UInt8>, select: (String?) throws(JOSEError) -> JWSPublicKey
+    ) -> Result<([String: JSONValue], Parts, JWSPublicKey), JOSEError> {
+        do throws(JOSEError) {
+            let parts = try split(buffer)
+            let header = try decodeObject(UnsafeBufferPointer(rebasing: buffer[parts.header]), part: "header").get()
+            guard let alg = header["alg"]?.stringValue else { throw .malformed("header has no alg") }
+            guard JWSAlgorithm(jose: alg) != nil else { throw .algorithmNotAllowed(alg) }
+            // Each header member against the forbidden set: the same tokens are refused as by looking up
+            // every forbidden name in the header, with one hash per member instead of one per forbidden name.
+            for name in header.keys where forbiddenHeaderParameters.contains(name) { throw .headerNotAllowed(name) }
+            var kid: String?
+            if let kidValue = header["kid"] {
+                guard let string = kidValue.stringValue else { throw .malformed("kid is not a string") }
+                kid = string
+            }
+            let key = try select(kid)
+            guard key.algorithm.rawValue == alg else { throw .algorithmMismatch }
+            let encoded = UnsafeBufferPointer(rebasing: buffer[parts.signature])
+            guard let signatureLength = Base64URL.decodedCount(encoded.count) else { throw .invalidBase64URL("signature") }
+            let valid = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(signatureLength, 1)) { storage -> Bool? in
+                guard Base64URL.decode(encoded, into: storage.baseAddress!) else { return nil }
+                let signature = UnsafeBufferPointer(start: storage.baseAddress!, count: signatureLength)
+                let input = UnsafeRawBufferPointer(start: buffer.baseAddress, count: parts.payload.upperBound)
+                return key.verify(signature: signature, over: input)
+            }
+            guard let valid else { throw .invalidBase64URL("signature") }
+            guard valid else { throw .invalidSignature }
+            return .success((header, parts, key))
         } catch {
-            throw .invalidJSON(name)
+            return .failure(error)
+        }
+    }
+
+    private static func split(_ token: String) throws(JOSEError) -> (String, Parts) {
+        var bytes = token
+        let parts = bytes.withUTF8 { buffer in Result { () throws(JOSEError) in try split(buffer) } }
+        return (bytes, try parts.get())
+    }
+
+    /// Finds the two dots; exactly three non-empty parts.
+    private static func split(_ buffer: UnsafeBufferPointer<UInt8>) throws(JOSEError) -> Parts {
+        guard buffer.count <= defaultMaxTokenBytes * 4 else { throw .tokenTooLarge }
+        guard let base = buffer.baseAddress else { throw .malformed("a JWS has exactly three parts") }
+        // Scans eight bytes per step for a '.'; three dots in all would be one too many.
+        func dot(after start: Int) -> Int? {
+            let count = buffer.count
+            let raw = UnsafeRawPointer(base)
+            var index = start
+            while index + 8 <= count {
+                let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ 0x2E2E_2E2E_2E2E_2E2E
+                // Non-zero exactly when some byte of `word` is zero, i.e. some byte was '.'.
+                if (word &- 0x0101_0101_0101_0101) & ~word & 0x8080_8080_8080_8080 != 0 { break }
+                index += 8
+            }
+            while index < count {
+                if base[index] == UInt8(ascii: ".") { return index }
+                index += 1
+            }
+            return nil
+        }
+        var dots = (-1, -1)
+        var found = 0
+        if let first = dot(after: 0) {
+            dots.0 = first
+            found = 1
+            if let second = dot(after: first + 1) {
+                dots.1 = second
+                found = 2
+                if dot(after: second + 1) != nil { throw .malformed("a JWS has exactly three parts") }
+            }
+        }
+        guard found == 2 else { throw .malformed("a JWS has exactly three parts") }
+        let parts = Parts(header: 0..<dots.0, payload: (dots.0 + 1)..<dots.1, signature: (dots.1 + 1)..<buffer.count)
+        guard !parts.header.isEmpty, !parts.payload.isEmpty, !parts.signature.isEmpty else { throw .malformed("empty part") }
+        return parts
+    }
+
+    /// Base64url-decodes one part into temporary storage and parses it as a JSON object.
+    static func decodeObject(_ part: UnsafeBufferPointer<UInt8>, part name: String) -> Result<[String: JSONValue], JOSEError> {
+        guard let length = Base64URL.decodedCount(part.count) else { return .failure(.invalidBase64URL(name)) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(length, 1)) { storage in
+            guard Base64URL.decode(part, into: storage.baseAddress!) else { return .failure(.invalidBase64URL(name)) }
+            do throws(JSONParser.Failure) {
+                return .success(try parser.parseObject(buffer: UnsafeBufferPointer(start: storage.baseAddress!, count: length)))
+            } catch {
+                return .failure(.invalidJSON(name))
+            }
         }
     }
 }
@@ -133,12 +239,16 @@ public enum JWS {
 /// A JWS whose signature verified, with its payload still encoded.
 public struct VerifiedJWS: Sendable {
     public let header: [String: JSONValue]
-    let payloadPart: ArraySlice<UInt8>
+    /// The verified token and the byte range of its (still encoded) payload.
+    let token: String
+    let payloadRange: Range<Int>
     public let key: JWSPublicKey
 
     /// The decoded payload bytes.
     public func payload() throws(JOSEError) -> [UInt8] {
-        guard let bytes = Base64URL.decode(bytes: payloadPart) else { throw .invalidBase64URL("payload") }
+        var token = token
+        let bytes = token.withUTF8 { Base64URL.decode(buffer: UnsafeBufferPointer(rebasing: $0[payloadRange])) }
+        guard let bytes else { throw .invalidBase64URL("payload") }
         return bytes
     }
 }

@@ -8,6 +8,10 @@ public final class JWSPrivateKey: Sendable {
     public let publicKey: JWSPublicKey
     private let key: EVPKey
     private let signer: ContextPool
+    /// Room OpenSSL needs for one signature (DER for ECDSA).
+    private let derCapacity: Int
+    /// Length of a JOSE-format signature (raw R||S for ES256); the upper bound for RSA.
+    let signatureLength: Int
 
     /// The key id: the RFC 7638 thumbprint of the public key.
     public var kid: String { publicKey.kid }
@@ -20,6 +24,9 @@ public final class JWSPrivateKey: Sendable {
         self.algorithm = algorithm
         self.key = key
         self.signer = signer
+        let size = max(Int(EVP_PKEY_get_size(key.pointer)), 64)
+        self.derCapacity = size
+        self.signatureLength = algorithm == .es256 ? 64 : size
     }
 
     /// Generates a new key: P-256, RSA (`rsaBits`, default 2048) or Ed25519.
@@ -66,17 +73,53 @@ public final class JWSPrivateKey: Sendable {
 
     /// Signs `input` and returns the JOSE-format signature (raw R||S for ES256).
     public func sign(_ input: UnsafeRawBufferPointer) throws(JOSEError) -> [UInt8] {
-        var signature = [UInt8](repeating: 0, count: 1024)
-        var length = signature.count
+        try signRaw(input) { Array($0) }.get()
+    }
+
+    /// Signs `input` and hands the JOSE-format signature to `body`, in temporary storage only.
+    func signRaw<R>(_ input: UnsafeRawBufferPointer, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> Result<R, JOSEError> {
         let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        let ok = signer.withContext { template, work in
-            tb_sign(template, work, base, input.count, &signature, &length)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: derCapacity + 64) { storage in
+            let der = storage.baseAddress!
+            var length = derCapacity
+            let ok = signer.withContext { template, work in
+                tb_sign(template, work, base, input.count, der, &length)
+            }
+            guard ok == 1, length <= derCapacity else { return .failure(.cryptoFailure("signing")) }
+            guard algorithm == .es256 else { return .success(body(UnsafeBufferPointer(start: der, count: length))) }
+            let raw = der + derCapacity
+            guard JWSPrivateKey.ecdsaRaw(der: UnsafeBufferPointer(start: der, count: length), into: raw)
+                || tb_ecdsa_der_to_raw(der, length, raw, 32) == 1
+            else { return .failure(.cryptoFailure("ECDSA encoding")) }
+            return .success(body(UnsafeBufferPointer(start: raw, count: 64)))
         }
-        guard ok == 1 else { throw .cryptoFailure("signing") }
-        guard algorithm == .es256 else { return Array(signature.prefix(length)) }
-        var raw = [UInt8](repeating: 0, count: 64)
-        guard tb_ecdsa_der_to_raw(signature, length, &raw, 32) == 1 else { throw .cryptoFailure("ECDSA encoding") }
-        return raw
+    }
+
+    /// Fast path for the DER OpenSSL writes: SEQUENCE of two minimal, non-negative INTEGERs of at most
+    /// 32 significant bytes, with nothing after them. Anything else returns false (the caller then uses OpenSSL's parser).
+    static func ecdsaRaw(der: UnsafeBufferPointer<UInt8>, into raw: UnsafeMutablePointer<UInt8>) -> Bool {
+        let count = der.count
+        guard count >= 8, count < 128, der[0] == 0x30, Int(der[1]) == count - 2 else { return false }
+        var position = 2
+        for half in 0..<2 {
+            guard position + 2 <= count, der[position] == 0x02 else { return false }
+            var length = Int(der[position + 1])
+            position += 2
+            guard length >= 1, length < 0x80, position + length <= count else { return false }
+            // Non-negative and minimal.
+            guard der[position] & 0x80 == 0 else { return false }
+            if length > 1, der[position] == 0 {
+                guard der[position + 1] & 0x80 != 0 else { return false }
+                position += 1
+                length -= 1
+            }
+            guard length <= 32 else { return false }
+            let target = raw + half * 32
+            target.initialize(repeating: 0, count: 32 - length)
+            (target + 32 - length).initialize(from: der.baseAddress! + position, count: length)
+            position += length
+        }
+        return position == count
     }
 
     /// Signs `input` bytes.

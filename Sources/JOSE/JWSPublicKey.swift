@@ -78,22 +78,49 @@ public final class JWSPublicKey: Sendable {
 
     /// Verifies a JOSE-format signature (raw R||S for ES256) over `input`.
     public func verify(signature: [UInt8], over input: UnsafeRawBufferPointer) -> Bool {
-        var derStorage = [UInt8](repeating: 0, count: 80)
-        let signatureBytes: ArraySlice<UInt8>
-        if algorithm == .es256 {
-            guard signature.count == 64 else { return false }
-            let length = tb_ecdsa_raw_to_der(signature, 32, &derStorage, Int32(derStorage.count))
-            guard length > 0 else { return false }
-            signatureBytes = derStorage.prefix(Int(length))
-        } else {
-            signatureBytes = signature[...]
-        }
+        signature.withUnsafeBufferPointer { verify(signature: $0, over: input) }
+    }
+
+    /// Verifies a JOSE-format signature held in any contiguous memory; nothing is allocated on the heap.
+    func verify(signature: UnsafeBufferPointer<UInt8>, over input: UnsafeRawBufferPointer) -> Bool {
         let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        return signatureBytes.withUnsafeBufferPointer { sig in
-            verifier.withContext { template, work in
-                tb_verify(template, work, base, input.count, sig.baseAddress, sig.count) == 1
+        guard algorithm == .es256 else {
+            return verifier.withContext { template, work in
+                tb_verify(template, work, base, input.count, signature.baseAddress, signature.count) == 1
             }
         }
+        guard signature.count == 64 else { return false }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 72) { der in
+            let length = JWSPublicKey.ecdsaDER(raw: signature, into: der.baseAddress!)
+            return verifier.withContext { template, work in
+                tb_verify(template, work, base, input.count, der.baseAddress, length) == 1
+            }
+        }
+    }
+
+    /// DER ECDSA-Sig-Value (minimal INTEGERs, as i2d_ECDSA_SIG writes it) for a 64-byte R||S; at most 72 bytes.
+    static func ecdsaDER(raw: UnsafeBufferPointer<UInt8>, into der: UnsafeMutablePointer<UInt8>) -> Int {
+        var position = 2
+        for half in 0..<2 {
+            let start = half * 32
+            var first = start
+            // Minimal encoding: no leading zero bytes, but at least one byte (zero encodes as 02 01 00).
+            while first < start + 31, raw[first] == 0 { first += 1 }
+            let pad = raw[first] >= 0x80 ? 1 : 0
+            let length = start + 32 - first
+            der[position] = 0x02
+            der[position + 1] = UInt8(length + pad)
+            position += 2
+            if pad == 1 {
+                der[position] = 0
+                position += 1
+            }
+            (der + position).update(from: raw.baseAddress! + first, count: length)
+            position += length
+        }
+        der[0] = 0x30
+        der[1] = UInt8(position - 2)
+        return position
     }
 
     /// Verifies a JOSE-format signature over `input`.

@@ -8,7 +8,7 @@ import SQLKit
 public final class SQLTenantStore: Service, Sendable {
     let backend: SQLBackend
     let logger: Logger
-    /// NOTIFY channel other instances LISTEN on (PostgreSQL).
+    /// NOTIFY channel other instances LISTEN on (PostgreSQL): tenant ids, or `key:<id>` for API key changes.
     public static let tenantChannel = "token_broker_tenants"
 
     /// Where this store lives, safe to log.
@@ -207,6 +207,7 @@ public final class SQLTenantStore: Service, Sendable {
                     try await db.raw(
                         "UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE tenants = \(bind: tenantId) AND revoked_at IS NULL"
                     ).run()
+                    if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), 'key:*')").run() }
                 }
                 if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: tenantId))").run() }
                 return updated
@@ -304,6 +305,7 @@ public final class SQLTenantStore: Service, Sendable {
 
     /// Stores a new key record (its secret is only ever a hash here).
     public func createAPIKey(_ record: APIKeyRecord, audit: AuditEvent) async throws(StoreError) {
+        let notify = backend.isPostgres
         do {
             try await backend.transaction { db in
                 try await db.raw(
@@ -314,6 +316,7 @@ public final class SQLTenantStore: Service, Sendable {
                     """
                 ).run()
                 try await Self.insert(audit, into: db)
+                if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: "key:" + record.id))").run() }
             }
         } catch {
             throw backend.translate(error)
@@ -346,6 +349,7 @@ public final class SQLTenantStore: Service, Sendable {
 
     /// Revokes a key; `.notFound` when there is no such key.
     public func revokeAPIKey(id: String, audit: AuditEvent) async throws(StoreError) {
+        let notify = backend.isPostgres
         do {
             try await backend.transaction { db in
                 struct Row: Codable { var id: String }
@@ -354,6 +358,7 @@ public final class SQLTenantStore: Service, Sendable {
                 }
                 try await db.raw("UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE id = \(bind: id) AND revoked_at IS NULL").run()
                 try await Self.insert(audit, into: db)
+                if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: "key:" + id))").run() }
             }
         } catch {
             throw backend.translate(error)

@@ -6,6 +6,8 @@ import Logging
 public final class TenantService: Sendable {
     public let store: SQLTenantStore
     public let directory: TenantDirectory
+    /// API keys in memory, for authentication without a database round trip.
+    public let apiKeys = APIKeyDirectory()
     public let baseDomain: String
     public let clock: @Sendable () -> Date
     let logger: Logger
@@ -29,18 +31,42 @@ public final class TenantService: Sendable {
         }
     }
 
-    /// Loads every tenant into the view (start-up and periodic safety net).
+    /// Loads every tenant and API key into memory (start-up and periodic safety net).
     public func reloadAll() async throws(StoreError) {
         directory.merge(try await store.allForView())
+        try await reloadAPIKeys()
     }
 
-    /// Refreshes one tenant from the store (after another instance's NOTIFY).
+    /// Reloads every API key (after a local or remote key change).
+    public func reloadAPIKeys() async throws(StoreError) {
+        apiKeys.replace(with: try await store.apiKeys())
+    }
+
+    /// Refreshes one tenant, or the API keys for `key:<id>`, from the store (after another instance's NOTIFY).
     public func refresh(_ tenantId: String) async {
+        if tenantId.hasPrefix("key:") {
+            do { try await reloadAPIKeys() } catch { logger.warning("API key reload failed", metadata: ["error": "\(error)"]) }
+            return
+        }
         do {
             if let tenant = try await store.tenant(tenantId) { directory.merge([tenant]) }
         } catch {
             logger.warning("tenant refresh failed", metadata: ["tenant": "\(tenantId)", "error": "\(error)"])
         }
+    }
+
+    /// Stores a new API key and makes it usable on this instance at once.
+    public func createAPIKey(_ record: APIKeyRecord, actor: Actor) async throws(StoreError) {
+        try await store.createAPIKey(
+            record, audit: AuditEvent(at: record.createdAt, actor: actor.name, action: "api-key.create", tenantId: nil, requestId: actor.requestId))
+        try await reloadAPIKeys()
+    }
+
+    /// Revokes an API key; it stops working on this instance at once (and on others via NOTIFY).
+    public func revokeAPIKey(id: String, actor: Actor) async throws(StoreError) {
+        try await store.revokeAPIKey(
+            id: id, audit: AuditEvent(at: clock(), actor: actor.name, action: "api-key.revoke", tenantId: nil, requestId: actor.requestId))
+        try await reloadAPIKeys()
     }
 
     public func create(_ body: [String: JSONValue], actor: Actor) async throws -> Tenant {
@@ -90,6 +116,7 @@ public final class TenantService: Sendable {
             return changed
         }
         directory.merge([updated])
+        if status == .deleted { try? await reloadAPIKeys() }
         return updated
     }
 

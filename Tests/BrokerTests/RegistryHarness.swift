@@ -85,7 +85,7 @@ struct RegistryHarness: Sendable {
         let broker = BrokerApplication(configuration: configuration, keyRing: ring, tenants: tenants, logger: logger)
         let (record, key) = APIKeyRecord.generate(name: "test admin", scopes: ["admin"], tenants: ["*"], now: clock.now)
         try await broker.prepare()
-        try await store.createAPIKey(record, audit: AuditEvent(at: clock.now, actor: "test", action: "api-key.create", tenantId: nil, requestId: nil))
+        try await tenants.createAPIKey(record, actor: .init(name: "test", requestId: nil))
         return RegistryHarness(scratch: scratch, broker: broker, clock: clock, adminKey: key, databaseURL: databaseURL)
     }
 
