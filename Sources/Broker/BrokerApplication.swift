@@ -43,6 +43,9 @@ public struct BrokerApplication: Sendable {
         ).addRoutes(to: router)
         TenantController(service: tenants).addRoutes(to: router)
         RegistryController(service: tenants).addRoutes(to: router)
+        let tokenIssuer = TokenIssuer(
+            keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, defaultTTL: configuration.tokenTTL, maxTTL: configuration.maxTokenTTL)
+        TokenController(issuer: tokenIssuer, service: tenants).addRoutes(to: router)
         return router
     }
 

@@ -4,6 +4,10 @@ import TenantRegistry
 public struct CallerIdentity: Sendable, Equatable {
     /// For audit records: `api-key:<id>`.
     public var subject: String
+    /// A human name for the caller (the API key's name): the `sub` of tokens minted for it.
+    public var name: String
+    /// The OAuth client id: `tbk_<id>` for API keys.
+    public var clientId: String
     public var isSystemAdmin: Bool
     public var scopes: Set<String>
     /// Tenant ids this caller may act for; nil means every tenant.
@@ -16,6 +20,8 @@ public struct CallerIdentity: Sendable, Equatable {
 
     init(apiKey: APIKeyRecord) {
         subject = "api-key:\(apiKey.id)"
+        name = apiKey.name
+        clientId = "tbk_\(apiKey.id)"
         isSystemAdmin = apiKey.isAdmin
         scopes = Set(apiKey.scopes)
         tenants = apiKey.tenants.contains("*") ? nil : Set(apiKey.tenants)

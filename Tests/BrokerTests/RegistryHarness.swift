@@ -133,7 +133,7 @@ struct RegistryHarness: Sendable {
             var body: ByteBuffer?
             if let json { body = ByteBuffer(bytes: json.serialized()) }
             if let raw { body = ByteBuffer(bytes: raw) }
-            if body != nil { fields[.contentType] = "application/json" }
+            if body != nil, fields[.contentType] == nil { fields[.contentType] = "application/json" }
             let response = try await client.execute(uri: uri, method: method, headers: fields, body: body)
             return Reply(status: response.status, headers: response.headers, body: Array(buffer: response.body))
         }

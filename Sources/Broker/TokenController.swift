@@ -1,0 +1,148 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JOSE
+import TenantRegistry
+
+/// Minting: `POST /v1/tenants/{tenantId}/token` (problem errors) and `POST /oauth2/token` (OAuth errors).
+struct TokenController: Sendable {
+    let issuer: TokenIssuer
+    let service: TenantService
+
+    func addRoutes(to router: Router<BrokerRequestContext>) {
+        router.post("/v1/tenants/:tenantId/token") { request, context in try await mintV1(request, context) }
+        router.post("/oauth2/token") { request, context in try await oauthToken(request, context) }
+    }
+
+    func mintV1(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
+        let caller = try Policy.requireCaller(context)
+        let tenantId = context.parameters.get("tenantId") ?? ""
+        guard TenantRules.isValidTenantId(tenantId), caller.canSee(tenantId) else { throw Policy.tenantNotFound }
+        guard caller.isSystemAdmin || caller.scopes.contains("token:mint") else { throw Policy.forbidden }
+        var body = [String: JSONValue]()
+        if request.headers[.contentLength].map({ $0 != "0" }) ?? true {
+            let buffer = try await request.body.collect(upTo: RequestBody.defaultLimit + 1)
+            if buffer.readableBytes > RequestBody.defaultLimit { throw RequestBody.tooLarge(RequestBody.defaultLimit) }
+            if buffer.readableBytes > 0 {
+                do {
+                    guard case .object(let members) = try JSONParser(maxBytes: RequestBody.defaultLimit, maxDepth: 8).parse(array: Array(buffer: buffer)) else {
+                        throw Problem(.unprocessableContent, code: "validation_failed", detail: "the body must be a JSON object",
+                                      errors: [.init(field: "", message: "must be a JSON object")])
+                    }
+                    body = members
+                } catch let error as JSONParser.Failure {
+                    throw Problem(.badRequest, code: "malformed_json", detail: "the body is not valid JSON (\(RequestBody.describe(error)))")
+                }
+            }
+        }
+        var errors = [FieldError]()
+        for key in body.keys.sorted() where !["audience", "scope", "ttl", "roles"].contains(key) { errors.append(FieldError(key, "unknown field")) }
+        var audience: String?
+        switch body["audience"] {
+        case nil, .null?: break
+        case .string(let value)?: audience = value
+        default: errors.append(FieldError("audience", "must be a string"))
+        }
+        var scope: [String]?
+        switch body["scope"] {
+        case nil, .null?: break
+        case .string(let value)? where value.utf8.count <= 1024: scope = value.split(separator: " ").map(String.init)
+        default: errors.append(FieldError("scope", "must be a space-separated string of at most 1024 characters"))
+        }
+        var ttl: Int?
+        switch body["ttl"] {
+        case nil, .null?: break
+        case .int(let value)?: ttl = Int(clamping: value)
+        default: errors.append(FieldError("ttl", "must be a whole number of seconds"))
+        }
+        var roles: [String]?
+        switch body["roles"] {
+        case nil, .null?: break
+        case .array(let items)? where items.count <= 64:
+            roles = []
+            for (index, item) in items.enumerated() {
+                if case .string(let role) = item, (1...128).contains(role.utf8.count) { roles!.append(role) } else {
+                    errors.append(FieldError("roles[\(index)]", "must be a string of 1-128 characters"))
+                }
+            }
+        default: errors.append(FieldError("roles", "must be an array of at most 64 strings"))
+        }
+        if !errors.isEmpty { throw ValidationFailure(errors).problem }
+        do {
+            let minted = try issuer.mint(caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl)
+            return JSONResponse.make(
+                .object([
+                    "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
+                    "tenant_id": .string(minted.tenant.tenantId), "tenant_domain": .string(minted.tenant.domain), "scope": .string(minted.scope),
+                ]), headers: [.cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"])
+        } catch {
+            switch error {
+            case .unknownTenant: throw Policy.tenantNotFound
+            case .inactiveTenant(let status):
+                throw Problem(.forbidden, code: "tenant_inactive", detail: "the tenant is \(status.rawValue)")
+            case .invalid(let fields): throw ValidationFailure(fields).problem
+            }
+        }
+    }
+
+    func oauthToken(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
+        let form = try await FormBody.parse(request)
+        guard let grant = form["grant_type"] else {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "grant_type is required")
+        }
+        guard grant == "client_credentials" else {
+            // Token exchange arrives with the Keycloak integration; until then it is honestly unsupported.
+            throw OAuthError(.badRequest, error: "unsupported_grant_type", description: "supported: client_credentials")
+        }
+        let caller = try authenticateClient(request, form: form)
+        guard caller.isSystemAdmin || caller.scopes.contains("token:mint") else {
+            throw OAuthError(.badRequest, error: "unauthorized_client", description: "this client may not mint tokens")
+        }
+        var tenantId = form["tenant"]
+        var domain: String?
+        if let resource = form["resource"] {
+            guard let url = URL(string: resource), url.scheme == "https", let host = url.host, url.path.isEmpty || url.path == "/" else {
+                throw OAuthError(.badRequest, error: "invalid_target", description: "the tenant is unknown or not allowed for this client")
+            }
+            if tenantId != nil { throw OAuthError(.badRequest, error: "invalid_request", description: "send tenant or resource, not both") }
+            domain = host.lowercased()
+        }
+        guard tenantId != nil || domain != nil else {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "tenant or resource is required")
+        }
+        if let id = tenantId, !TenantRules.isValidTenantId(id) { tenantId = nil; domain = "" }
+        let scope = form["scope"].map { $0.split(separator: " ").map(String.init) }
+        do {
+            let minted = try issuer.mint(caller: caller, tenantId: tenantId, domain: domain, audience: nil, scope: scope, roles: nil, ttl: nil)
+            return JSONResponse.make(
+                .object([
+                    "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
+                    "scope": .string(minted.scope),
+                ]), headers: [.cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"])
+        } catch {
+            // Unknown, not allowed and inactive tenants look alike to the client (RFC 8707).
+            throw OAuthError(.badRequest, error: "invalid_target", description: "the tenant is unknown or not allowed for this client")
+        }
+    }
+
+    /// Client authentication with an API key: `client_id=tbk_<id>` + `client_secret`, by HTTP Basic or in the form.
+    func authenticateClient(_ request: Request, form: [String: String]) throws -> CallerIdentity {
+        let basic = FormBody.basicCredentials(request)
+        let formId = form["client_id"]
+        let formSecret = form["client_secret"]
+        if basic != nil, formSecret != nil {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "use one client authentication method, not two")
+        }
+        let failed = OAuthError(
+            .unauthorized, error: "invalid_client", description: "client authentication failed",
+            headers: [.wwwAuthenticate: "Basic realm=\"token-broker\""])
+        guard let id = basic?.id ?? formId, let secret = basic?.secret ?? formSecret,
+            id.hasPrefix("tbk_"), let parts = APIKeyRecord.parse(id + "_" + secret)
+        else { throw failed }
+        if let formId, formId != id { throw failed }
+        let record = service.apiKeys.activeKey(id: parts.id)
+        let matches = record?.matches(secret: parts.secret) ?? APIKeyRecord.hash(secret: parts.secret).isEmpty
+        guard matches, let record else { throw failed }
+        return CallerIdentity(apiKey: record)
+    }
+}

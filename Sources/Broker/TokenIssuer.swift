@@ -1,0 +1,76 @@
+import Foundation
+import JOSE
+import KeyRing
+import TenantRegistry
+
+/// Mints cx-tenant tokens for callers: looks the tenant up in memory, applies the caller's limits,
+/// signs with the active key in memory. No database round trip.
+struct TokenIssuer: Sendable {
+    let keyRing: KeyRing
+    let tenants: TenantService
+    let issuer: @Sendable () -> String
+    let defaultTTL: Int
+    let maxTTL: Int
+
+    /// Why minting was refused, before the endpoint maps it to its own error shape.
+    enum Refusal: Error {
+        case unknownTenant
+        case inactiveTenant(TenantStatus)
+        case invalid([FieldError])
+    }
+
+    struct Minted {
+        let token: String
+        let expiresIn: Int
+        let tenant: TenantView
+        let scope: String
+    }
+
+    /// Mints for `caller` and tenant `tenantId` (or the tenant whose domain is `domain`).
+    func mint(
+        caller: CallerIdentity, tenantId: String?, domain: String? = nil, audience: String?, scope requestedScope: [String]?,
+        roles requestedRoles: [String]?, ttl requestedTTL: Int?
+    ) throws(Refusal) -> Minted {
+        let snapshot = tenants.directory.current
+        let view = tenantId.flatMap { snapshot.byId[$0] } ?? domain.flatMap { snapshot.byDomain[$0] }
+        // A tenant the caller may not act for is indistinguishable from one that does not exist.
+        guard let view, caller.canSee(view.tenantId) else { throw .unknownTenant }
+        let status = view.status(at: tenants.clock())
+        guard status == .active else { throw .inactiveTenant(status) }
+        var errors = [FieldError]()
+        let ttl = requestedTTL ?? defaultTTL
+        if !(1...maxTTL).contains(ttl) { errors.append(FieldError("ttl", "must be between 1 and \(maxTTL) seconds")) }
+        if let audience, !Self.isAcceptableAudience(audience) {
+            errors.append(FieldError("audience", "must be an absolute URI of at most 512 characters"))
+        }
+        if !errors.isEmpty { throw .invalid(errors) }
+        // Callers grant only what they hold: scopes are intersected with the caller's own (never `admin`);
+        // roles can be granted only by system admins until role grants per key exist.
+        let grantable = caller.scopes.subtracting(["admin"])
+        let scope = requestedScope.map { $0.filter { caller.isSystemAdmin || grantable.contains($0) } } ?? grantable.sorted()
+        let roles = caller.isSystemAdmin ? (requestedRoles ?? []) : []
+        let request = CXToken.Request(
+            tenantId: view.tenantId, tenantDomain: view.domain, subject: caller.name, clientId: caller.clientId, audience: audience,
+            scope: scope.uniqued(), roles: roles.uniqued(), ttl: ttl)
+        do {
+            let minted = try CXToken.mint(request, issuer: issuer(), key: keyRing.current.active, now: tenants.clock())
+            return Minted(token: minted.token, expiresIn: minted.expiresIn, tenant: view, scope: request.scope.joined(separator: " "))
+        } catch {
+            // Signing with a loaded key does not fail for input reasons; surface it as a server fault.
+            preconditionFailure("signing with the active key failed: \(error)")
+        }
+    }
+
+    static func isAcceptableAudience(_ value: String) -> Bool {
+        guard (1...512).contains(value.utf8.count), let url = URL(string: value), url.scheme != nil else { return false }
+        return value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+}
+
+extension Array where Element: Hashable {
+    /// The elements in order, first occurrence kept.
+    func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}
