@@ -14,6 +14,8 @@ public struct BrokerApplication: Sendable {
     public let shutdown = ShutdownState()
     let issuer: IssuerBox
     let logger: Logger
+    /// Verification state (its cache) lives as long as the broker, shared by every route that verifies.
+    let verifier: TokenVerifier
 
     /// Assembles a broker around an already loaded key ring.
     public init(
@@ -24,7 +26,10 @@ public struct BrokerApplication: Sendable {
         self.tenants = tenants
         self.logger = logger
         self.metrics = metrics
-        self.issuer = IssuerBox(configuration.issuer)
+        let issuer = IssuerBox(configuration.issuer)
+        self.issuer = issuer
+        self.verifier = TokenVerifier(
+            keyRing: keyRing, tenants: tenants, revocations: tenants.revocations, issuer: { issuer.current }, leeway: configuration.leeway)
     }
 
     /// The issuer as currently resolved (follows the bound port when `--port 0` and no `--issuer`).
@@ -45,7 +50,9 @@ public struct BrokerApplication: Sendable {
         RegistryController(service: tenants).addRoutes(to: router)
         let tokenIssuer = TokenIssuer(
             keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, defaultTTL: configuration.tokenTTL, maxTTL: configuration.maxTokenTTL)
-        TokenController(issuer: tokenIssuer, service: tenants).addRoutes(to: router)
+        let tokenController = TokenController(issuer: tokenIssuer, service: tenants)
+        tokenController.addRoutes(to: router)
+        VerifyController(verifier: verifier, service: tenants, tokens: tokenController, metrics: metrics).addRoutes(to: router)
         return router
     }
 

@@ -24,6 +24,14 @@ public final class BrokerMetrics: Sendable {
         registry.makeDurationHistogram(descriptor: .init(namespace: "token_broker", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency, by route pattern and method"), labels: [("route", route), ("method", method)], buckets: Self.durationBuckets).recordNanoseconds(duration.nanoseconds)
     }
 
+    /// Records one verification outcome (a small fixed set of results: no per-token or per-tenant labels).
+    func recordVerification(_ result: String) {
+        registry.makeCounter(
+            descriptor: .init(namespace: "token_broker", metricName: "verifications", unitName: "total", helpText: "Token verifications, by result"),
+            labels: [("result", result)]
+        ).increment()
+    }
+
     /// Records a key ring reload outcome.
     public func recordKeyRingReload(success: Bool) {
         registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "key_ring_reloads", unitName: "total", helpText: "Key ring reloads (SIGHUP), by result"), labels: [("result", success ? "success" : "failure")]).increment()

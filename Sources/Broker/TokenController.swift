@@ -61,8 +61,12 @@ struct TokenController: Sendable {
         case .array(let items)? where items.count <= 64:
             roles = []
             for (index, item) in items.enumerated() {
-                if case .string(let role) = item, (1...128).contains(role.utf8.count) { roles!.append(role) } else {
-                    errors.append(FieldError("roles[\(index)]", "must be a string of 1-128 characters"))
+                if case .string(let role) = item, (1...128).contains(role.utf8.count),
+                    role.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || "._:-".utf8.contains($0) })
+                {
+                    roles!.append(role)
+                } else {
+                    errors.append(FieldError("roles[\(index)]", "must be 1-128 letters, digits or . _ : -"))
                 }
             }
         default: errors.append(FieldError("roles", "must be an array of at most 64 strings"))

@@ -90,7 +90,14 @@ public final class SQLTenantStore: Service, Sendable {
                     tenants TEXT NOT NULL, created_at BIGINT NOT NULL, revoked_at BIGINT)
                     """,
                 ]
-            )
+            ),
+            (
+                2,
+                [
+                    "CREATE TABLE revoked_tokens (jti TEXT PRIMARY KEY, tenant_id TEXT, expires_at BIGINT NOT NULL, revoked_at BIGINT NOT NULL)",
+                    "CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at)",
+                ]
+            ),
         ]
     }
 
@@ -359,6 +366,43 @@ public final class SQLTenantStore: Service, Sendable {
                 try await db.raw("UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE id = \(bind: id) AND revoked_at IS NULL").run()
                 try await Self.insert(audit, into: db)
                 if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: "key:" + id))").run() }
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    // MARK: Revoked tokens
+
+    /// Records a revoked token until it expires, with its audit event; other instances hear `jti:<jti>`.
+    public func revokeToken(jti: String, tenantId: String?, expiresAt: Double, audit: AuditEvent) async throws(StoreError) {
+        let notify = backend.isPostgres
+        let expires = Int64(expiresAt * 1000)
+        do {
+            try await backend.transaction { db in
+                struct Row: Codable { var jti: String }
+                let existing = try await db.raw("SELECT jti FROM revoked_tokens WHERE jti = \(bind: jti)").all(decoding: Row.self)
+                guard existing.isEmpty else { return }
+                try await db.raw(
+                    "INSERT INTO revoked_tokens (jti, tenant_id, expires_at, revoked_at) VALUES (\(bind: jti), \(bind: tenantId), \(bind: expires), \(bind: Milliseconds.from(audit.at)))"
+                ).run()
+                try await Self.insert(audit, into: db)
+                if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: "jti:" + jti))").run() }
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// Revoked tokens that have not expired by `now`, and deletes the ones that have.
+    public func revokedTokens(now: Date) async throws(StoreError) -> [(jti: String, expiresAt: Double)] {
+        let cutoff = Milliseconds.from(now)
+        do {
+            return try await backend.transaction { db in
+                try await db.raw("DELETE FROM revoked_tokens WHERE expires_at <= \(bind: cutoff)").run()
+                struct Row: Codable { var jti: String; var expires_at: Int64 }
+                return try await db.raw("SELECT jti, expires_at FROM revoked_tokens").all(decoding: Row.self)
+                    .map { (jti: $0.jti, expiresAt: Double($0.expires_at) / 1000) }
             }
         } catch {
             throw backend.translate(error)

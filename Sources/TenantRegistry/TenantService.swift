@@ -8,6 +8,8 @@ public final class TenantService: Sendable {
     public let directory: TenantDirectory
     /// API keys in memory, for authentication without a database round trip.
     public let apiKeys = APIKeyDirectory()
+    /// Revoked token ids, checked by verification without a database round trip.
+    public let revocations = RevocationList()
     public let baseDomain: String
     public let clock: @Sendable () -> Date
     let logger: Logger
@@ -35,6 +37,21 @@ public final class TenantService: Sendable {
     public func reloadAll() async throws(StoreError) {
         directory.merge(try await store.allForView())
         try await reloadAPIKeys()
+        try await reloadRevocations()
+    }
+
+    /// Reloads revoked token ids (and purges expired ones from the store and from memory).
+    public func reloadRevocations() async throws(StoreError) {
+        let now = clock()
+        revocations.replace(with: try await store.revokedTokens(now: now))
+    }
+
+    /// Revokes a token: in memory at once on this instance, in the store for every other.
+    public func revoke(jti: String, tenantId: String?, expiresAt: Double, actor: Actor) async throws(StoreError) {
+        try await store.revokeToken(
+            jti: jti, tenantId: tenantId, expiresAt: expiresAt,
+            audit: AuditEvent(at: clock(), actor: actor.name, action: "token.revoke", tenantId: tenantId, requestId: actor.requestId))
+        revocations.add(jti, expiresAt: expiresAt)
     }
 
     /// Reloads every API key (after a local or remote key change).
@@ -44,6 +61,10 @@ public final class TenantService: Sendable {
 
     /// Refreshes one tenant, or the API keys for `key:<id>`, from the store (after another instance's NOTIFY).
     public func refresh(_ tenantId: String) async {
+        if tenantId.hasPrefix("jti:") {
+            do { try await reloadRevocations() } catch { logger.warning("revocation reload failed", metadata: ["error": "\(error)"]) }
+            return
+        }
         if tenantId.hasPrefix("key:") {
             do { try await reloadAPIKeys() } catch { logger.warning("API key reload failed", metadata: ["error": "\(error)"]) }
             return

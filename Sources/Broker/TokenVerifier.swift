@@ -1,0 +1,148 @@
+import Foundation
+import JOSE
+import KeyRing
+import TenantRegistry
+
+/// A cx-tenant token that passed every check.
+public struct VerifiedCXToken: Sendable {
+    public let subject: String
+    public let tenantId: String
+    public let tenantDomain: String
+    public let audiences: [String]
+    public let roles: [String]
+    public let scope: String
+    public let clientId: String
+    public let jti: String
+    public let issuedAt: Int64
+    public let notBefore: Double?
+    public let expiresAt: Double
+    public let claims: [String: JSONValue]
+    /// The key that verified the signature; it must still be published for a cached result to count.
+    let key: JWSPublicKey
+}
+
+/// Verifies cx-tenant tokens for every endpoint that accepts them: signature with the key its kid names
+/// (algorithm bound to the key), `typ`, `iss`, time claims with leeway, tenant claims against the
+/// in-memory tenant view, and revocation. No database round trip.
+final class TokenVerifier: Sendable {
+    let keyRing: KeyRing
+    let tenants: TenantService
+    let revocations: RevocationList
+    let issuer: @Sendable () -> String
+    let leeway: Double
+    let cache = VerificationCache()
+    /// How long a token that failed a static check stays known as bad.
+    static let negativeTTL: Double = 30
+
+    init(keyRing: KeyRing, tenants: TenantService, revocations: RevocationList, issuer: @escaping @Sendable () -> String, leeway: Int) {
+        self.keyRing = keyRing
+        self.tenants = tenants
+        self.revocations = revocations
+        self.issuer = issuer
+        self.leeway = Double(leeway)
+    }
+
+    /// Why a token was refused; `description` is safe for `error_description`.
+    enum Failure: Error, Equatable, CustomStringConvertible {
+        case invalid(String)
+        case tenantInactive
+        case revoked
+
+        var description: String {
+            switch self {
+            case .invalid(let why): return why
+            case .tenantInactive: return "the token's tenant is not active"
+            case .revoked: return "the token has been revoked"
+            }
+        }
+    }
+
+    func verify(_ token: String, audience: String? = nil) -> Result<VerifiedCXToken, Failure> {
+        let now = tenants.clock().timeIntervalSince1970
+        guard token.utf8.count <= JWS.defaultMaxTokenBytes else { return .failure(.invalid(JOSEError.tokenTooLarge.description)) }
+        let key = VerificationCache.key(for: token)
+        let verified: VerifiedCXToken
+        switch cache.lookup(key, now: now) {
+        case .valid(let cached, _)?:
+            verified = cached
+        case .invalid(let why, _)?:
+            return .failure(.invalid(why))
+        case nil:
+            switch verifyStatic(token, now: now) {
+            case .success(let fresh):
+                verified = fresh
+                cache.store(.valid(fresh, expires: fresh.expiresAt + leeway), for: key)
+            case .failure(let failure):
+                if case .invalid(let why) = failure.reason, failure.isStatic {
+                    cache.store(.invalid(why, until: now + Self.negativeTTL), for: key)
+                }
+                return .failure(failure.reason)
+            }
+        }
+        return checkDynamic(verified, now: now, audience: audience)
+    }
+
+    /// What may change while a token lives: time, tenant status, revocation, and the caller's audience.
+    func checkDynamic(_ token: VerifiedCXToken, now: Double, audience: String?) -> Result<VerifiedCXToken, Failure> {
+        // A retired (or replaced) key takes its tokens with it, cached or not.
+        guard keyRing.current.key(forKid: token.key.kid) === token.key else { return .failure(.invalid(JOSEError.unknownKeyID.description)) }
+        if now >= token.expiresAt + leeway { return .failure(.invalid(JOSEError.expired.description)) }
+        if let nbf = token.notBefore, now + leeway < nbf { return .failure(.invalid(JOSEError.notYetValid.description)) }
+        guard let view = tenants.directory.tenant(id: token.tenantId), view.domain == token.tenantDomain else {
+            return .failure(.invalid("the token's tenant is unknown"))
+        }
+        guard view.status(at: Date(timeIntervalSince1970: now)) == .active else { return .failure(.tenantInactive) }
+        let expected = audience ?? "https://\(view.domain)"
+        guard token.audiences.contains(expected) else { return .failure(.invalid(JOSEError.invalidAudience.description)) }
+        if revocations.isRevoked(token.jti) { return .failure(.revoked) }
+        return .success(token)
+    }
+
+    private func verifyStatic(_ token: String, now: Double) -> Result<VerifiedCXToken, StaticFailureBox> {
+        let snapshot = keyRing.current
+        let jwt: VerifiedJWT
+        do {
+            jwt = try JWS.verify(token) { snapshot.key(forKid: $0) }
+        } catch {
+            // An unknown kid may become known after a key ring reload: not cached.
+            return .failure(StaticFailureBox(reason: .invalid(error.description), isStatic: error != .unknownKeyID))
+        }
+        do {
+            // Time is checked per request; here only the static rules (typ, iss, claim types).
+            try ClaimsValidator(issuers: [issuer()], audiences: nil, types: [CXToken.type], leeway: leeway).validate(jwt, now: now)
+        } catch {
+            let timeBound = error == .expired || error == .notYetValid || error == .issuedInFuture
+            return .failure(StaticFailureBox(reason: .invalid(error.description), isStatic: !timeBound))
+        }
+        let claims = jwt.claims
+        func string(_ name: String) -> String? { claims[name]?.stringValue }
+        guard let tenantId = string("tenant_id"), let domain = string("tenant_domain"), let jti = string("jti"), !jti.isEmpty,
+            let subject = string("sub"), let expires = claims["exp"]?.numberValue
+        else { return .failure(StaticFailureBox(reason: .invalid("a cx-tenant claim is missing or not a string"), isStatic: true)) }
+        let audiences: [String]
+        switch claims["aud"] {
+        case .string(let single)?: audiences = [single]
+        case .array(let many)?: audiences = many.compactMap(\.stringValue)
+        default: return .failure(StaticFailureBox(reason: .invalid(JOSEError.invalidAudience.description), isStatic: true))
+        }
+        var roles = [String]()
+        switch claims["roles"] {
+        case nil: break
+        case .array(let items)?: roles = items.compactMap(\.stringValue)
+        default: return .failure(StaticFailureBox(reason: .invalid("claim 'roles' has an invalid value"), isStatic: true))
+        }
+        if let scope = claims["scope"], scope.stringValue == nil {
+            return .failure(StaticFailureBox(reason: .invalid("claim 'scope' has an invalid value"), isStatic: true))
+        }
+        return .success(
+            VerifiedCXToken(
+                subject: subject, tenantId: tenantId, tenantDomain: domain, audiences: audiences, roles: roles, scope: string("scope") ?? "",
+                clientId: string("client_id") ?? "", jti: jti, issuedAt: Int64(claims["iat"]?.numberValue ?? 0),
+                notBefore: claims["nbf"]?.numberValue, expiresAt: expires, claims: claims, key: jwt.key))
+    }
+}
+
+struct StaticFailureBox: Error {
+    let reason: TokenVerifier.Failure
+    let isStatic: Bool
+}

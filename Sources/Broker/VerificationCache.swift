@@ -1,0 +1,69 @@
+import Foundation
+import JOSE
+import Synchronization
+
+/// Results of the expensive, unchanging part of verification (signature, structure, claim types),
+/// keyed by the token's SHA-256. Dynamic checks (time, tenant status, revocation) are redone on every
+/// hit, so a cached entry can never outlive a suspension, deletion or revocation, nor the token's `exp`.
+/// Sharded, each shard bounded: a flood of distinct garbage tokens cannot grow memory past the bound.
+final class VerificationCache: Sendable {
+    enum Entry: Sendable {
+        case valid(VerifiedCXToken, expires: Double)
+        case invalid(String, until: Double)
+    }
+
+    struct Key: Hashable, Sendable {
+        let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+    }
+
+    final class Shard: Sendable {
+        let entries = Mutex<[Key: Entry]>([:])
+    }
+
+    private let shards: [Shard]
+    private let perShard: Int
+
+    init(capacity: Int = 100_000, shards count: Int = 16) {
+        shards = (0..<count).map { _ in Shard() }
+        perShard = max(1, capacity / count)
+    }
+
+    static func key(for token: String) -> Key {
+        let digest = Crypto.sha256(token.utf8)
+        func word(_ offset: Int) -> UInt64 {
+            digest[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        return Key(a: word(0), b: word(8), c: word(16), d: word(24))
+    }
+
+    func lookup(_ key: Key, now: Double) -> Entry? {
+        let shard = shards[Int(key.a % UInt64(shards.count))]
+        return shard.entries.withLock { entries in
+            guard let entry = entries[key] else { return nil }
+            let deadline: Double
+            switch entry {
+            case .valid(_, let expires): deadline = expires
+            case .invalid(_, let until): deadline = until
+            }
+            if now >= deadline {
+                entries[key] = nil
+                return nil
+            }
+            return entry
+        }
+    }
+
+    func store(_ entry: Entry, for key: Key) {
+        let shard = shards[Int(key.a % UInt64(shards.count))]
+        shard.entries.withLock { entries in
+            if entries.count >= perShard, entries[key] == nil, let victim = entries.keys.first {
+                // Evict an arbitrary entry: keys are hashes, so this is effectively random eviction.
+                entries[victim] = nil
+            }
+            entries[key] = entry
+        }
+    }
+
+    /// Number of entries (for tests and metrics).
+    var count: Int { shards.reduce(0) { total, shard in total + shard.entries.withLock { $0.count } } }
+}

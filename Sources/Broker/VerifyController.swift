@@ -1,0 +1,131 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import JOSE
+import TenantRegistry
+
+/// Verification for gateways and services: forward-auth (`GET /v1/verify`), RFC 7662 introspection
+/// and RFC 7009 revocation.
+struct VerifyController: Sendable {
+    let verifier: TokenVerifier
+    let service: TenantService
+    let tokens: TokenController
+    let metrics: BrokerMetrics
+
+    func addRoutes(to router: Router<BrokerRequestContext>) {
+        router.get("/v1/verify") { request, context in verify(request, context) }
+        router.post("/oauth2/introspect") { request, context in try await introspect(request, context) }
+        router.post("/oauth2/revoke") { request, context in try await revoke(request, context) }
+    }
+
+    static let authHeaders = (
+        subject: HTTPField.Name("X-Auth-Subject")!, tenant: HTTPField.Name("X-Auth-Tenant")!,
+        roles: HTTPField.Name("X-Auth-Roles")!, scope: HTTPField.Name("X-Auth-Scope")!
+    )
+
+    /// Forward-auth: 200 with identity headers, 401 for a bad token, 403 for a token of another tenant.
+    func verify(_ request: Request, _ context: BrokerRequestContext) -> Response {
+        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "), header.utf8.count > 8192 {
+            metrics.recordVerification("invalid")
+            return Self.invalidToken(JOSEError.tokenTooLarge.description)
+        }
+        guard let header = request.headers[.authorization], let token = APIKeyAuthenticator.bearer(header), !token.isEmpty else {
+            metrics.recordVerification("missing")
+            return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"token-broker\"", .cacheControl: "no-store"])
+        }
+        let audience = request.uri.queryParameters["audience"].map(String.init)
+        switch verifier.verify(token, audience: audience) {
+        case .failure(let failure):
+            metrics.recordVerification(failure == .revoked ? "revoked" : failure == .tenantInactive ? "tenant_inactive" : "invalid")
+            return Self.invalidToken(failure.description)
+        case .success(let verified):
+            if let requested = Self.requestedTenant(request), requested != verified.tenantId, requested != verified.tenantDomain {
+                metrics.recordVerification("wrong_tenant")
+                return Response(status: .forbidden, headers: [
+                    .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another tenant\"",
+                    .cacheControl: "no-store",
+                ])
+            }
+            metrics.recordVerification("valid")
+            var headers: HTTPFields = [.cacheControl: "no-store"]
+            headers[Self.authHeaders.subject] = Self.headerSafe(verified.subject)
+            headers[Self.authHeaders.tenant] = verified.tenantId
+            headers[Self.authHeaders.roles] = verified.roles.compactMap(Self.headerSafe).joined(separator: ",")
+            headers[Self.authHeaders.scope] = Self.headerSafe(verified.scope) ?? ""
+            return Response(status: .ok, headers: headers)
+        }
+    }
+
+    /// The tenant the request is for: `?tenant=` or the host in `X-Forwarded-Host` (port dropped, lowercased).
+    static func requestedTenant(_ request: Request) -> String? {
+        if let tenant = request.uri.queryParameters["tenant"] { return String(tenant) }
+        guard let host = request.headers[HTTPField.Name("X-Forwarded-Host")!]?.split(separator: ",").first else { return nil }
+        var name = host.trimmingCharacters(in: .whitespaces).lowercased()
+        if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
+        return name
+    }
+
+    static func invalidToken(_ description: String) -> Response {
+        let safe = description.replacingOccurrences(of: "\"", with: "'")
+        return Response(status: .unauthorized, headers: [
+            .wwwAuthenticate: "Bearer error=\"invalid_token\", error_description=\"\(safe)\"", .cacheControl: "no-store",
+        ])
+    }
+
+    /// Claim text copied into a response header only when it is plain visible ASCII.
+    static func headerSafe(_ value: String) -> String? {
+        value.utf8.count <= 1024 && value.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x2C }) ? value : nil
+    }
+
+    /// RFC 7662: callers need `token:introspect` (or admin); tokens of tenants they may not see are inactive to them.
+    func introspect(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
+        let form = try await FormBody.parse(request)
+        let caller = try tokens.authenticateClient(request, form: form)
+        guard caller.isSystemAdmin || caller.scopes.contains("token:introspect") else {
+            throw OAuthError(.forbidden, error: "insufficient_scope", description: "this client may not introspect tokens")
+        }
+        guard let token = form["token"], !token.isEmpty else {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "token is required")
+        }
+        let inactive = JSONResponse.make(.object(["active": .bool(false)]), headers: [.cacheControl: "no-store"])
+        guard case .success(let verified) = verifier.verify(token, audience: nil), caller.canSee(verified.tenantId) else {
+            metrics.recordVerification("introspect_inactive")
+            return inactive
+        }
+        metrics.recordVerification("introspect_active")
+        return JSONResponse.make(
+            .object([
+                "active": .bool(true), "iss": verified.claims["iss"] ?? .null, "sub": .string(verified.subject),
+                "aud": verified.claims["aud"] ?? .null, "exp": verified.claims["exp"] ?? .null, "iat": verified.claims["iat"] ?? .null,
+                "jti": .string(verified.jti), "scope": .string(verified.scope), "client_id": .string(verified.clientId),
+                "token_type": .string("Bearer"), "tenant_id": .string(verified.tenantId), "tenant_domain": .string(verified.tenantDomain),
+                "roles": .array(verified.roles.map(JSONValue.string)),
+            ]), headers: [.cacheControl: "no-store"])
+    }
+
+    /// RFC 7009: always 200 for a token the caller may revoke or cannot identify; the client the token was
+    /// issued to, admins, and `token:introspect` callers of its tenant may revoke it.
+    func revoke(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
+        let form = try await FormBody.parse(request)
+        let caller = try tokens.authenticateClient(request, form: form)
+        guard let token = form["token"], !token.isEmpty else {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "token is required")
+        }
+        let ok = Response(status: .ok, headers: [.cacheControl: "no-store"])
+        // Revoking needs a genuine token of ours; an invalid one has nothing to revoke (RFC 7009 §2.2).
+        guard let jwt = try? JWS.verify(token, key: { verifier.keyRing.current.key(forKid: $0) }),
+            let jti = jwt.claims["jti"]?.stringValue, let exp = jwt.claims["exp"]?.numberValue
+        else { return ok }
+        let tenantId = jwt.claims["tenant_id"]?.stringValue
+        let clientId = jwt.claims["client_id"]?.stringValue
+        let allowed = caller.isSystemAdmin || clientId == caller.clientId
+            || (caller.scopes.contains("token:introspect") && tenantId.map(caller.canSee) == true)
+        guard allowed else {
+            throw OAuthError(.forbidden, error: "unauthorized_client", description: "this client may not revoke that token")
+        }
+        if exp + verifier.leeway > service.clock().timeIntervalSince1970 {
+            try await service.revoke(jti: jti, tenantId: tenantId, expiresAt: exp + verifier.leeway, actor: .init(name: caller.subject, requestId: context.requestId))
+        }
+        return ok
+    }
+}
