@@ -54,6 +54,16 @@ enum PythonPeer {
                 "audience": .string(audience),
             ]))
         }
+        // One token minted over HTTP by the running broker with an API key, as a component would get it.
+        let database = "sqlite:\(scratch.path)/registry.sqlite"
+        let httpBroker = try await BrokerProcess.serve(
+            keysDir: keysDir, directory: scratch.path, extraArguments: ["--database", database, "--issuer", broker.baseURL])
+        defer { httpBroker.signal(SIGKILL) }
+        let adminKey = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        #expect(try await HTTP.send(.POST, httpBroker.baseURL + "/v1/tenants", key: adminKey, json: tenantBody("tenant1")).status == 201)
+        let overHTTP = try JSONParser().parseObject(try await HTTP.send(.POST, httpBroker.baseURL + "/v1/tenants/tenant1/token", key: adminKey).body)
+        add("valid-http-mint", .es256, try #require(overHTTP["access_token"]?.stringValue))
+
         for entry in try directory.list() {
             let key = try directory.privateKey(kid: entry.kid)
             let request = CXToken.Request(
@@ -71,7 +81,7 @@ enum PythonPeer {
         try Data(JSONValue.array(cases).serialized()).write(to: URL(fileURLWithPath: casesFile))
         let output = try PythonPeer.run(["verify", "--jwks-url", broker.baseURL + "/.well-known/jwks.json", "--cases", casesFile])
         let verdicts = try #require(try JSONParser().parse(output).arrayValue)
-        #expect(verdicts.count == 12)
+        #expect(verdicts.count == 13)
         for verdict in verdicts {
             let object = try #require(verdict.objectValue)
             let name = object["name"]?.stringValue ?? "?"

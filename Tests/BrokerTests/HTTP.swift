@@ -13,6 +13,10 @@ enum HTTP {
     }
 
     static func get(_ url: String, headers: [(String, String)] = [], client: HTTPClient = .shared) async throws -> Reply {
+        try await get(url, headerList: headers, client: client)
+    }
+
+    static func get(_ url: String, headerList headers: [(String, String)], client: HTTPClient) async throws -> Reply {
         var request = HTTPClientRequest(url: url)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         let response = try await client.execute(request, timeout: .seconds(10))

@@ -27,6 +27,23 @@ extension HTTP {
     }
 }
 
+extension HTTP {
+    /// Posts a form to an OAuth endpoint with the API key as HTTP Basic client credentials.
+    static func sendForm(_ url: String, key: String, fields: [(String, String)]) async throws -> Reply {
+        let id = key.dropFirst(4).prefix { $0 != "_" }
+        let secret = key.dropFirst(5 + id.count)
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Authorization", value: "Basic " + Data("tbk_\(id):\(secret)".utf8).base64EncodedString())
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        let body = fields.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)" }.joined(separator: "&")
+        request.body = .bytes(ByteBuffer(bytes: Array(body.utf8)))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        let collected = try await response.body.collect(upTo: 1 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Array(buffer: collected))
+    }
+}
+
 /// Creates an admin key through the CLI, as an operator bootstrapping a fresh install would.
 func bootstrapAdminKey(database: String, directory: String) async throws -> String {
     let result = try await BrokerProcess.run(
@@ -140,8 +157,46 @@ final class LockedList: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(expiries.count == 1, "B did not see the update within 2 s")
+        // A token minted on A verifies on B; revoked on A, B refuses it within 2 s.
+        let minted = try JSONParser().parseObject(try await HTTP.send(.POST, a.baseURL + "/v1/tenants/shared1/token", key: key).body)
+        let token = try #require(minted["access_token"]?.stringValue)
+        #expect(try await HTTP.get(a.baseURL + "/v1/verify", headers: [("Authorization", "Bearer \(token)")]).status == 200)
+        let revoked = try await HTTP.sendForm(a.baseURL + "/oauth2/revoke", key: key, fields: [("token", token)])
+        #expect(revoked.status == 200)
+        #expect(try await HTTP.get(a.baseURL + "/v1/verify", headers: [("Authorization", "Bearer \(token)")]).status == 401)
+
         #expect(try await HTTP.send(.DELETE, a.baseURL + "/v1/tenants/shared1", key: key).status == 204)
         try await seenOnB("deletion", counts(active: 0, suspended: 0, deleted: 1))
+    }
+
+    @Test("a token revoked on one broker is refused by another on the same PostgreSQL within 2 s")
+    func revocationAcrossInstances() async throws {
+        let scratch = ScratchDirectory()
+        let database = try Backend.postgres.freshDatabase(in: scratch)
+        let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        // Both instances share one key ring, as a Kubernetes Secret would give them.
+        let a = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", database, "--issuer", "https://auth.test"])
+        defer { a.signal(SIGKILL) }
+        let b = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", database, "--issuer", "https://auth.test"])
+        defer { b.signal(SIGKILL) }
+        #expect(try await HTTP.send(.POST, a.baseURL + "/v1/tenants", key: key, json: tenantBody("rv1")).status == 201)
+        let minted = try JSONParser().parseObject(try await HTTP.send(.POST, a.baseURL + "/v1/tenants/rv1/token", key: key).body)
+        let token = try #require(minted["access_token"]?.stringValue)
+        let bearer = [("Authorization", "Bearer \(token)")]
+        var start = ContinuousClock.now
+        while try await HTTP.get(b.baseURL + "/v1/verify", headers: bearer).status != 200, ContinuousClock.now - start < .seconds(2) {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await HTTP.get(b.baseURL + "/v1/verify", headers: bearer).status == 200, "B must accept A's token (and cache it)")
+        #expect(try await HTTP.sendForm(a.baseURL + "/oauth2/revoke", key: key, fields: [("token", token)]).status == 200)
+        start = ContinuousClock.now
+        var status = 200
+        while ContinuousClock.now - start < .seconds(2) {
+            status = try await HTTP.get(b.baseURL + "/v1/verify", headers: bearer).status
+            if status == 401 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(status == 401, "B still accepted the revoked token after 2 s")
     }
 
     @Test("the database vanishing mid-flight answers 503 and /readyz turns 503, with no partial write")
