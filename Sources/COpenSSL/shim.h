@@ -75,11 +75,8 @@ static inline EVP_PKEY *tb_pem_read_private(const void *data, int len) {
     return pkey;
 }
 
-/* Serialises a private key as unencrypted PKCS#8 PEM into a freshly allocated buffer (free with tb_openssl_free). */
-static inline int tb_pem_write_private(EVP_PKEY *pkey, unsigned char **out, size_t *outlen) {
-    BIO *bio = BIO_new(BIO_s_mem());
-    if (bio == NULL) return 0;
-    int ok = PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL);
+/* Copies a memory BIO's contents into a fresh buffer (free with tb_openssl_free) and frees the BIO. */
+static inline int tb_bio_take(BIO *bio, int ok, unsigned char **out, size_t *outlen) {
     if (ok) {
         char *p = NULL;
         long n = BIO_get_mem_data(bio, &p);
@@ -90,19 +87,18 @@ static inline int tb_pem_write_private(EVP_PKEY *pkey, unsigned char **out, size
     return ok;
 }
 
+/* Serialises a private key as unencrypted PKCS#8 PEM into a freshly allocated buffer (free with tb_openssl_free). */
+static inline int tb_pem_write_private(EVP_PKEY *pkey, unsigned char **out, size_t *outlen) {
+    BIO *bio = BIO_new(BIO_s_mem());
+    if (bio == NULL) return 0;
+    return tb_bio_take(bio, PEM_write_bio_PKCS8PrivateKey(bio, pkey, NULL, NULL, 0, NULL, NULL), out, outlen);
+}
+
 /* Serialises a public key as SubjectPublicKeyInfo PEM (free with tb_openssl_free). */
 static inline int tb_pem_write_public(EVP_PKEY *pkey, unsigned char **out, size_t *outlen) {
     BIO *bio = BIO_new(BIO_s_mem());
     if (bio == NULL) return 0;
-    int ok = PEM_write_bio_PUBKEY(bio, pkey);
-    if (ok) {
-        char *p = NULL;
-        long n = BIO_get_mem_data(bio, &p);
-        *out = OPENSSL_malloc((size_t)n);
-        if (*out == NULL) { ok = 0; } else { memcpy(*out, p, (size_t)n); *outlen = (size_t)n; }
-    }
-    BIO_free(bio);
-    return ok;
+    return tb_bio_take(bio, PEM_write_bio_PUBKEY(bio, pkey), out, outlen);
 }
 
 /* Reads a BIGNUM parameter (e.g. "n", "e", "qx", "qy") big-endian, left-padded to `padlen` when padlen > 0. Returns the length written or -1. */
