@@ -11,16 +11,21 @@ public struct BrokerApplication: Sendable {
     public let keyRing: KeyRing
     public let tenants: TenantService
     public let metrics: BrokerMetrics
-    public let shutdown = ShutdownState()
+    public let shutdown: ShutdownState
     let issuer: IssuerBox
     let logger: Logger
     /// Verification state (its cache) lives as long as the broker, shared by every route that verifies.
     let verifier: TokenVerifier
+    /// Readiness and lifecycle notifications to systemd (no-op outside systemd).
+    public let notifier: SystemdNotifier
 
     /// Assembles a broker around an already loaded key ring.
     public init(
-        configuration: BrokerConfiguration, keyRing: KeyRing, tenants: TenantService, logger: Logger, metrics: BrokerMetrics = BrokerMetrics()
+        configuration: BrokerConfiguration, keyRing: KeyRing, tenants: TenantService, logger: Logger, metrics: BrokerMetrics = BrokerMetrics(),
+        notifier: SystemdNotifier = SystemdNotifier()
     ) {
+        self.notifier = notifier
+        self.shutdown = ShutdownState(notifier: notifier)
         self.configuration = configuration
         self.keyRing = keyRing
         self.tenants = tenants
@@ -63,6 +68,7 @@ public struct BrokerApplication: Sendable {
         let configuration = self.configuration
         let issuer = self.issuer
         let logger = self.logger
+        let notifier = self.notifier
         return Application(
             router: router ?? buildRouter(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
@@ -74,6 +80,8 @@ public struct BrokerApplication: Sendable {
                 logger.notice(
                     "token-broker listening",
                     metadata: ["host": .string(configuration.host), "port": .stringConvertible(port), "issuer": .string(issuer.current)])
+                // The store is migrated and loaded and the key ring is loaded before the server starts: ready.
+                notifier.ready(status: "listening on \(configuration.host):\(port)")
                 await onListening(port)
             },
             logger: logger
@@ -87,10 +95,14 @@ public struct BrokerApplication: Sendable {
         onReload: @escaping @Sendable (Bool) -> Void = { _ in }
     ) -> ServiceGroup {
         let server = buildHTTPServer(router: router, onListening: onListening)
-        let reloader = SignalReloadService(keyRing: keyRing, tenants: tenants, metrics: metrics, logger: logger, onReload: onReload)
+        let reloader = SignalReloadService(
+            keyRing: keyRing, tenants: tenants, metrics: metrics, notifier: notifier, logger: logger, onReload: onReload)
         let sync = TenantSyncService(service: tenants, reloadInterval: .seconds(30), logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: server), .init(service: reloader), .init(service: sync), .init(service: shutdown)],
+            services: [
+                .init(service: server), .init(service: reloader), .init(service: sync), .init(service: WatchdogService(notifier: notifier)),
+                .init(service: shutdown),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -5,8 +5,11 @@ import ServiceLifecycle
 /// while in-flight requests finish.
 public final class ShutdownState: Service, Sendable {
     private let draining = ManagedAtomic(false)
+    private let notifier: SystemdNotifier
 
-    public init() {}
+    public init(notifier: SystemdNotifier = SystemdNotifier(environment: [:])) {
+        self.notifier = notifier
+    }
 
     /// Whether graceful shutdown has begun.
     public var isDraining: Bool { draining.load(ordering: .relaxed) }
@@ -16,6 +19,7 @@ public final class ShutdownState: Service, Sendable {
             try? await gracefulShutdown()
         } onGracefulShutdown: {
             self.draining.store(true, ordering: .relaxed)
+            self.notifier.stopping()
         }
         draining.store(true, ordering: .relaxed)
     }

@@ -10,6 +10,7 @@ struct SignalReloadService: Service {
     let keyRing: KeyRing
     let tenants: TenantService
     let metrics: BrokerMetrics
+    let notifier: SystemdNotifier
     let logger: Logger
     /// Called after each reload attempt (tests and systemd notification hook in here).
     let onReload: @Sendable (Bool) -> Void
@@ -18,6 +19,7 @@ struct SignalReloadService: Service {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
             logger.notice("SIGHUP received: reloading the key ring, tenants and API keys")
+            notifier.reloading()
             do {
                 try await tenants.reloadAll()
             } catch {
@@ -29,6 +31,7 @@ struct SignalReloadService: Service {
             case .failure: success = false
             }
             metrics.recordKeyRingReload(success: success)
+            notifier.ready(status: success ? "reloaded" : "reload failed; serving the previous key ring")
             onReload(success)
         }
     }
