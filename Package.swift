@@ -68,6 +68,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Keycloak",
+            dependencies: [
+                "JOSE",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Broker",
             dependencies: [
                 "JOSE",
@@ -111,8 +120,13 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
-            name: "TenantRegistryTests",
-            dependencies: ["TenantRegistry", "JOSE"],
+            name: "KeycloakTests",
+            dependencies: [
+                "Keycloak", "JOSE",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(

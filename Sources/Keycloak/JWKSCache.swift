@@ -1,0 +1,145 @@
+import AsyncHTTPClient
+import Foundation
+import JOSE
+import Logging
+import NIOCore
+import Synchronization
+
+/// Signing keys of external issuers (Keycloak realms), fetched from their `jwks_uri` and served from memory.
+///
+/// - A known kid is answered from memory, with no I/O.
+/// - An unknown kid triggers at most one fetch per issuer at a time (single flight), and at most one per
+///   `minimumRefetchInterval`; after it, a kid that is still unknown is refused. There is never a fallback
+///   to another key.
+/// - Keys with `use: enc` or an algorithm the broker cannot verify with are skipped (see `JWKSet`).
+/// - When the issuer cannot be reached, the last good keys keep serving for up to `staleLimit`.
+public final class JWKSCache: Sendable {
+    /// Why no key could be given.
+    public enum Failure: Error, Equatable, Sendable {
+        case unknownKid
+        case unavailable(String)
+    }
+
+    struct Entry: Sendable {
+        var keys: [String: JWSPublicKey] = [:]
+        var fetchedAt: ContinuousClock.Instant?
+        var lastAttempt: ContinuousClock.Instant?
+        var lastError: String?
+        var inFlight: Task<Void, Never>?
+        var maxAge: Duration = .seconds(300)
+    }
+
+    let httpClient: HTTPClient
+    let minimumRefetchInterval: Duration
+    let staleLimit: Duration
+    let logger: Logger
+    private let entries = Mutex<[String: Entry]>([:])
+    private let fetchCount = Atomic<Int>(0)
+
+    public init(httpClient: HTTPClient = .shared, minimumRefetchInterval: Duration = .seconds(10), staleLimit: Duration = .seconds(86_400), logger: Logger) {
+        self.httpClient = httpClient
+        self.minimumRefetchInterval = minimumRefetchInterval
+        self.staleLimit = staleLimit
+        self.logger = logger
+    }
+
+    /// How many JWKS fetches this cache has made (for metrics and tests).
+    public var fetches: Int { fetchCount.load(ordering: .relaxed) }
+
+    /// The key `kid` of the issuer whose keys live at `jwksURL`.
+    public func key(jwksURL: String, kid: String) async -> Result<JWSPublicKey, Failure> {
+        if let key = cachedKey(jwksURL: jwksURL, kid: kid) { return .success(key) }
+        await refreshIfAllowed(jwksURL)
+        if let key = cachedKey(jwksURL: jwksURL, kid: kid) { return .success(key) }
+        let state = entries.withLock { $0[jwksURL] }
+        if state?.fetchedAt == nil, let error = state?.lastError { return .failure(.unavailable(error)) }
+        return .failure(.unknownKid)
+    }
+
+    /// The key from memory only, if it is known and not older than the stale limit.
+    public func cachedKey(jwksURL: String, kid: String) -> JWSPublicKey? {
+        entries.withLock { entries in
+            guard let entry = entries[jwksURL], let fetched = entry.fetchedAt, ContinuousClock.now - fetched < staleLimit else { return nil }
+            return entry.keys[kid]
+        }
+    }
+
+    /// Whether the last fetch failed while older keys keep serving.
+    public func isServingStale(jwksURL: String) -> Bool {
+        entries.withLock { $0[jwksURL].map { $0.lastError != nil && $0.fetchedAt != nil } ?? false }
+    }
+
+    /// Fetches now unless a fetch ran within the minimum interval; concurrent callers share one fetch.
+    func refreshIfAllowed(_ jwksURL: String) async {
+        let task: Task<Void, Never>? = entries.withLock { entries in
+            var entry = entries[jwksURL] ?? Entry()
+            if let running = entry.inFlight { return running }
+            if let last = entry.lastAttempt, ContinuousClock.now - last < minimumRefetchInterval { return nil }
+            entry.lastAttempt = ContinuousClock.now
+            let fetch = Task { await self.fetch(jwksURL) }
+            entry.inFlight = fetch
+            entries[jwksURL] = entry
+            return fetch
+        }
+        await task?.value
+    }
+
+    /// Refreshes every issuer whose keys are older than their max-age (bounded 1 min ... 24 h). Called periodically.
+    public func refreshExpired() async {
+        let due: [String] = entries.withLock { entries in
+            entries.compactMap { url, entry in
+                guard let fetched = entry.fetchedAt else { return nil }
+                return ContinuousClock.now - fetched >= entry.maxAge ? url : nil
+            }
+        }
+        for url in due { await refreshIfAllowed(url) }
+    }
+
+    private func fetch(_ jwksURL: String) async {
+        fetchCount.add(1, ordering: .relaxed)
+        var result: Result<(JWKSet, Duration), Failure>
+        do {
+            var request = HTTPClientRequest(url: jwksURL)
+            request.headers.add(name: "Accept", value: "application/json")
+            let response = try await httpClient.execute(request, timeout: .seconds(5))
+            guard response.status == .ok else { throw Failure.unavailable("JWKS answered \(response.status.code)") }
+            let body = try await response.body.collect(upTo: 512 * 1024)
+            let set = try JWKSet(json: Array(buffer: body))
+            result = .success((set, Self.maxAge(response.headers.first(name: "Cache-Control"))))
+        } catch let failure as Failure {
+            result = .failure(failure)
+        } catch let error as JOSEError {
+            result = .failure(.unavailable("JWKS is not valid: \(error.description)"))
+        } catch {
+            result = .failure(.unavailable("JWKS cannot be fetched: \(type(of: error))"))
+        }
+        entries.withLock { entries in
+            var entry = entries[jwksURL] ?? Entry()
+            entry.inFlight = nil
+            switch result {
+            case .success(let (set, maxAge)):
+                entry.keys = set.keys
+                entry.fetchedAt = ContinuousClock.now
+                entry.lastError = nil
+                entry.maxAge = maxAge
+            case .failure(let failure):
+                entry.lastError = "\(failure)"
+            }
+            entries[jwksURL] = entry
+        }
+        switch result {
+        case .success(let (set, _)):
+            logger.info("JWKS fetched", metadata: ["jwksURL": .string(jwksURL), "keys": .stringConvertible(set.keys.count), "skipped": .stringConvertible(set.skipped.count)])
+        case .failure(let failure):
+            logger.warning("JWKS fetch failed; keeping the last good keys", metadata: ["jwksURL": .string(jwksURL), "error": .string("\(failure)")])
+        }
+    }
+
+    /// `max-age` from Cache-Control, bounded to 1 minute ... 24 hours (default 5 minutes).
+    static func maxAge(_ header: String?) -> Duration {
+        guard let header, let range = header.range(of: "max-age=") else { return .seconds(300) }
+        let digits = header[range.upperBound...].prefix { $0.isNumber }
+        let seconds = Int(digits) ?? 300
+        return .seconds(min(max(seconds, 60), 86_400))
+    }
+}
