@@ -39,7 +39,9 @@ struct VerifyController: Sendable {
             metrics.recordVerification(failure == .revoked ? "revoked" : failure == .tenantInactive ? "tenant_inactive" : "invalid")
             return Self.invalidToken(failure.description)
         case .success(let verified):
-            if let requested = Self.requestedTenant(request), requested != verified.tenantId, requested != verified.tenantDomain {
+            // Every hint of the request's tenant that is present must name the token's tenant: a client that can
+            // append a query (Envoy ext_authz forwards it) cannot override the host with ?tenant=.
+            if Self.requestedTenants(request).contains(where: { $0 != verified.tenantId && $0 != verified.tenantDomain }) {
                 metrics.recordVerification("wrong_tenant")
                 return Response(status: .forbidden, headers: [
                     .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another tenant\"",
@@ -56,13 +58,16 @@ struct VerifyController: Sendable {
         }
     }
 
-    /// The tenant the request is for: `?tenant=` or the host in `X-Forwarded-Host` (port dropped, lowercased).
-    static func requestedTenant(_ request: Request) -> String? {
-        if let tenant = request.uri.queryParameters["tenant"] { return String(tenant) }
-        guard let host = request.headers[HTTPField.Name("X-Forwarded-Host")!]?.split(separator: ",").first else { return nil }
-        var name = host.trimmingCharacters(in: .whitespaces).lowercased()
-        if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
-        return name
+    /// What the request says about its tenant: `?tenant=` and the host in `X-Forwarded-Host` (port dropped, lowercased).
+    static func requestedTenants(_ request: Request) -> [String] {
+        var hints = [String]()
+        if let tenant = request.uri.queryParameters["tenant"] { hints.append(String(tenant)) }
+        if let host = request.headers[HTTPField.Name("X-Forwarded-Host")!]?.split(separator: ",").first {
+            var name = host.trimmingCharacters(in: .whitespaces).lowercased()
+            if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
+            hints.append(name)
+        }
+        return hints
     }
 
     static func invalidToken(_ description: String) -> Response {

@@ -138,6 +138,9 @@ extension RegistryHarness {
             let token = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
             #expect(try await client.send(.get, "/v1/verify", key: token, headers: [HTTPField.Name("X-Forwarded-Host")!: "tenant2.expertflow.com"]).status == .forbidden)
             #expect(try await client.send(.get, "/v1/verify?tenant=tenant2", key: token).status == .forbidden)
+            let smuggled = try await client.send(
+                .get, "/v1/verify?tenant=tenant1", key: token, headers: [HTTPField.Name("X-Forwarded-Host")!: "tenant2.expertflow.com"])
+            #expect(smuggled.status == .forbidden, "?tenant= must not override the host")
             #expect(try await client.send(.get, "/v1/verify", key: token, headers: [HTTPField.Name("X-Forwarded-Host")!: "evil.example"]).status == .forbidden)
             let none = try await client.send(.get, "/v1/verify", key: .some(nil))
             #expect(none.status == .unauthorized)
