@@ -82,6 +82,7 @@ let package = Package(
                 "JOSE",
                 "KeyRing",
                 "TenantRegistry",
+                "Keycloak",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -119,20 +120,26 @@ let package = Package(
             dependencies: ["KeyRing", "JOSE"],
             swiftSettings: strict
         ),
-        .testTarget(
-            name: "KeycloakTests",
+        .target(
+            name: "KeycloakDouble",
             dependencies: [
-                "Keycloak", "JOSE",
+                "JOSE",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
+            path: "Tests/Support/KeycloakDouble",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "KeycloakTests",
+            dependencies: ["Keycloak", "JOSE", "KeycloakDouble", .product(name: "AsyncHTTPClient", package: "async-http-client")],
             swiftSettings: strict
         ),
         .testTarget(
             name: "BrokerTests",
             dependencies: [
                 "Broker",
+                "KeycloakDouble",
                 "TenantRegistry",
                 "JOSE",
                 "KeyRing",

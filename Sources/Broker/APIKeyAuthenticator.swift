@@ -9,10 +9,16 @@ import TenantRegistry
 struct APIKeyAuthenticator: RouterMiddleware {
     typealias Context = BrokerRequestContext
     let service: TenantService
+    /// Bearer tokens that are not API keys: cx-tenant tokens first (no I/O), then Keycloak tokens.
+    let verifier: TokenVerifier
+    let keycloak: KeycloakCallerVerifier
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if let header = request.headers[.authorization], let presented = Self.bearer(header), let parts = APIKeyRecord.parse(presented) {
+        if let header = request.headers[.authorization], let presented = Self.bearer(header), !presented.hasPrefix("tbk_"), !presented.isEmpty {
+            context.caller = await tokenCaller(presented)
+            if let caller = context.caller { context.logger[metadataKey: "caller"] = .string(caller.subject) }
+        } else if let header = request.headers[.authorization], let presented = Self.bearer(header), let parts = APIKeyRecord.parse(presented) {
             var record = service.apiKeys.activeKey(id: parts.id)
             if record == nil, service.apiKeys.claimMissReload() {
                 // A key created moments ago (CLI, another instance) may not be in memory yet.
@@ -27,6 +33,17 @@ struct APIKeyAuthenticator: RouterMiddleware {
             }
         }
         return try await next(request, context)
+    }
+
+    /// A caller from a cx-tenant token (role `tenant-admin` administers its tenant) or a Keycloak token.
+    func tokenCaller(_ token: String) async -> CallerIdentity? {
+        if case .success(let verified) = verifier.verify(token) {
+            let admin = verified.roles.contains(KeycloakCallerVerifier.tenantAdminRole)
+            return CallerIdentity(
+                subject: "cx-token:\(verified.subject)", name: verified.subject, clientId: verified.clientId, isSystemAdmin: false,
+                scopes: admin ? ["tenants:read", "tenants:write"] : [], tenants: [verified.tenantId])
+        }
+        return await keycloak.identify(token)
     }
 
     static func bearer(_ header: String) -> String? {

@@ -1,4 +1,5 @@
 import Hummingbird
+import Keycloak
 import KeyRing
 import Logging
 import NIOCore
@@ -18,6 +19,9 @@ public struct BrokerApplication: Sendable {
     let verifier: TokenVerifier
     /// Readiness and lifecycle notifications to systemd (no-op outside systemd).
     public let notifier: SystemdNotifier
+    /// Keycloak issuers' metadata and keys, fetched on demand and kept in memory.
+    let discovery: OIDCDiscovery
+    let jwks: JWKSCache
 
     /// Assembles a broker around an already loaded key ring.
     public init(
@@ -25,6 +29,8 @@ public struct BrokerApplication: Sendable {
         notifier: SystemdNotifier = SystemdNotifier()
     ) {
         self.notifier = notifier
+        self.discovery = OIDCDiscovery(logger: logger)
+        self.jwks = JWKSCache(minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), logger: logger)
         self.shutdown = ShutdownState(notifier: notifier)
         self.configuration = configuration
         self.keyRing = keyRing
@@ -44,7 +50,10 @@ public struct BrokerApplication: Sendable {
     public func buildRouter() -> Router<BrokerRequestContext> {
         let router = Router(context: BrokerRequestContext.self)
         router.add(middleware: RequestObservabilityMiddleware(metrics: metrics))
-        router.add(middleware: APIKeyAuthenticator(service: tenants))
+        let keycloak = KeycloakCallerVerifier(
+            discovery: discovery, jwks: jwks, tenants: tenants, masterIssuer: configuration.keycloakIssuer, keycloakURL: configuration.keycloakURL,
+            adminRole: configuration.adminRole, rolesClaim: configuration.rolesClaim, leeway: Double(configuration.leeway))
+        router.add(middleware: APIKeyAuthenticator(service: tenants, verifier: verifier, keycloak: keycloak))
         let issuer = self.issuer
         DiscoveryController(keyRing: keyRing, issuer: { issuer.current }, maxAge: configuration.jwksMaxAge).addRoutes(to: router)
         HealthController(
@@ -101,6 +110,7 @@ public struct BrokerApplication: Sendable {
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: server), .init(service: reloader), .init(service: sync), .init(service: WatchdogService(notifier: notifier)),
+                .init(service: JWKSRefreshService(cache: jwks)),
                 .init(service: shutdown),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

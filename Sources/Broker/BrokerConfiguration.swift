@@ -12,6 +12,11 @@ public struct BrokerConfiguration: Sendable {
     public var keysDir: String
     public var database: DatabaseLocation
     public var baseDomain: String
+    public var keycloakURL: String
+    public var keycloakIssuer: String
+    public var adminRole: String
+    public var rolesClaim: String
+    public var jwksMinRefetchInterval: Int
     public var tokenTTL: Int
     public var maxTokenTTL: Int
     public var leeway: Int
@@ -99,6 +104,22 @@ public struct BrokerConfiguration: Sendable {
             throw ConfigurationError("--database / TOKEN_BROKER_DATABASE: \(error.message)")
         }
 
+        func url(_ key: String, _ raw: String) throws(ConfigurationError) -> String {
+            guard let parsed = URL(string: raw), let scheme = parsed.scheme, ["http", "https"].contains(scheme), parsed.host != nil,
+                parsed.query == nil, parsed.fragment == nil
+            else { throw ConfigurationError("\(Setting.named(key)!.flag): '\(raw)' is not an absolute http(s) URL") }
+            var trimmed = raw
+            while trimmed.hasSuffix("/") { trimmed.removeLast() }
+            return trimmed
+        }
+        let keycloakURL = try url("keycloakUrl", text("keycloakUrl")!)
+        let keycloakIssuer = try url("keycloakIssuer", text("keycloakIssuer") ?? keycloakURL + "/realms/master")
+        let adminRole = text("adminRole")!
+        let rolesClaim = text("rolesClaim")!
+        guard !adminRole.isEmpty, !rolesClaim.isEmpty, !rolesClaim.hasPrefix("."), !rolesClaim.hasSuffix(".") else {
+            throw ConfigurationError("--admin-role and --roles-claim must not be empty (roles claim: a dotted path like realm_access.roles)")
+        }
+
         var issuer = text("issuer")
         if let explicit = issuer {
             guard let url = URL(string: explicit), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
@@ -108,7 +129,8 @@ public struct BrokerConfiguration: Sendable {
         }
         return BrokerConfiguration(
             host: host, port: port, issuer: issuer ?? defaultIssuer(host: host, port: port), keysDir: keysDir, database: database,
-            baseDomain: baseDomain, tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
+            baseDomain: baseDomain, keycloakURL: keycloakURL, keycloakIssuer: keycloakIssuer, adminRole: adminRole, rolesClaim: rolesClaim,
+            jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,
             issuerIsExplicit: issuer != nil)

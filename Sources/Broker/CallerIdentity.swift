@@ -18,6 +18,15 @@ public struct CallerIdentity: Sendable, Equatable {
         isSystemAdmin || tenants == nil || tenants!.contains(tenantId)
     }
 
+    init(subject: String, name: String, clientId: String, isSystemAdmin: Bool, scopes: Set<String>, tenants: Set<String>?) {
+        self.subject = subject
+        self.name = name
+        self.clientId = clientId
+        self.isSystemAdmin = isSystemAdmin
+        self.scopes = scopes
+        self.tenants = tenants
+    }
+
     init(apiKey: APIKeyRecord) {
         subject = "api-key:\(apiKey.id)"
         name = apiKey.name

@@ -9,9 +9,12 @@ struct WatchdogService: Service {
             try? await gracefulShutdown()
             return
         }
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            notifier.watchdog()
-            try? await Task.sleep(for: interval)
+        // Cancelled at graceful shutdown, so a sleeping watchdog never delays it.
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                notifier.watchdog()
+                try await Task.sleep(for: interval)
+            }
         }
     }
 }

@@ -89,7 +89,8 @@ public final class JWKSCache: Sendable {
         let due: [String] = entries.withLock { entries in
             entries.compactMap { url, entry in
                 guard let fetched = entry.fetchedAt else { return nil }
-                return ContinuousClock.now - fetched >= entry.maxAge ? url : nil
+                // Refresh at 80% of max-age, so keys are renewed before they are due.
+                return ContinuousClock.now - fetched >= entry.maxAge * 0.8 ? url : nil
             }
         }
         for url in due { await refreshIfAllowed(url) }

@@ -6,13 +6,25 @@ import Synchronization
 public final class TenantSnapshot: Sendable, AtomicReference {
     public let byId: [String: TenantView]
     public let byDomain: [String: TenantView]
+    /// Tenants by Keycloak realm, for tokens whose issuer is `<keycloakUrl>/realms/<realm>`.
+    public let byRealm: [String: TenantView]
+    /// Tenants that name an explicit issuer, by that issuer.
+    public let byIssuer: [String: TenantView]
 
     init(byId: [String: TenantView]) {
         self.byId = byId
         var domains = [String: TenantView]()
+        var realms = [String: TenantView]()
+        var issuers = [String: TenantView]()
         domains.reserveCapacity(byId.count)
-        for view in byId.values { domains[view.domain] = view }
+        realms.reserveCapacity(byId.count)
+        for view in byId.values {
+            domains[view.domain] = view
+            if let issuer = view.issuer { issuers[issuer] = view } else { realms[view.realm] = view }
+        }
         self.byDomain = domains
+        self.byRealm = realms
+        self.byIssuer = issuers
     }
 }
 

@@ -23,6 +23,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Key ring directory (default keys).") var keysDir: String?
     @Option(help: "sqlite:PATH (default sqlite:data/token-broker.sqlite) or postgres://user:password@host:port/db.") var database: String?
     @Option(help: "Tenant domains are <tenantId>.<base-domain> (default expertflow.com).") var baseDomain: String?
+    @Option(help: "Keycloak base URL (default http://localhost:8180).") var keycloakUrl: String?
+    @Option(help: "Issuer of master-realm tokens (default <keycloak-url>/realms/master).") var keycloakIssuer: String?
+    @Option(help: "Master-realm role that makes a caller a system admin (default admin).") var adminRole: String?
+    @Option(help: "Dotted claim path to Keycloak roles (default realm_access.roles).") var rolesClaim: String?
+    @Option(help: "Seconds between unknown-kid JWKS refetches of one issuer (default 10).") var jwksMinRefetchInterval: String?
     @Option(help: "Default cx-tenant token lifetime in seconds (default 300).") var tokenTtl: String?
     @Option(help: "Largest token lifetime a caller may ask for, seconds (default 3600).") var maxTokenTtl: String?
     @Option(help: "Clock skew tolerated on exp/nbf/iat, seconds, 0-300 (default 60).") var leeway: String?
@@ -34,6 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
             ("host", host), ("port", port), ("issuer", issuer), ("keysDir", keysDir), ("database", database), ("baseDomain", baseDomain),
+            ("keycloakUrl", keycloakUrl), ("keycloakIssuer", keycloakIssuer), ("adminRole", adminRole), ("rolesClaim", rolesClaim),
+            ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
             ("shutdownGracePeriod", shutdownGracePeriod), ("logLevel", logLevel), ("logFormat", logFormat),
         ]

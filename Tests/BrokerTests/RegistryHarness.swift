@@ -73,11 +73,13 @@ struct RegistryHarness: Sendable {
     let adminKey: String
     let databaseURL: String
 
-    static func make(_ backend: Backend, clock: TestClock = TestClock(Date())) async throws -> RegistryHarness {
+    static func make(_ backend: Backend, clock: TestClock = TestClock(Date()), flags: [String: String] = [:]) async throws -> RegistryHarness {
         let scratch = ScratchDirectory()
         let databaseURL = try backend.freshDatabase(in: scratch)
-        let configuration = try BrokerConfiguration.load(
-            flags: ["keysDir": scratch.path + "/keys", "database": databaseURL], environment: [:])
+        var all = flags
+        all["keysDir"] = scratch.path + "/keys"
+        all["database"] = databaseURL
+        let configuration = try BrokerConfiguration.load(flags: all, environment: [:])
         let logger = Logger(label: "test")
         let ring = try KeyRing(directory: KeyRingDirectory(path: scratch.path + "/keys"), bootstrap: true, logger: logger)
         let store = try await SQLTenantStore.open(configuration.database, logger: logger)

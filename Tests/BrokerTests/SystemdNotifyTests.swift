@@ -57,7 +57,11 @@ final class NotifySocket {
         let ready = try #require(startup.last)
         #expect(ready.contains("READY=1"))
         #expect(ready.contains("MAINPID=\(broker.pid)"))
-        #expect(BrokerProcess.listeningPort(in: broker.log) != nil, "READY=1 came before the listener was up")
+        // The listening log line is written before READY=1; the pipe may deliver it a moment later.
+        let logDeadline = ContinuousClock.now + .seconds(5)
+        while BrokerProcess.listeningPort(in: broker.log) == nil, ContinuousClock.now < logDeadline { try await Task.sleep(for: .milliseconds(10)) }
+        let port = try #require(BrokerProcess.listeningPort(in: broker.log), "no listening line")
+        #expect(RawConnection.accepts(port: port), "READY=1 came before the listener accepted connections")
 
         let watchdog = notify.collect(deadline: .seconds(5)) { $0 == "WATCHDOG=1" }
         #expect(watchdog.contains("WATCHDOG=1"))

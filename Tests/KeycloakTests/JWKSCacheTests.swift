@@ -1,6 +1,7 @@
 import Foundation
 import JOSE
 import Keycloak
+import KeycloakDouble
 import Logging
 import Testing
 

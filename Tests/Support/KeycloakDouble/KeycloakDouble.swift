@@ -10,8 +10,8 @@ import Synchronization
 /// A stand-in for Keycloak on loopback: discovery and the JWKS of several realms, in Keycloak's exact
 /// shapes (an RSA-OAEP `enc` key beside the RS256 signing keys, `x5c`, Keycloak's header spacing),
 /// with switches to rotate keys and to fail.
-final class KeycloakDouble: Sendable {
-    enum Mode: Sendable { case normal, failing }
+public final class KeycloakDouble: Sendable {
+    public enum Mode: Sendable { case normal, failing }
 
     struct RealmKeys: Sendable {
         var signing: [(kid: String, key: JWSPrivateKey)]
@@ -24,7 +24,7 @@ final class KeycloakDouble: Sendable {
     private let portBox = Atomic<Int>(0)
     private let task = Mutex<Task<Void, any Error>?>(nil)
 
-    init(realms names: [String]) throws {
+    public init(realms names: [String]) throws {
         var realms = [String: RealmKeys]()
         for name in names {
             realms[name] = RealmKeys(signing: [("kc-\(name)-1", try JWSPrivateKey.generate(.rs256))], encryption: try JWSPrivateKey.generate(.rs256))
@@ -32,15 +32,15 @@ final class KeycloakDouble: Sendable {
         self.realms = Mutex(realms)
     }
 
-    var port: Int { portBox.load(ordering: .relaxed) }
-    var base: String { "http://127.0.0.1:\(port)" }
-    func issuer(_ realm: String) -> String { "\(base)/realms/\(realm)" }
-    func jwksURL(_ realm: String) -> String { "\(issuer(realm))/protocol/openid-connect/certs" }
-    var certsRequestCount: Int { certsRequests.load(ordering: .relaxed) }
-    func set(_ newMode: Mode) { mode.withLock { $0 = newMode } }
+    public var port: Int { portBox.load(ordering: .relaxed) }
+    public var base: String { "http://127.0.0.1:\(port)" }
+    public func issuer(_ realm: String) -> String { "\(base)/realms/\(realm)" }
+    public func jwksURL(_ realm: String) -> String { "\(issuer(realm))/protocol/openid-connect/certs" }
+    public var certsRequestCount: Int { certsRequests.load(ordering: .relaxed) }
+    public func set(_ newMode: Mode) { mode.withLock { $0 = newMode } }
 
     /// Adds a new signing key that signs from now on; with `dropOld`, the old ones leave the JWKS (disabled in Keycloak).
-    func rotate(_ realm: String, dropOld: Bool) throws -> String {
+    public func rotate(_ realm: String, dropOld: Bool) throws -> String {
         let key = try JWSPrivateKey.generate(.rs256)
         return realms.withLock { realms in
             let kid = "kc-\(realm)-\(realms[realm]!.signing.count + 1)"
@@ -51,7 +51,7 @@ final class KeycloakDouble: Sendable {
     }
 
     /// A token signed like Keycloak signs it (header byte-exact, with the spaces around the colons).
-    func token(_ realm: String, claims: [String: JSONValue]) throws -> String {
+    public func token(_ realm: String, claims: [String: JSONValue]) throws -> String {
         let (kid, key) = realms.withLock { $0[realm]!.signing[0] }
         let header = "{\"alg\":\"RS256\",\"typ\" : \"JWT\",\"kid\" : \"\(kid)\"}"
         let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(JSONValue.object(claims).serialized())
@@ -84,7 +84,7 @@ final class KeycloakDouble: Sendable {
         return .object(members)
     }
 
-    func start() async throws {
+    public func start() async throws {
         let router = Router()
         router.get("/realms/:realm/.well-known/openid-configuration") { [self] _, context -> Response in
             let realm = context.parameters.get("realm") ?? ""
@@ -115,7 +115,7 @@ final class KeycloakDouble: Sendable {
         while port == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
     }
 
-    func stop() { task.withLock { $0?.cancel() } }
+    public func stop() { task.withLock { $0?.cancel() } }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields = headers

@@ -1,0 +1,73 @@
+import Foundation
+import JOSE
+import Keycloak
+import Logging
+import TenantRegistry
+
+/// Turns a Keycloak access token into a caller: a master-realm token with the admin role is a system
+/// admin, one with `cx-token-minter` may mint for any tenant; a tenant realm's token with `tenant-admin`
+/// administers that tenant only. Any other valid token is a caller with no rights (403, not 401).
+struct KeycloakCallerVerifier: Sendable {
+    let discovery: OIDCDiscovery
+    let jwks: JWKSCache
+    let tenants: TenantService
+    let masterIssuer: String
+    let keycloakURL: String
+    let adminRole: String
+    let rolesClaim: String
+    let leeway: Double
+
+    static let minterRole = "cx-token-minter"
+    static let tenantAdminRole = "tenant-admin"
+
+    func identify(_ token: String) async -> CallerIdentity? {
+        guard token.utf8.count <= JWS.defaultMaxTokenBytes,
+            let header = try? JWS.unverifiedHeader(token), let kid = header["kid"]?.stringValue,
+            let issuer = (try? JWS.unverifiedClaims(token))?["iss"]?.stringValue
+        else { return nil }
+        // The unverified issuer only chooses which key set to try; it is checked again after the signature.
+        var tenant: TenantView?
+        if issuer != masterIssuer {
+            let snapshot = tenants.directory.current
+            if let explicit = snapshot.byIssuer[issuer] {
+                tenant = explicit
+            } else if issuer.hasPrefix(keycloakURL + "/realms/") {
+                tenant = snapshot.byRealm[String(issuer.dropFirst(keycloakURL.count + "/realms/".count))]
+            }
+            guard tenant != nil else { return nil }
+        }
+        guard let metadata = await discovery.metadata(for: issuer),
+            case .success(let key) = await jwks.key(jwksURL: metadata.jwksURI, kid: kid),
+            let verified = try? JWS.verify(token, key: { $0 == kid ? key : nil })
+        else { return nil }
+        do {
+            try ClaimsValidator(issuers: [issuer], leeway: leeway).validate(verified, now: tenants.clock().timeIntervalSince1970)
+        } catch {
+            return nil
+        }
+        // Keycloak marks access tokens typ "Bearer"; ID and refresh tokens are not credentials here.
+        if let typ = verified.claims["typ"], typ != .string("Bearer") { return nil }
+        let roles = Self.roles(verified.claims, path: rolesClaim)
+        let subject = verified.claims["sub"]?.stringValue ?? verified.claims["preferred_username"]?.stringValue ?? "unknown"
+        let name = verified.claims["preferred_username"]?.stringValue ?? subject
+        if let tenant {
+            guard tenant.status(at: tenants.clock()) != .deleted else { return nil }
+            let admin = roles.contains(Self.tenantAdminRole)
+            return CallerIdentity(
+                subject: "keycloak:\(tenant.realm):\(subject)", name: name, clientId: verified.claims["azp"]?.stringValue ?? "",
+                isSystemAdmin: false, scopes: admin ? ["tenants:read", "tenants:write"] : [], tenants: [tenant.tenantId])
+        }
+        return CallerIdentity(
+            subject: "keycloak:master:\(subject)", name: name, clientId: verified.claims["azp"]?.stringValue ?? "",
+            isSystemAdmin: roles.contains(adminRole), scopes: roles.contains(Self.minterRole) ? ["token:mint"] : [], tenants: nil)
+    }
+
+    /// Roles at a dotted claim path: an array of strings or one space-separated string.
+    static func roles(_ claims: [String: JSONValue], path: String) -> Set<String> {
+        switch JSONValue.object(claims).value(atPath: path) {
+        case .array(let items)?: return Set(items.compactMap(\.stringValue))
+        case .string(let text)?: return Set(text.split(separator: " ").map(String.init))
+        default: return []
+        }
+    }
+}

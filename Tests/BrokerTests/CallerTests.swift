@@ -1,0 +1,105 @@
+import Foundation
+import HTTPTypes
+import JOSE
+import KeycloakDouble
+import Testing
+
+@Suite("callers authenticated by Keycloak and cx-tenant tokens", .serialized) struct CallerTests {
+    func keycloakClaims(_ double: KeycloakDouble, realm: String, roles: [String]?, typ: String = "Bearer", ttl: Int64 = 300) -> [String: JSONValue] {
+        let now = Int64(Date().timeIntervalSince1970)
+        var claims: [String: JSONValue] = [
+            "iss": .string(double.issuer(realm)), "sub": .string("user-\(realm)"), "typ": .string(typ), "azp": .string("token-broker"),
+            "exp": .int(now + ttl), "iat": .int(now), "preferred_username": .string("ada"),
+        ]
+        if let roles { claims["realm_access"] = .object(["roles": .array(roles.map(JSONValue.string))]) }
+        return claims
+    }
+
+    @Test("RBAC table: every endpoint x {no credentials, system admin, tenant admin of T, tenant admin of U, component key}")
+    func rbacTable() async throws {
+        let double = try KeycloakDouble(realms: ["master", "t1", "t2"])
+        try await double.start()
+        defer { double.stop() }
+        let harness = try await RegistryHarness.make(.sqlite, flags: ["keycloakUrl": double.base])
+        try await harness.run { client in
+            for id in ["t1", "t2"] { #expect(try await client.send(.post, "/v1/tenants", json: tenantBody(id)).status == .created) }
+            let component = try await client.apiKey(["token:mint"])
+            let admin = try double.token("master", claims: keycloakClaims(double, realm: "master", roles: ["admin", "default-roles-master"]))
+            let adminT = try double.token("t1", claims: keycloakClaims(double, realm: "t1", roles: ["tenant-admin"]))
+            let adminU = try double.token("t2", claims: keycloakClaims(double, realm: "t2", roles: ["tenant-admin"]))
+            let callers: [(String, String?)] = [("none", nil), ("system admin", admin), ("admin of T", adminT), ("admin of U", adminU), ("component", component)]
+            typealias Row = (HTTPRequest.Method, String, JSONValue?, [Int])
+            let table: [Row] = [
+                (.get, "/v1/tenants/t1", nil, [401, 200, 200, 404, 403]),
+                (.patch, "/v1/tenants/t1", .object(["mediaServer": .null]), [401, 200, 200, 404, 403]),
+                (.get, "/v1/tenants", nil, [401, 200, 200, 200, 403]),
+                (.post, "/v1/tenants", nil, [401, 422, 403, 403, 403]),
+                (.get, "/v1/dashboard/summary", nil, [401, 200, 403, 403, 403]),
+                (.get, "/v1/audit?tenantId=t1", nil, [401, 200, 200, 404, 403]),
+                (.get, "/v1/api-keys", nil, [401, 200, 403, 403, 403]),
+                (.post, "/v1/tenants/t1/token", nil, [401, 200, 403, 404, 200]),
+                (.post, "/v1/tenants/t1/suspend", nil, [401, 200, 403, 404, 403]),
+                (.post, "/v1/tenants/t1/resume", nil, [401, 200, 403, 404, 403]),
+            ]
+            for (method, uri, body, expected) in table {
+                for ((name, credential), status) in zip(callers, expected) {
+                    let reply = try await client.send(method, uri, json: body ?? (method == .post && uri == "/v1/tenants" ? .object([:]) : nil), key: .some(credential))
+                    #expect(Int(reply.status.code) == status, "\(method) \(uri) as \(name): \(reply.status.code) \(reply.text.prefix(120))")
+                }
+            }
+            let listedByT = try await client.send(.get, "/v1/tenants", key: adminT).json["items"]?.arrayValue
+            #expect(listedByT?.compactMap { $0.objectValue?["tenantId"]?.stringValue } == ["t1"])
+            let subscription = try await client.send(.patch, "/v1/tenants/t1", json: .object(["subscription": .null]), key: adminT)
+            #expect(subscription.code == "field_not_updatable", "only system admins change subscriptions")
+            let audit = try await client.send(.get, "/v1/audit?tenantId=t1").json["items"]?.arrayValue ?? []
+            #expect(audit.contains { $0.objectValue?["actor"]?.stringValue == "keycloak:t1:user-t1" }, "the tenant admin's PATCH is audited with its identity")
+        }
+    }
+
+    @Test("Keycloak tokens without rights, of the wrong type, expired, from unknown issuers or rotated-out keys are refused")
+    func refusals() async throws {
+        let double = try KeycloakDouble(realms: ["master", "t1"])
+        try await double.start()
+        defer { double.stop() }
+        let harness = try await RegistryHarness.make(.sqlite, flags: ["keycloakUrl": double.base, "jwksMinRefetchInterval": "0"])
+        try await harness.run { client in
+            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("t1"))
+            // A lightweight admin-cli token (Keycloak 26): valid, but no roles claim at all: no rights, so 403.
+            var lightweight = keycloakClaims(double, realm: "master", roles: nil)
+            lightweight["sub"] = nil
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: try double.token("master", claims: lightweight)).status == .forbidden)
+            let idToken = try double.token("master", claims: keycloakClaims(double, realm: "master", roles: ["admin"], typ: "ID"))
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: idToken).status == .unauthorized)
+            let expired = try double.token("master", claims: keycloakClaims(double, realm: "master", roles: ["admin"], ttl: -120))
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: expired).status == .unauthorized)
+            var foreign = keycloakClaims(double, realm: "master", roles: ["admin"])
+            foreign["iss"] = .string("http://127.0.0.1:1/realms/master")
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: try double.token("master", claims: foreign)).status == .unauthorized)
+            let unknownRealm = try double.token("t1", claims: { var c = keycloakClaims(double, realm: "t1", roles: ["tenant-admin"]); c["iss"] = .string(double.issuer("t9")); return c }())
+            #expect(try await client.send(.get, "/v1/tenants/t1", key: unknownRealm).status == .unauthorized)
+            let old = try double.token("master", claims: keycloakClaims(double, realm: "master", roles: ["admin"]))
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: old).status == .ok)
+            _ = try double.rotate("master", dropOld: true)
+            let fresh = try double.token("master", claims: keycloakClaims(double, realm: "master", roles: ["admin"]))
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: fresh).status == .ok, "the new kid is fetched")
+            // A tenant realm token does not make anyone a system admin, whatever roles it carries.
+            let realmAdmin = try double.token("t1", claims: keycloakClaims(double, realm: "t1", roles: ["admin", "tenant-admin"]))
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: realmAdmin).status == .forbidden)
+        }
+    }
+
+    @Test("a cx-tenant token with role tenant-admin administers its tenant and nothing else")
+    func cxTenantAdmin() async throws {
+        let harness = try await RegistryHarness.make(.sqlite)
+        try await harness.run { client in
+            for id in ["t1", "t2"] { _ = try await client.send(.post, "/v1/tenants", json: tenantBody(id)) }
+            let minted = try await client.send(.post, "/v1/tenants/t1/token", json: .object(["roles": .array([.string("tenant-admin")])]))
+            let token = try #require(try minted.json["access_token"]?.stringValue)
+            #expect(try await client.send(.get, "/v1/tenants/t1", key: token).status == .ok)
+            #expect(try await client.send(.get, "/v1/tenants/t2", key: token).status == .notFound)
+            #expect(try await client.send(.post, "/v1/tenants/t1/suspend", key: token).status == .forbidden)
+            let agent = try #require(try await client.send(.post, "/v1/tenants/t1/token", json: .object(["roles": .array([.string("agent")])])).json["access_token"]?.stringValue)
+            #expect(try await client.send(.get, "/v1/tenants/t1", key: agent).status == .forbidden)
+        }
+    }
+}
