@@ -32,6 +32,14 @@ public final class BrokerMetrics: Sendable {
         ).increment()
     }
 
+    /// Counts one minted token, by endpoint (no tenant label: 100k tenants must not become 100k series).
+    func recordMint(endpoint: String) {
+        registry.makeCounter(
+            descriptor: .init(namespace: "token_broker", metricName: "tokens_minted", unitName: "total", helpText: "cx-tenant tokens minted, by endpoint"),
+            labels: [("endpoint", endpoint)]
+        ).increment()
+    }
+
     /// Records a key ring reload outcome.
     public func recordKeyRingReload(success: Bool) {
         registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "key_ring_reloads", unitName: "total", helpText: "Key ring reloads (SIGHUP), by result"), labels: [("result", success ? "success" : "failure")]).increment()

@@ -8,6 +8,7 @@ import TenantRegistry
 struct TokenController: Sendable {
     let issuer: TokenIssuer
     let service: TenantService
+    let metrics: BrokerMetrics
 
     func addRoutes(to router: Router<BrokerRequestContext>) {
         router.post("/v1/tenants/:tenantId/token") { request, context in try await mintV1(request, context) }
@@ -74,6 +75,7 @@ struct TokenController: Sendable {
         if !errors.isEmpty { throw ValidationFailure(errors).problem }
         do {
             let minted = try issuer.mint(caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl)
+            metrics.recordMint(endpoint: "v1")
             return JSONResponse.make(
                 .object([
                     "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
@@ -118,6 +120,7 @@ struct TokenController: Sendable {
         let scope = form["scope"].map { $0.split(separator: " ").map(String.init) }
         do {
             let minted = try issuer.mint(caller: caller, tenantId: tenantId, domain: domain, audience: nil, scope: scope, roles: nil, ttl: nil)
+            metrics.recordMint(endpoint: "oauth2")
             return JSONResponse.make(
                 .object([
                     "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),

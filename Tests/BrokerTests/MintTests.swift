@@ -64,6 +64,8 @@ func clientCredentials(_ key: String) -> (String, String) {
             let jti2 = try JWS.unverifiedClaims(try #require(try second.json["access_token"]?.stringValue))["jti"]
             #expect(jti2 != claims["jti"])
             #expect(try second.json["expires_in"] == .int(300))
+            let metrics = try await client.send(.get, "/metrics", key: .some(nil)).text
+            #expect(metrics.contains(#"token_broker_tokens_minted_total{endpoint="v1"} 2"#))
         }
     }
 
