@@ -64,7 +64,7 @@ public struct BrokerApplication: Sendable {
         RegistryController(service: tenants).addRoutes(to: router)
         let tokenIssuer = TokenIssuer(
             keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, defaultTTL: configuration.tokenTTL, maxTTL: configuration.maxTokenTTL)
-        let tokenController = TokenController(issuer: tokenIssuer, service: tenants, metrics: metrics)
+        let tokenController = TokenController(issuer: tokenIssuer, service: tenants, metrics: metrics, keycloak: keycloak)
         tokenController.addRoutes(to: router)
         VerifyController(verifier: verifier, service: tenants, tokens: tokenController, metrics: metrics).addRoutes(to: router)
         return router

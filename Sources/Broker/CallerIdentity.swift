@@ -12,13 +12,22 @@ public struct CallerIdentity: Sendable, Equatable {
     public var scopes: Set<String>
     /// Tenant ids this caller may act for; nil means every tenant.
     public var tenants: Set<String>?
+    /// Roles the caller's own token carried (Keycloak or cx-tenant), for token exchange.
+    public var roles: [String] = []
+    /// The identity provider's subject (`sub`), when the caller came with a token.
+    public var subjectId: String?
 
     /// Whether the caller may see `tenantId` at all (others are invisible: 404, never 403).
     public func canSee(_ tenantId: String) -> Bool {
         isSystemAdmin || tenants == nil || tenants!.contains(tenantId)
     }
 
-    init(subject: String, name: String, clientId: String, isSystemAdmin: Bool, scopes: Set<String>, tenants: Set<String>?) {
+    init(
+        subject: String, name: String, clientId: String, isSystemAdmin: Bool, scopes: Set<String>, tenants: Set<String>?, roles: [String] = [],
+        subjectId: String? = nil
+    ) {
+        self.roles = roles
+        self.subjectId = subjectId
         self.subject = subject
         self.name = name
         self.clientId = clientId

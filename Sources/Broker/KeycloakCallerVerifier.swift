@@ -55,11 +55,13 @@ struct KeycloakCallerVerifier: Sendable {
             let admin = roles.contains(Self.tenantAdminRole)
             return CallerIdentity(
                 subject: "keycloak:\(tenant.realm):\(subject)", name: name, clientId: verified.claims["azp"]?.stringValue ?? "",
-                isSystemAdmin: false, scopes: admin ? ["tenants:read", "tenants:write"] : [], tenants: [tenant.tenantId])
+                isSystemAdmin: false, scopes: admin ? ["tenants:read", "tenants:write"] : [], tenants: [tenant.tenantId],
+                roles: roles.sorted(), subjectId: subject)
         }
         return CallerIdentity(
             subject: "keycloak:master:\(subject)", name: name, clientId: verified.claims["azp"]?.stringValue ?? "",
-            isSystemAdmin: roles.contains(adminRole), scopes: roles.contains(Self.minterRole) ? ["token:mint"] : [], tenants: nil)
+            isSystemAdmin: roles.contains(adminRole), scopes: roles.contains(Self.minterRole) ? ["token:mint"] : [], tenants: nil,
+            roles: roles.sorted(), subjectId: subject)
     }
 
     /// Roles at a dotted claim path: an array of strings or one space-separated string.

@@ -9,6 +9,7 @@ struct TokenController: Sendable {
     let issuer: TokenIssuer
     let service: TenantService
     let metrics: BrokerMetrics
+    let keycloak: KeycloakCallerVerifier
 
     func addRoutes(to router: Router<BrokerRequestContext>) {
         router.post("/v1/tenants/:tenantId/token") { request, context in try await mintV1(request, context) }
@@ -96,9 +97,9 @@ struct TokenController: Sendable {
         guard let grant = form["grant_type"] else {
             throw OAuthError(.badRequest, error: "invalid_request", description: "grant_type is required")
         }
+        if grant == Self.tokenExchange { return try await exchange(form) }
         guard grant == "client_credentials" else {
-            // Token exchange arrives with the Keycloak integration; until then it is honestly unsupported.
-            throw OAuthError(.badRequest, error: "unsupported_grant_type", description: "supported: client_credentials")
+            throw OAuthError(.badRequest, error: "unsupported_grant_type", description: "supported: client_credentials, \(Self.tokenExchange)")
         }
         let caller = try authenticateClient(request, form: form)
         guard caller.isSystemAdmin || caller.scopes.contains("token:mint") else {
@@ -129,6 +130,60 @@ struct TokenController: Sendable {
         } catch {
             // Unknown, not allowed and inactive tenants look alike to the client (RFC 8707).
             throw OAuthError(.badRequest, error: "invalid_target", description: "the tenant is unknown or not allowed for this client")
+        }
+    }
+
+    static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    static let accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+
+    /// RFC 8693: a Keycloak access token of a tenant realm becomes a cx-tenant token for that tenant; a
+    /// master-realm token must name `tenant` and carry the admin or minter role.
+    func exchange(_ form: [String: String]) async throws -> Response {
+        guard let subjectToken = form["subject_token"], !subjectToken.isEmpty else {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "subject_token is required")
+        }
+        guard form["subject_token_type"] == Self.accessTokenType else {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "subject_token_type must be \(Self.accessTokenType)")
+        }
+        if let requested = form["requested_token_type"], requested != Self.accessTokenType {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "only access tokens can be issued")
+        }
+        guard let subject = await keycloak.identify(subjectToken) else {
+            throw OAuthError(.badRequest, error: "invalid_grant", description: "subject_token is not a valid access token of a trusted issuer")
+        }
+        var tenantId: String
+        if let tenants = subject.tenants {
+            // A tenant realm's token is for that tenant only.
+            guard tenants.count == 1, let own = tenants.first else { throw OAuthError(.badRequest, error: "invalid_grant") }
+            if let named = form["tenant"], named != own {
+                throw OAuthError(.badRequest, error: "invalid_target", description: "the tenant is unknown or not allowed for this subject")
+            }
+            tenantId = own
+        } else {
+            guard subject.isSystemAdmin || subject.scopes.contains("token:mint") else {
+                throw OAuthError(.badRequest, error: "invalid_grant", description: "the subject may not obtain cx-tenant tokens")
+            }
+            guard let named = form["tenant"] else {
+                throw OAuthError(.badRequest, error: "invalid_request", description: "a master-realm subject must name the tenant")
+            }
+            tenantId = named
+        }
+        if !TenantRules.isValidTenantId(tenantId) { tenantId = "" }
+        let audience = form["audience"]
+        do {
+            let minted = try issuer.mint(
+                caller: subject, tenantId: tenantId, audience: audience, scope: nil, roles: nil, ttl: nil, subjectRoles: subject.tenants != nil)
+            metrics.recordMint(endpoint: "token-exchange")
+            return JSONResponse.make(
+                .object([
+                    "access_token": .string(minted.token), "issued_token_type": .string(Self.accessTokenType), "token_type": .string("Bearer"),
+                    "expires_in": .int(Int64(minted.expiresIn)), "scope": .string(minted.scope),
+                ]), headers: [.cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"])
+        } catch {
+            if case .invalid = error {
+                throw OAuthError(.badRequest, error: "invalid_request", description: "audience must be an absolute URI")
+            }
+            throw OAuthError(.badRequest, error: "invalid_target", description: "the tenant is unknown or not allowed for this subject")
         }
     }
 

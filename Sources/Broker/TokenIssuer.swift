@@ -29,7 +29,7 @@ struct TokenIssuer: Sendable {
     /// Mints for `caller` and tenant `tenantId` (or the tenant whose domain is `domain`).
     func mint(
         caller: CallerIdentity, tenantId: String?, domain: String? = nil, audience: String?, scope requestedScope: [String]?,
-        roles requestedRoles: [String]?, ttl requestedTTL: Int?
+        roles requestedRoles: [String]?, ttl requestedTTL: Int?, subjectRoles: Bool = false
     ) throws(Refusal) -> Minted {
         let snapshot = tenants.directory.current
         let view = tenantId.flatMap { snapshot.byId[$0] } ?? domain.flatMap { snapshot.byDomain[$0] }
@@ -48,9 +48,11 @@ struct TokenIssuer: Sendable {
         // roles can be granted only by system admins until role grants per key exist.
         let grantable = caller.scopes.subtracting(["admin"])
         let scope = requestedScope.map { $0.filter { caller.isSystemAdmin || grantable.contains($0) } } ?? grantable.sorted()
-        let roles = caller.isSystemAdmin ? (requestedRoles ?? []) : []
+        // Token exchange carries the subject's own roles from its identity provider into the cx-tenant token.
+        let roles = subjectRoles ? caller.roles : caller.isSystemAdmin ? (requestedRoles ?? []) : []
         let request = CXToken.Request(
-            tenantId: view.tenantId, tenantDomain: view.domain, subject: caller.name, clientId: caller.clientId, audience: audience,
+            tenantId: view.tenantId, tenantDomain: view.domain, subject: subjectRoles ? (caller.subjectId ?? caller.name) : caller.name,
+            clientId: caller.clientId, audience: audience,
             scope: scope.uniqued(), roles: roles.uniqued(), ttl: ttl)
         do {
             let minted = try CXToken.mint(request, issuer: issuer(), key: keyRing.current.active, now: tenants.clock())

@@ -103,3 +103,54 @@ import Testing
         }
     }
 }
+
+@Suite("RFC 8693 token exchange", .serialized) struct TokenExchangeTests {
+    let exchange = "urn:ietf:params:oauth:grant-type:token-exchange"
+    let accessToken = "urn:ietf:params:oauth:token-type:access_token"
+
+    @Test("a tenant realm's token becomes a cx-tenant token for that tenant; master tokens need a tenant and a role")
+    func exchangeTokens() async throws {
+        let double = try KeycloakDouble(realms: ["master", "t1", "t2"])
+        try await double.start()
+        defer { double.stop() }
+        let harness = try await RegistryHarness.make(.sqlite, flags: ["keycloakUrl": double.base])
+        let callers = CallerTests()
+        try await harness.run { client in
+            for id in ["t1", "t2"] { _ = try await client.send(.post, "/v1/tenants", json: tenantBody(id)) }
+            let user = try double.token("t1", claims: callers.keycloakClaims(double, realm: "t1", roles: ["agent", "tenant-admin"]))
+            let reply = try await client.form("/oauth2/token", [("grant_type", exchange), ("subject_token", user), ("subject_token_type", accessToken)])
+            #expect(reply.status == .ok, "\(reply.text)")
+            #expect(try reply.json["issued_token_type"] == .string(accessToken))
+            let token = try #require(try reply.json["access_token"]?.stringValue)
+            let claims = try JWS.unverifiedClaims(token)
+            #expect(claims["tenant_id"] == .string("t1"))
+            #expect(claims["sub"] == .string("user-t1"))
+            #expect(claims["roles"] == .array([.string("agent"), .string("tenant-admin")]))
+            #expect(try await client.send(.get, "/v1/verify", key: token).status == .ok)
+            let otherTenant = try await client.form(
+                "/oauth2/token", [("grant_type", exchange), ("subject_token", user), ("subject_token_type", accessToken), ("tenant", "t2")])
+            #expect(try otherTenant.json["error"] == .string("invalid_target"))
+
+            let minter = try double.token("master", claims: callers.keycloakClaims(double, realm: "master", roles: ["cx-token-minter"]))
+            let forT2 = try await client.form("/oauth2/token", [("grant_type", exchange), ("subject_token", minter), ("subject_token_type", accessToken), ("tenant", "t2")])
+            #expect(forT2.status == .ok, "\(forT2.text)")
+            #expect(try JWS.unverifiedClaims(try #require(try forT2.json["access_token"]?.stringValue))["roles"] == .array([]))
+            let noTenant = try await client.form("/oauth2/token", [("grant_type", exchange), ("subject_token", minter), ("subject_token_type", accessToken)])
+            #expect(try noTenant.json["error"] == .string("invalid_request"))
+            let plain = try double.token("master", claims: callers.keycloakClaims(double, realm: "master", roles: ["offline_access"]))
+            let refused = try await client.form("/oauth2/token", [("grant_type", exchange), ("subject_token", plain), ("subject_token_type", accessToken), ("tenant", "t1")])
+            #expect(try refused.json["error"] == .string("invalid_grant"))
+            let garbage = try await client.form("/oauth2/token", [("grant_type", exchange), ("subject_token", "not.a.jwt"), ("subject_token_type", accessToken)])
+            #expect(try garbage.json["error"] == .string("invalid_grant"))
+            let wrongType = try await client.form(
+                "/oauth2/token", [("grant_type", exchange), ("subject_token", user), ("subject_token_type", "urn:ietf:params:oauth:token-type:id_token")])
+            #expect(try wrongType.json["error"] == .string("invalid_request"))
+            // A cx-tenant token is not a Keycloak subject token.
+            let cx = try await client.form("/oauth2/token", [("grant_type", exchange), ("subject_token", token), ("subject_token_type", accessToken)])
+            #expect(try cx.json["error"] == .string("invalid_grant"))
+            _ = try await client.send(.post, "/v1/tenants/t1/suspend")
+            let suspended = try await client.form("/oauth2/token", [("grant_type", exchange), ("subject_token", user), ("subject_token_type", accessToken)])
+            #expect(try suspended.json["error"] == .string("invalid_target"))
+        }
+    }
+}
