@@ -66,7 +66,7 @@ public struct BrokerApplication: Sendable {
             keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, defaultTTL: configuration.tokenTTL, maxTTL: configuration.maxTokenTTL)
         let tokenController = TokenController(issuer: tokenIssuer, service: tenants, metrics: metrics, keycloak: keycloak)
         tokenController.addRoutes(to: router)
-        VerifyController(verifier: verifier, service: tenants, tokens: tokenController, metrics: metrics).addRoutes(to: router)
+        VerifyController(verifier: verifier, service: tenants, tokens: tokenController, metrics: metrics, keycloak: keycloak).addRoutes(to: router)
         return router
     }
 

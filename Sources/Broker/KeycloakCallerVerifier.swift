@@ -20,7 +20,34 @@ struct KeycloakCallerVerifier: Sendable {
     static let minterRole = "cx-token-minter"
     static let tenantAdminRole = "tenant-admin"
 
+    /// A Keycloak access token that verified: its claims, roles and (for tenant realms) tenant.
+    struct Verified: Sendable {
+        let claims: [String: JSONValue]
+        let roles: Set<String>
+        let tenant: TenantView?
+    }
+
     func identify(_ token: String) async -> CallerIdentity? {
+        guard let verified = await verify(token) else { return nil }
+        let roles = verified.roles
+        let claims = verified.claims
+        let subject = claims["sub"]?.stringValue ?? claims["preferred_username"]?.stringValue ?? "unknown"
+        let name = claims["preferred_username"]?.stringValue ?? subject
+        if let tenant = verified.tenant {
+            let admin = roles.contains(Self.tenantAdminRole)
+            return CallerIdentity(
+                subject: "keycloak:\(tenant.realm):\(subject)", name: name, clientId: claims["azp"]?.stringValue ?? "",
+                isSystemAdmin: false, scopes: admin ? ["tenants:read", "tenants:write"] : [], tenants: [tenant.tenantId],
+                roles: roles.sorted(), subjectId: subject)
+        }
+        return CallerIdentity(
+            subject: "keycloak:master:\(subject)", name: name, clientId: claims["azp"]?.stringValue ?? "",
+            isSystemAdmin: roles.contains(adminRole), scopes: roles.contains(Self.minterRole) ? ["token:mint"] : [], tenants: nil,
+            roles: roles.sorted(), subjectId: subject)
+    }
+
+    /// Verifies a Keycloak access token of the master realm or of a known tenant's realm.
+    func verify(_ token: String) async -> Verified? {
         guard token.utf8.count <= JWS.defaultMaxTokenBytes,
             let header = try? JWS.unverifiedHeader(token), let kid = header["kid"]?.stringValue,
             let issuer = (try? JWS.unverifiedClaims(token))?["iss"]?.stringValue
@@ -47,21 +74,8 @@ struct KeycloakCallerVerifier: Sendable {
         }
         // Keycloak marks access tokens typ "Bearer"; ID and refresh tokens are not credentials here.
         if let typ = verified.claims["typ"], typ != .string("Bearer") { return nil }
-        let roles = Self.roles(verified.claims, path: rolesClaim)
-        let subject = verified.claims["sub"]?.stringValue ?? verified.claims["preferred_username"]?.stringValue ?? "unknown"
-        let name = verified.claims["preferred_username"]?.stringValue ?? subject
-        if let tenant {
-            guard tenant.status(at: tenants.clock()) != .deleted else { return nil }
-            let admin = roles.contains(Self.tenantAdminRole)
-            return CallerIdentity(
-                subject: "keycloak:\(tenant.realm):\(subject)", name: name, clientId: verified.claims["azp"]?.stringValue ?? "",
-                isSystemAdmin: false, scopes: admin ? ["tenants:read", "tenants:write"] : [], tenants: [tenant.tenantId],
-                roles: roles.sorted(), subjectId: subject)
-        }
-        return CallerIdentity(
-            subject: "keycloak:master:\(subject)", name: name, clientId: verified.claims["azp"]?.stringValue ?? "",
-            isSystemAdmin: roles.contains(adminRole), scopes: roles.contains(Self.minterRole) ? ["token:mint"] : [], tenants: nil,
-            roles: roles.sorted(), subjectId: subject)
+        if let tenant, tenant.status(at: tenants.clock()) == .deleted { return nil }
+        return Verified(claims: verified.claims, roles: Self.roles(verified.claims, path: rolesClaim), tenant: tenant)
     }
 
     /// Roles at a dotted claim path: an array of strings or one space-separated string.

@@ -11,9 +11,10 @@ struct VerifyController: Sendable {
     let service: TenantService
     let tokens: TokenController
     let metrics: BrokerMetrics
+    let keycloak: KeycloakCallerVerifier
 
     func addRoutes(to router: Router<BrokerRequestContext>) {
-        router.get("/v1/verify") { request, context in verify(request, context) }
+        router.get("/v1/verify") { request, context in await verify(request, context) }
         router.post("/oauth2/introspect") { request, context in try await introspect(request, context) }
         router.post("/oauth2/revoke") { request, context in try await revoke(request, context) }
     }
@@ -24,7 +25,7 @@ struct VerifyController: Sendable {
     )
 
     /// Forward-auth: 200 with identity headers, 401 for a bad token, 403 for a token of another tenant.
-    func verify(_ request: Request, _ context: BrokerRequestContext) -> Response {
+    func verify(_ request: Request, _ context: BrokerRequestContext) async -> Response {
         if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "), header.utf8.count > 8192 {
             metrics.recordVerification("invalid")
             return Self.invalidToken(JOSEError.tokenTooLarge.description)
@@ -36,6 +37,12 @@ struct VerifyController: Sendable {
         let audience = request.uri.queryParameters["audience"].map(String.init)
         switch verifier.verify(token, audience: audience) {
         case .failure(let failure):
+            // Not one of ours (another issuer): it may be a Keycloak access token.
+            if case .invalid = failure, audience == nil, !Self.isOurs(token, issuer: verifier.issuer()),
+                let keycloakToken = await keycloak.verify(token)
+            {
+                return keycloakResponse(keycloakToken, request)
+            }
             metrics.recordVerification(failure == .revoked ? "revoked" : failure == .tenantInactive ? "tenant_inactive" : "invalid")
             return Self.invalidToken(failure.description)
         case .success(let verified):
@@ -56,6 +63,36 @@ struct VerifyController: Sendable {
             headers[Self.authHeaders.scope] = Self.headerSafe(verified.scope) ?? ""
             return Response(status: .ok, headers: headers)
         }
+    }
+
+    /// Whether the token claims to be issued by this broker (then only the broker's own rules apply).
+    static func isOurs(_ token: String, issuer: String) -> Bool {
+        (try? JWS.unverifiedClaims(token))?["iss"]?.stringValue == issuer
+    }
+
+    /// Forward-auth answer for a Keycloak access token: a tenant realm's token is for that (active) tenant;
+    /// a master-realm token belongs to no tenant, so any tenant hint makes it 403.
+    func keycloakResponse(_ token: KeycloakCallerVerifier.Verified, _ request: Request) -> Response {
+        let tenantId = token.tenant?.tenantId
+        if let tenant = token.tenant, tenant.status(at: service.clock()) != .active {
+            metrics.recordVerification("tenant_inactive")
+            return Self.invalidToken(TokenVerifier.Failure.tenantInactive.description)
+        }
+        let hints = Self.requestedTenants(request)
+        if hints.contains(where: { $0 != tenantId && $0 != token.tenant?.domain }) {
+            metrics.recordVerification("wrong_tenant")
+            return Response(status: .forbidden, headers: [
+                .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another tenant\"",
+                .cacheControl: "no-store",
+            ])
+        }
+        metrics.recordVerification("valid_keycloak")
+        var headers: HTTPFields = [.cacheControl: "no-store"]
+        headers[Self.authHeaders.subject] = token.claims["sub"]?.stringValue.flatMap(Self.headerSafe) ?? ""
+        headers[Self.authHeaders.tenant] = tenantId ?? ""
+        headers[Self.authHeaders.roles] = token.roles.sorted().compactMap(Self.headerSafe).joined(separator: ",")
+        headers[Self.authHeaders.scope] = token.claims["scope"]?.stringValue.flatMap(Self.headerSafe) ?? ""
+        return Response(status: .ok, headers: headers)
     }
 
     /// What the request says about its tenant: `?tenant=` and the host in `X-Forwarded-Host` (port dropped, lowercased).
@@ -94,6 +131,20 @@ struct VerifyController: Sendable {
         }
         let inactive = JSONResponse.make(.object(["active": .bool(false)]), headers: [.cacheControl: "no-store"])
         guard case .success(let verified) = verifier.verify(token, audience: nil), caller.canSee(verified.tenantId) else {
+            if !Self.isOurs(token, issuer: verifier.issuer()), let keycloakToken = await keycloak.verify(token),
+                keycloakToken.tenant.map({ caller.canSee($0.tenantId) && $0.status(at: service.clock()) == .active }) ?? caller.isSystemAdmin
+            {
+                metrics.recordVerification("introspect_active")
+                var body = keycloakToken.claims
+                body["active"] = .bool(true)
+                body["token_type"] = .string("Bearer")
+                if let tenant = keycloakToken.tenant {
+                    body["tenant_id"] = .string(tenant.tenantId)
+                    body["tenant_domain"] = .string(tenant.domain)
+                }
+                body["roles"] = .array(keycloakToken.roles.sorted().map(JSONValue.string))
+                return JSONResponse.make(.object(body), headers: [.cacheControl: "no-store"])
+            }
             metrics.recordVerification("introspect_inactive")
             return inactive
         }

@@ -154,3 +154,47 @@ import Testing
         }
     }
 }
+
+@Suite("Keycloak access tokens at /v1/verify and introspection", .serialized) struct KeycloakVerifyTests {
+    @Test("a tenant realm's token passes forward-auth for its tenant only; master tokens belong to no tenant; introspection reports them")
+    func keycloakTokens() async throws {
+        let double = try KeycloakDouble(realms: ["master", "t1", "t2"])
+        try await double.start()
+        defer { double.stop() }
+        let harness = try await RegistryHarness.make(.sqlite, flags: ["keycloakUrl": double.base])
+        let callers = CallerTests()
+        try await harness.run { client in
+            for id in ["t1", "t2"] { _ = try await client.send(.post, "/v1/tenants", json: tenantBody(id)) }
+            var userClaims = callers.keycloakClaims(double, realm: "t1", roles: ["agent"])
+            userClaims["scope"] = .string("profile email")
+            let user = try double.token("t1", claims: userClaims)
+            let host = HTTPField.Name("X-Forwarded-Host")!
+            let ok = try await client.send(.get, "/v1/verify", key: user, headers: [host: "t1.expertflow.com"])
+            #expect(ok.status == .ok, "\(ok.headers)")
+            #expect(ok.headers[HTTPField.Name("X-Auth-Tenant")!] == "t1")
+            #expect(ok.headers[HTTPField.Name("X-Auth-Subject")!] == "user-t1")
+            #expect(ok.headers[HTTPField.Name("X-Auth-Roles")!] == "agent")
+            #expect(ok.headers[HTTPField.Name("X-Auth-Scope")!] == "profile email")
+            #expect(try await client.send(.get, "/v1/verify", key: user, headers: [host: "t2.expertflow.com"]).status == .forbidden)
+            let master = try double.token("master", claims: callers.keycloakClaims(double, realm: "master", roles: ["admin"]))
+            #expect(try await client.send(.get, "/v1/verify", key: master, headers: [host: "t1.expertflow.com"]).status == .forbidden)
+            #expect(try await client.send(.get, "/v1/verify", key: master).status == .ok)
+            let expired = try double.token("t1", claims: callers.keycloakClaims(double, realm: "t1", roles: ["agent"], ttl: -300))
+            #expect(try await client.send(.get, "/v1/verify", key: expired).status == .unauthorized)
+
+            let all = try await client.apiKey(["token:introspect"])
+            let onlyT2 = try await client.apiKey(["token:introspect"], tenants: ["t2"])
+            let active = try await client.form("/oauth2/introspect", [("token", user)], basic: clientCredentials(all))
+            #expect(try active.json["active"] == .bool(true))
+            #expect(try active.json["tenant_id"] == .string("t1"))
+            #expect(try active.json["iss"] == .string(double.issuer("t1")))
+            #expect(try await client.form("/oauth2/introspect", [("token", user)], basic: clientCredentials(onlyT2)).json == ["active": .bool(false)])
+            #expect(try await client.form("/oauth2/introspect", [("token", master)], basic: clientCredentials(all)).json["active"] == .bool(false),
+                    "only system admins may introspect master-realm tokens")
+
+            _ = try await client.send(.post, "/v1/tenants/t1/suspend")
+            #expect(try await client.send(.get, "/v1/verify", key: user).status == .unauthorized)
+            #expect(try await client.form("/oauth2/introspect", [("token", user)], basic: clientCredentials(all)).json == ["active": .bool(false)])
+        }
+    }
+}
