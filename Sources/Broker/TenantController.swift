@@ -85,9 +85,9 @@ struct TenantController: Sendable {
         var items = [JSONValue]()
         var last: String?
         var exhausted = false
-        // A caller limited to some tenants pages through the same ordering, seeing only its own.
+        // A caller limited to some tenants gets only those, filtered by the database.
         while items.count < limit, !exhausted {
-            let page = try await service.store.list(status: status, limit: limit, after: after, now: now)
+            let page = try await service.store.list(status: status, limit: limit, after: after, only: caller.isSystemAdmin ? nil : caller.tenants, now: now)
             exhausted = page.count < limit
             for tenant in page {
                 after = tenant.tenantId

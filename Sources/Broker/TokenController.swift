@@ -181,7 +181,7 @@ struct TokenController: Sendable {
                 ]), headers: [.cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"])
         } catch {
             if case .invalid = error {
-                throw OAuthError(.badRequest, error: "invalid_request", description: "audience must be an absolute URI")
+                throw OAuthError(.badRequest, error: "invalid_target", description: "audience must be an https URI on the tenant's own domain")
             }
             throw OAuthError(.badRequest, error: "invalid_target", description: "the tenant is unknown or not allowed for this subject")
         }

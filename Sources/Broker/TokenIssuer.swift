@@ -40,8 +40,8 @@ struct TokenIssuer: Sendable {
         var errors = [FieldError]()
         let ttl = requestedTTL ?? defaultTTL
         if !(1...maxTTL).contains(ttl) { errors.append(FieldError("ttl", "must be between 1 and \(maxTTL) seconds")) }
-        if let audience, !Self.isAcceptableAudience(audience) {
-            errors.append(FieldError("audience", "must be an absolute URI of at most 512 characters"))
+        if let audience, !Self.isAcceptableAudience(audience, tenantDomain: view.domain) {
+            errors.append(FieldError("audience", "must be an https URI on the tenant's own domain (\(view.domain) or a subdomain)"))
         }
         if !errors.isEmpty { throw .invalid(errors) }
         // Callers grant only what they hold: scopes are intersected with the caller's own (never `admin`);
@@ -52,7 +52,7 @@ struct TokenIssuer: Sendable {
         let roles = subjectRoles ? caller.roles : caller.isSystemAdmin ? (requestedRoles ?? []) : []
         let request = CXToken.Request(
             tenantId: view.tenantId, tenantDomain: view.domain, subject: subjectRoles ? (caller.subjectId ?? caller.name) : caller.name,
-            clientId: caller.clientId, audience: audience,
+            clientId: subjectRoles ? "keycloak:\(view.realm):\(caller.clientId)" : caller.clientId, audience: audience,
             scope: scope.uniqued(), roles: roles.uniqued(), ttl: ttl)
         do {
             let minted = try CXToken.mint(request, issuer: issuer(), key: keyRing.current.active, now: tenants.clock())
@@ -63,9 +63,13 @@ struct TokenIssuer: Sendable {
         }
     }
 
-    static func isAcceptableAudience(_ value: String) -> Bool {
-        guard (1...512).contains(value.utf8.count), let url = URL(string: value), url.scheme != nil else { return false }
-        return value.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    /// An audience must stay inside the tenant: an https URI whose host is the tenant's domain or a subdomain of it,
+    /// so no tenant can mint a token another tenant's services (or a JWKS-only gateway) would accept.
+    static func isAcceptableAudience(_ value: String, tenantDomain: String) -> Bool {
+        guard (1...512).contains(value.utf8.count), value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }),
+            let url = URL(string: value), url.scheme == "https", let host = url.host?.lowercased(), url.user == nil
+        else { return false }
+        return host == tenantDomain || host.hasSuffix("." + tenantDomain)
     }
 }
 

@@ -85,7 +85,10 @@ final class TokenVerifier: Sendable {
     /// What may change while a token lives: time, tenant status, revocation, and the caller's audience.
     func checkDynamic(_ token: VerifiedCXToken, now: Double, audience: String?) -> Result<VerifiedCXToken, Failure> {
         // A retired (or replaced) key takes its tokens with it, cached or not.
-        guard keyRing.current.key(forKid: token.key.kid) === token.key else { return .failure(.invalid(JOSEError.unknownKeyID.description)) }
+        // Compared by value: a SIGHUP reload builds new key objects for unchanged keys.
+        guard let current = keyRing.current.key(forKid: token.key.kid), current === token.key || current.jwk == token.key.jwk else {
+            return .failure(.invalid(JOSEError.unknownKeyID.description))
+        }
         if now >= token.expiresAt + leeway { return .failure(.invalid(JOSEError.expired.description)) }
         if let nbf = token.notBefore, now + leeway < nbf { return .failure(.invalid(JOSEError.notYetValid.description)) }
         guard let view = tenants.directory.tenant(id: token.tenantId), view.domain == token.tenantDomain else {
@@ -137,7 +140,7 @@ final class TokenVerifier: Sendable {
         return .success(
             VerifiedCXToken(
                 subject: subject, tenantId: tenantId, tenantDomain: domain, audiences: audiences, roles: roles, scope: string("scope") ?? "",
-                clientId: string("client_id") ?? "", jti: jti, issuedAt: Int64(claims["iat"]?.numberValue ?? 0),
+                clientId: string("client_id") ?? "", jti: jti, issuedAt: Int64(exactly: (claims["iat"]?.numberValue ?? 0).rounded(.down)) ?? 0,
                 notBefore: claims["nbf"]?.numberValue, expiresAt: expires, claims: claims, key: jwt.key))
     }
 }

@@ -29,7 +29,10 @@ public enum JOSEError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidBase64URL(let part): return "\(part) is not canonical base64url"
         case .invalidJSON(let part): return "\(part) is not a valid JSON object"
         case .headerNotAllowed(let name): return "header parameter '\(name)' is not accepted"
-        case .algorithmNotAllowed(let alg): return "algorithm '\(alg)' is not accepted"
+        case .algorithmNotAllowed(let alg):
+            // The value comes from the token: show it only when it is short and plain.
+            let shown = alg.utf8.count <= 16 && alg.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x27 }) ? " '\(alg)'" : ""
+            return "algorithm\(shown) is not accepted"
         case .missingKeyID: return "token has no kid"
         case .unknownKeyID: return "no key with this kid"
         case .algorithmMismatch: return "token alg does not match the key's algorithm"

@@ -20,10 +20,12 @@ enum LogoSniffer {
                 return "is not an SVG image"
             }
             // An SVG is a document, not just a picture: refuse the parts that run code or fetch content.
-            for marker in ["<script", "javascript:", "<foreignobject", "<!entity", "<iframe"] where lower.contains(marker) {
+            for marker in ["<script", "javascript:", "<foreignobject", "<!entity", "<!doctype", "<iframe", "&#", "xlink:href", "href="]
+            where lower.contains(marker) {
                 return "SVG must not contain \(marker)"
             }
-            if lower.range(of: #"\son[a-z]+\s*="#, options: .regularExpression) != nil { return "SVG must not contain event handlers" }
+            // Event handlers after whitespace or '/' (`<svg/onload=...>`).
+            if lower.range(of: #"[\s/"']on[a-z]+\s*="#, options: .regularExpression) != nil { return "SVG must not contain event handlers" }
             return nil
         default:
             return "unsupported type"

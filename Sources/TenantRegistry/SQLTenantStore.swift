@@ -229,7 +229,9 @@ public final class SQLTenantStore: Service, Sendable {
     }
 
     /// One page of tenants ordered by id, filtered by status at `now`.
-    public func list(status: TenantStatus?, limit: Int, after cursor: String?, now: Date) async throws(StoreError) -> [Tenant] {
+    /// With `only`, just those tenant ids (a caller limited to some tenants), filtered in SQL.
+    public func list(status: TenantStatus?, limit: Int, after cursor: String?, only: Set<String>? = nil, now: Date) async throws(StoreError) -> [Tenant] {
+        if let only, only.isEmpty { return [] }
         let nowMS = Milliseconds.from(now)
         do {
             let rows = try await backend.read { db in
@@ -244,6 +246,14 @@ public final class SQLTenantStore: Service, Sendable {
                 if let cursor {
                     query.appendLiteral(" AND tenant_id > ")
                     query.appendInterpolation(bind: cursor)
+                }
+                if let only {
+                    query.appendLiteral(" AND tenant_id IN (")
+                    for (index, id) in only.sorted().enumerated() {
+                        if index > 0 { query.appendLiteral(", ") }
+                        query.appendInterpolation(bind: id)
+                    }
+                    query.appendLiteral(")")
                 }
                 query.appendInterpolation(unsafeRaw: " ORDER BY tenant_id LIMIT \(limit)")
                 return try await db.raw(query).all(decoding: StoredTenantRow.self)

@@ -18,10 +18,21 @@ public final class TenantSnapshot: Sendable, AtomicReference {
         var issuers = [String: TenantView]()
         domains.reserveCapacity(byId.count)
         realms.reserveCapacity(byId.count)
+        var ambiguousRealms = Set<String>()
+        var ambiguousIssuers = Set<String>()
         for view in byId.values {
             domains[view.domain] = view
-            if let issuer = view.issuer { issuers[issuer] = view } else { realms[view.realm] = view }
+            // Deleted tenants keep their record but not their realm; two live tenants on one realm or issuer
+            // are ambiguous, and an ambiguous token names no tenant at all.
+            guard view.storedStatus != .deleted else { continue }
+            if let issuer = view.issuer {
+                if issuers.updateValue(view, forKey: issuer) != nil { ambiguousIssuers.insert(issuer) }
+            } else if realms.updateValue(view, forKey: view.realm) != nil {
+                ambiguousRealms.insert(view.realm)
+            }
         }
+        for realm in ambiguousRealms { realms[realm] = nil }
+        for issuer in ambiguousIssuers { issuers[issuer] = nil }
         self.byDomain = domains
         self.byRealm = realms
         self.byIssuer = issuers

@@ -82,6 +82,12 @@ import Testing
             _ = try double.rotate("master", dropOld: true)
             let fresh = try double.token("master", claims: keycloakClaims(double, realm: "master", roles: ["admin"]))
             #expect(try await client.send(.get, "/v1/dashboard/summary", key: fresh).status == .ok, "the new kid is fetched")
+            // Two live tenants on one realm: a token of that realm names no tenant at all.
+            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("t1b") { $0["keycloak"] = .object(["realm": .string("t1"), "clientId": .string("c"), "Otp_Manager_Url": .string("http://otp/")]) })
+            let ambiguous = try double.token("t1", claims: keycloakClaims(double, realm: "t1", roles: ["tenant-admin"]))
+            #expect(try await client.send(.get, "/v1/tenants/t1", key: ambiguous).status == .unauthorized)
+            _ = try await client.send(.delete, "/v1/tenants/t1b")
+            #expect(try await client.send(.get, "/v1/tenants/t1", key: ambiguous).status == .ok, "a deleted tenant gives its realm back")
             // A tenant realm token does not make anyone a system admin, whatever roles it carries.
             let realmAdmin = try double.token("t1", claims: keycloakClaims(double, realm: "t1", roles: ["admin", "tenant-admin"]))
             #expect(try await client.send(.get, "/v1/dashboard/summary", key: realmAdmin).status == .forbidden)
@@ -130,6 +136,10 @@ import Testing
             let otherTenant = try await client.form(
                 "/oauth2/token", [("grant_type", exchange), ("subject_token", user), ("subject_token_type", accessToken), ("tenant", "t2")])
             #expect(try otherTenant.json["error"] == .string("invalid_target"))
+            let otherAudience = try await client.form(
+                "/oauth2/token", [("grant_type", exchange), ("subject_token", user), ("subject_token_type", accessToken), ("audience", "https://t2.expertflow.com")])
+            #expect(try otherAudience.json["error"] == .string("invalid_target"))
+            #expect(claims["client_id"] == .string("keycloak:t1:token-broker"), "a realm's client names cannot pose as API keys")
 
             let minter = try double.token("master", claims: callers.keycloakClaims(double, realm: "master", roles: ["cx-token-minter"]))
             let forT2 = try await client.form("/oauth2/token", [("grant_type", exchange), ("subject_token", minter), ("subject_token_type", accessToken), ("tenant", "t2")])

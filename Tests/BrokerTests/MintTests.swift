@@ -77,10 +77,15 @@ func clientCredentials(_ key: String) -> (String, String) {
             let key = try await client.apiKey(["token:mint"])
             let asComponent = try await client.send(.post, "/v1/tenants/tenant1/token", json: .object(["roles": .array([.string("tenant-admin")])]), key: key)
             #expect(try JWS.unverifiedClaims(try #require(try asComponent.json["access_token"]?.stringValue))["roles"] == .array([]))
-            let asAdmin = try await client.send(.post, "/v1/tenants/tenant1/token", json: .object(["roles": .array([.string("agent"), .string("agent")]), "audience": .string("https://api.example/")]))
+            let asAdmin = try await client.send(.post, "/v1/tenants/tenant1/token", json: .object(["roles": .array([.string("agent"), .string("agent")]), "audience": .string("https://api.tenant1.expertflow.com/")]))
             let adminClaims = try JWS.unverifiedClaims(try #require(try asAdmin.json["access_token"]?.stringValue))
             #expect(adminClaims["roles"] == .array([.string("agent")]))
-            #expect(adminClaims["aud"] == .string("https://api.example/"))
+            #expect(adminClaims["aud"] == .string("https://api.tenant1.expertflow.com/"))
+            // No tenant can mint a token whose audience is outside its own domain (e.g. another tenant's).
+            for audience in ["https://tenant2.expertflow.com", "https://api.example/", "http://tenant1.expertflow.com", "https://eviltenant1.expertflow.com"] {
+                let other = try await client.send(.post, "/v1/tenants/tenant1/token", json: .object(["audience": .string(audience)]), key: key)
+                #expect(other.status == .unprocessableContent, "\(audience)")
+            }
             let tooLong = try await client.send(.post, "/v1/tenants/tenant1/token", json: .object(["ttl": .int(3601)]), key: key)
             #expect(tooLong.status == .unprocessableContent)
             #expect(try tooLong.errorFields == ["ttl"])

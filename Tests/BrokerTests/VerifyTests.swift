@@ -42,8 +42,10 @@ extension RegistryHarness {
             #expect(verify.headers[HTTPField.Name("X-Auth-Scope")!] == "otp")
             #expect(verify.headers[HTTPField.Name("X-Auth-Subject")!] == "test admin")
             #expect(try await client.send(.get, "/v1/verify?tenant=tenant1", key: token).status == .ok)
-            // Cached: the second answer is the same.
+            // Cached: the second answer is the same, and a key ring reload that changes nothing keeps it valid.
             #expect(try await client.send(.get, "/v1/verify", key: token).status == .ok)
+            try harness.broker.keyRing.reload(logger: .init(label: "test")).get()
+            #expect(try await client.send(.get, "/v1/verify", key: token).status == .ok, "a SIGHUP must not invalidate tokens of unchanged keys")
 
             let introspector = try await client.apiKey(["token:introspect"], tenants: ["tenant1"])
             let (id, secret) = clientCredentials(introspector)
@@ -118,6 +120,10 @@ extension RegistryHarness {
             clock.set(now.addingTimeInterval(60 + 61))
             cases.append(("expired beyond leeway", expired))
 
+            let longAlg = Base64URL.encode(Array("{\"alg\":\"\(String(repeating: "X", count: 6000))\",\"kid\":\"\(kid)\"}".utf8)) + "." + parts[1] + "." + parts[2]
+            let reflected = try await client.send(.get, "/v1/verify", key: longAlg)
+            #expect(reflected.status == .unauthorized)
+            #expect((reflected.headers[.wwwAuthenticate]?.count ?? 0) < 200, "token text must not be reflected")
             for (name, token) in cases {
                 let verify = try await client.send(.get, "/v1/verify", key: token)
                 #expect(verify.status == .unauthorized, "\(name): \(verify.status)")
