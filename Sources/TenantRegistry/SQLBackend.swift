@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
@@ -20,6 +21,8 @@ final class SQLBackend: Sendable {
     let logger: Logger
     /// The PostgreSQL pool's run loop, started at open and cancelled by `close()`.
     private let poolTask: Task<Void, Never>?
+    /// Set by the first close: sqlite-nio's close is not safe to repeat (it dereferences the freed handle).
+    private let closed = Atomic<Bool>(false)
 
     var isPostgres: Bool {
         if case .postgres = kind { return true }
@@ -38,8 +41,9 @@ final class SQLBackend: Sendable {
 
     deinit {
         // An SQLite connection must be closed before it is freed; the close future keeps it alive until done.
-        // Closing an already closed connection is a no-op.
-        if case .sqlite(let connection, _) = kind { _ = connection.close() }
+        if case .sqlite(let connection, _) = kind, closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            _ = connection.close()
+        }
         poolTask?.cancel()
     }
 
@@ -70,7 +74,9 @@ final class SQLBackend: Sendable {
     /// Closes the SQLite connection or stops the PostgreSQL pool. The backend is unusable afterwards.
     func close() async {
         switch kind {
-        case .sqlite(let connection, _): try? await connection.close()
+        case .sqlite(let connection, _):
+            guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+            try? await connection.close()
         case .postgres:
             poolTask?.cancel()
             await poolTask?.value

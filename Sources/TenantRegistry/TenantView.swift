@@ -1,17 +1,19 @@
 import Foundation
 
 /// What the hot path (minting, verification) needs of a tenant: no logo, no secret, no free-form JSON.
-public struct TenantView: Sendable, Equatable {
-    public var tenantId: String
-    public var domain: String
-    public var realm: String
-    public var issuer: String?
-    public var storedStatus: StoredStatus
-    public var expiresAt: Date?
-    public var createdAt: Date
-    public var twoFA: TwoFAConfig
-    public var otpManagerURL: String?
-    public var version: Int
+/// Immutable and shared by reference: every index of a snapshot points at one instance, so a lookup
+/// hands out a pointer instead of copying the fields (and retaining each of their strings).
+public final class TenantView: Sendable {
+    public let tenantId: String
+    public let domain: String
+    public let realm: String
+    public let issuer: String?
+    public let storedStatus: StoredStatus
+    public let expiresAt: Date?
+    public let createdAt: Date
+    public let twoFA: TwoFAConfig
+    public let otpManagerURL: String?
+    public let version: Int
 
     public init(_ tenant: Tenant) {
         tenantId = tenant.tenantId
