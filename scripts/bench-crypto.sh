@@ -11,7 +11,10 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-command -v jq >/dev/null || { echo "bench-crypto: jq is required (apt-get install jq)" >&2; exit 2; }
+if ! command -v jq >/dev/null; then
+    echo "bench-crypto: installing jq" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

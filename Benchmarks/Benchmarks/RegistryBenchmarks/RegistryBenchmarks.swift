@@ -1,0 +1,86 @@
+/// Tenant lookups in the in-memory view (`TenantDirectory`), single thread.
+///
+/// For N in 10k and 100k tenants:
+/// - "lookup by id (N)": `TenantDirectory.tenant(id:)`
+/// - "lookup by domain (N)": `TenantDirectory.tenant(domain:)`
+/// Each lookup is what a request pays: an acquiring load of the snapshot, a dictionary lookup (hash + key
+/// compare) and a copy of the `TenantView` out (its strings retained, then released by `blackHole`).
+///
+/// The directory (N tenants from RegistryFixtures) and the keys are built once per N in `setup`, outside
+/// the measured region. Keys are every tenant's id / domain in random order, so lookups touch the whole
+/// table rather than a cache-hot subset; each iteration takes 1,000 consecutive ones from a random start
+/// and copies them (outside the measured region) into fresh, cache-hot strings, as a request's key is.
+/// One benchmark iteration = `scalingFactor` (.kilo) = 1,000 lookups. Hence wall clock per iteration in
+/// µs (as the JMH export gives it) = ns per lookup, and ns per lookup = 1e9 / (throughput × 1,000).
+/// `scripts/bench-registry.sh` reports the p50.
+import Benchmark
+import RegistryFixtures
+import TenantRegistry
+
+/// A directory of `count` tenants and its keys in random order.
+final class LookupFixture: Sendable {
+    let directory: TenantDirectory
+    let ids: [String]
+    let domains: [String]
+
+    init(count: Int) {
+        directory = TenantDirectory()
+        directory.merge(RegistryFixtures.makeTenants(count))
+        let order = Array(0..<count).shuffled()
+        ids = order.map { RegistryFixtures.freshCopy(RegistryFixtures.tenantId($0)) }
+        domains = order.map { RegistryFixtures.freshCopy(RegistryFixtures.domain($0)) }
+        precondition(directory.current.byId.count == count && directory.current.byDomain.count == count)
+    }
+}
+
+/// The keys of one iteration: `scaledIterations.count` consecutive entries of `keys` from a random start,
+/// freshly copied, so each is its own allocation, hot in cache, as a key just parsed from a request is.
+/// (Reading the keys straight from the shuffled 100k array would add a cache miss per key that a
+/// request does not pay.) Freed after `stopMeasurement()`.
+func batch(_ keys: [String], _ benchmark: Benchmark) -> [String] {
+    let count = benchmark.scaledIterations.count
+    let start = Int.random(in: 0...(keys.count - count))
+    return keys[start..<(start + count)].map(RegistryFixtures.freshCopy)
+}
+
+/// Built lazily (globals), so listing the benchmarks builds nothing; `setup` forces the one it needs.
+let fixture10k = LookupFixture(count: 10_000)
+let fixture100k = LookupFixture(count: 100_000)
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.throughput, .wallClock, .mallocCountTotal],
+        timeUnits: .nanoseconds,
+        warmupIterations: 10,
+        scalingFactor: .kilo,
+        maxDuration: .seconds(2),
+        maxIterations: 100_000
+    )
+
+    for (label, size) in [("10k", 10_000), ("100k", 100_000)] {
+        let fixture: @Sendable () -> LookupFixture = { size == 10_000 ? fixture10k : fixture100k }
+        Benchmark("lookup by id (\(label))") { benchmark in
+            let directory = fixture().directory
+            let keys = batch(fixture().ids, benchmark)
+            benchmark.startMeasurement()
+            for key in keys {
+                blackHole(directory.tenant(id: key))
+            }
+            benchmark.stopMeasurement()
+        } setup: {
+            precondition(fixture().directory.tenant(id: fixture().ids[0]) != nil)
+        }
+
+        Benchmark("lookup by domain (\(label))") { benchmark in
+            let directory = fixture().directory
+            let keys = batch(fixture().domains, benchmark)
+            benchmark.startMeasurement()
+            for key in keys {
+                blackHole(directory.tenant(domain: key))
+            }
+            benchmark.stopMeasurement()
+        } setup: {
+            precondition(fixture().directory.tenant(domain: fixture().domains[0]) != nil)
+        }
+    }
+}

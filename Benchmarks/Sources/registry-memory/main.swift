@@ -1,0 +1,72 @@
+/// Heap bytes per tenant of the in-memory tenant view (`TenantDirectory`), logos excluded.
+///
+///   registry-memory N      prints one line: `memory n=N malloc_per_tenant=… rss_per_tenant=… …`
+///
+/// Builds N tenants (RegistryFixtures: JSON text → JSONParser → TenantRules.parseCreate), merges them into
+/// a new `TenantDirectory`, drops the tenant array, then measures the directory alone:
+/// - malloc: glibc mallinfo2 in-use bytes (uordblks + hblkhd) after − before, i.e. the live heap the
+///   directory holds: every dictionary of its `TenantSnapshot` (by id, by domain, …; listed in the output
+///   as `indexes=`) with their `TenantView` values, and the heap strings they reference (shared between
+///   the dictionaries, counted once).
+/// - rss: /proc/self/statm resident pages after − before, each after malloc_trim(0); coarser (page
+///   granular, includes fragmentation), reported as a cross-check.
+/// Runs single-threaded on the main thread (mallinfo2 sees the main arena only). One N per process.
+import CMallocInfo
+import Foundation
+import RegistryFixtures
+import TenantRegistry
+
+guard CommandLine.arguments.count == 2, let count = Int(CommandLine.arguments[1]), count > 0 else {
+    FileHandle.standardError.write(Data("usage: registry-memory N\n".utf8))
+    exit(2)
+}
+
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+
+func settle() -> (malloc: Int, rss: Int) {
+    _ = cmallocinfo_trim()
+    return (Int(cmallocinfo_in_use_bytes()), residentBytes())
+}
+
+/// Warm-up: a throwaway directory of 100 tenants (ids outside 0..<N) so that lazily allocated state
+/// (Foundation date parsing, runtime metadata, the JSON parser's tables) exists before the baseline.
+func warmUp() {
+    let directory = TenantDirectory()
+    directory.merge(RegistryFixtures.makeTenants(50_000_000..<50_000_100))
+    precondition(directory.tenant(domain: RegistryFixtures.domain(50_000_000)) != nil)
+}
+
+/// Builds the tenants and merges them; the array dies when this returns.
+func fill(_ directory: TenantDirectory, count: Int) {
+    let tenants = RegistryFixtures.makeTenants(count)
+    directory.merge(tenants)
+}
+
+warmUp()
+let before = settle()
+let directory = TenantDirectory()
+fill(directory, count: count)
+let after = settle()
+
+let snapshot = directory.current
+guard snapshot.byId.count == count, snapshot.byDomain.count == count else {
+    FileHandle.standardError.write(Data("registry-memory: directory holds \(snapshot.byId.count) tenants, expected \(count)\n".utf8))
+    exit(1)
+}
+/// The snapshot's dictionaries and their sizes (by reflection, so a new index shows up): `byId:100000,…`.
+let indexes = Mirror(reflecting: snapshot).children.compactMap { child -> String? in
+    guard let label = child.label, let table = child.value as? [String: TenantView] else { return nil }
+    return "\(label):\(table.count)"
+}.joined(separator: ",")
+let mallocBytes = after.malloc - before.malloc
+let rssBytes = after.rss - before.rss
+print(
+    "memory n=\(count) malloc_bytes=\(mallocBytes) malloc_per_tenant=\(mallocBytes / count)",
+    "rss_bytes=\(rssBytes) rss_per_tenant=\(rssBytes / count)",
+    "view_stride=\(MemoryLayout<TenantView>.stride) key_stride=\(MemoryLayout<String>.stride)",
+    "byId_capacity=\(snapshot.byId.capacity) indexes=\(indexes)")
+withExtendedLifetime(directory) {}

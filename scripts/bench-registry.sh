@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Tenant registry performance report: in-memory lookups, memory per tenant, full reload times.
+#
+#   scripts/bench-registry.sh          (from anywhere; it works from the repo root)
+#
+# 1. Starts the throwaway PostgreSQL test server (scripts/pg-test-server.sh start).
+# 2. The RegistryBenchmarks suite (Benchmarks/ package, release build, ordo-one/benchmark) exported as
+#    JMH JSON: TenantDirectory.tenant(id:) / tenant(domain:) with 10k and 100k tenants.
+# 3. Benchmarks/Sources/registry-memory (release) for 10k and 100k: heap bytes per tenant of the view.
+# 4. Benchmarks/Sources/registry-reload (release): TenantService.reloadAll() from a fresh SQLite file and
+#    a fresh PostgreSQL database seeded with 10k / 100k tenants (databases dropped afterwards).
+# 5. One table: metric, 10k, 100k, target, verdict.
+# It is a report, not a test: it exits 0 whatever the verdicts (non-zero only if something fails to run).
+# BENCH_SCRATCH=DIR builds in DIR instead of Benchmarks/.build-bench (e.g. to time a cold build).
+# Needs: jq, psql, swift (Benchmarks/ resolves ordo-one/benchmark); PostgreSQL is installed if missing.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+started=$(date +%s)
+if ! command -v jq >/dev/null; then
+    echo "bench-registry: installing jq" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jq >/dev/null
+fi
+
+PKG=(--package-path Benchmarks --scratch-path "${BENCH_SCRATCH:-Benchmarks/.build-bench}")
+SIZES=(10000 100000)
+RUNS=5
+work=$(mktemp -d)
+databases=()
+cleanup() {
+    local db
+    for db in "${databases[@]}"; do
+        psql "$URL" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 \
+            || echo "bench-registry: could not drop database $db" >&2
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- header -------------------------------------------------------------------------------------
+cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+echo "bench-registry: $(date -u '+%Y-%m-%d %H:%M:%S UTC') | nproc $(nproc) | CPU ${cpu:-unknown} | $(swift --version 2>/dev/null | grep -o 'Swift version [0-9.]*' | head -1) | load avg $(cut -d' ' -f1-3 /proc/loadavg) at start"
+
+# --- (a) PostgreSQL -------------------------------------------------------------------------------
+echo "starting the PostgreSQL test server..." >&2
+if ! URL=$(scripts/pg-test-server.sh start 2>"$work/pg.log"); then
+    cat "$work/pg.log" >&2
+    exit 1
+fi
+pg_version=$(psql "$URL" -X -At -c "SHOW server_version" | awk '{print $1}')
+
+# --- (b) lookup benchmarks ------------------------------------------------------------------------
+echo "building and running Benchmarks/ RegistryBenchmarks (release; several minutes when cold)..." >&2
+if ! swift package "${PKG[@]}" benchmark --target RegistryBenchmarks --format jmh --path stdout --no-progress \
+    >"$work/jmh.out" 2>"$work/bench.log"; then
+    # The plugin prints the build log on stdout.
+    grep -v '^\[' "$work/jmh.out" | tail -40 >&2
+    tail -40 "$work/bench.log" >&2
+    exit 1
+fi
+# stdout also carries notes from the plugin; the JMH document is the line that starts with '['.
+# One iteration = 1,000 lookups (scalingFactor .kilo); JMH gives wall clock per iteration in µs, so
+# µs per iteration × 1000 ns/µs ÷ 1000 lookups = ns per lookup. Mallocs are per 1,000 lookups.
+grep '^\[' "$work/jmh.out" | jq -r '.[] |
+    [ (.benchmark | sub("^.*\\.RegistryBenchmarks\\."; "") | gsub("_"; " ")),
+      .secondaryMetrics["Time (wall clock)"].scorePercentiles["50.0"],
+      .secondaryMetrics["Time (wall clock)"].scorePercentiles["90.0"],
+      .secondaryMetrics["Malloc (total)"].scorePercentiles["50.0"],
+      .measurementIterations ] | @tsv' >"$work/lookup.tsv"
+declare -A lookup_p50 lookup_p90 lookup_malloc lookup_iters
+while IFS=$'\t' read -r name p50 p90 mallocs iterations; do
+    lookup_p50[$name]=$p50; lookup_p90[$name]=$p90; lookup_malloc[$name]=$mallocs; lookup_iters[$name]=$iterations
+done <"$work/lookup.tsv"
+for n in 10k 100k; do
+    for kind in id domain; do
+        [[ -n ${lookup_p50["lookup by $kind ($n)"]:-} ]] || {
+            echo "bench-registry: no result for 'lookup by $kind ($n)':" >&2; cat "$work/jmh.out" >&2; exit 1; }
+    done
+done
+
+# --- (c) memory and reload tools ------------------------------------------------------------------
+echo "building registry-memory and registry-reload (release)..." >&2
+for product in registry-memory registry-reload; do
+    if ! swift build "${PKG[@]}" -c release --product "$product" >"$work/build-$product.log" 2>&1; then
+        tail -40 "$work/build-$product.log" >&2
+        exit 1
+    fi
+done
+bin=$(swift build "${PKG[@]}" -c release --show-bin-path)
+
+# Prints the value of key=value field $2 in line $1.
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+declare -A memory_malloc memory_rss memory_line
+for n in "${SIZES[@]}"; do
+    echo "measuring memory of a $n-tenant directory..." >&2
+    line=$("$bin/registry-memory" "$n") || { echo "bench-registry: registry-memory $n failed" >&2; exit 1; }
+    memory_line[$n]=$line
+    memory_malloc[$n]=$(field "$line" malloc_per_tenant)
+    memory_rss[$n]=$(field "$line" rss_per_tenant)
+done
+
+declare -A reload_ms reload_min reload_max reload_seed reload_fetch reload_merge
+for n in "${SIZES[@]}"; do
+    echo "reload, SQLite, $n tenants (seeding first)..." >&2
+    sqlite_file="$work/registry-$n.sqlite"
+    line=$("$bin/registry-reload" "sqlite:$sqlite_file" "$n" "$RUNS" 2>"$work/reload.log") || {
+        cat "$work/reload.log" >&2; exit 1; }
+    reload_ms[sqlite.$n]=$(field "$line" median_ms); reload_min[sqlite.$n]=$(field "$line" min_ms)
+    reload_max[sqlite.$n]=$(field "$line" max_ms); reload_seed[sqlite.$n]=$(field "$line" seed_s)
+    reload_fetch[sqlite.$n]=$(field "$line" fetch_ms); reload_merge[sqlite.$n]=$(field "$line" merge_ms)
+    rm -f "$sqlite_file" "$sqlite_file-wal" "$sqlite_file-shm"
+
+    echo "reload, PostgreSQL, $n tenants (seeding first)..." >&2
+    db="bench_registry_$$_$n"
+    databases+=("$db")
+    psql "$URL" -X -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $db" >/dev/null
+    line=$("$bin/registry-reload" "${URL%/*}/$db" "$n" "$RUNS" 2>"$work/reload.log") || {
+        cat "$work/reload.log" >&2; exit 1; }
+    reload_ms[postgres.$n]=$(field "$line" median_ms); reload_min[postgres.$n]=$(field "$line" min_ms)
+    reload_max[postgres.$n]=$(field "$line" max_ms); reload_seed[postgres.$n]=$(field "$line" seed_s)
+    reload_fetch[postgres.$n]=$(field "$line" fetch_ms); reload_merge[postgres.$n]=$(field "$line" merge_ms)
+    psql "$URL" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
+done
+
+# --- (d) table ------------------------------------------------------------------------------------
+below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+row() { # metric 10k-value 100k-value target verdict
+    printf '%-44s %10s %10s  %-18s %s\n' "$@"
+}
+lookup_row() { # kind
+    local kind=$1 small=${lookup_p50["lookup by $1 (10k)"]} large=${lookup_p50["lookup by $1 (100k)"]} verdict
+    if below "$large" 200; then verdict=PASS; else verdict="FAIL ($(awk -v v="$large" 'BEGIN { printf "%.0f", v - 200 }') ns over)"; fi
+    row "lookup by $kind, ns/lookup (p50)" "$(printf '%.1f' "$small")" "$(printf '%.1f' "$large")" "< 200 ns at 100k" "$verdict"
+}
+
+echo
+row "metric" "10k" "100k" "target" "verdict"
+printf '%s\n' "$(printf '%.0s-' {1..100})"
+lookup_row id
+lookup_row domain
+verdict=PASS
+for n in "${SIZES[@]}"; do below "${memory_malloc[$n]}" 2048 || verdict=FAIL; done
+row "memory, bytes/tenant (malloc in use)" "${memory_malloc[10000]}" "${memory_malloc[100000]}" "< 2048 B/tenant" "$verdict"
+row "memory, bytes/tenant (RSS, trimmed)" "${memory_rss[10000]}" "${memory_rss[100000]}" "-" "report only"
+row "reload from SQLite, ms (median)" "${reload_ms[sqlite.10000]}" "${reload_ms[sqlite.100000]}" "-" "report only"
+row "reload from PostgreSQL $pg_version, ms (median)" "${reload_ms[postgres.10000]}" "${reload_ms[postgres.100000]}" "-" "report only"
+echo
+echo "lookups: ordo-one/benchmark, release, 1 thread. The directory of N tenants and the keys (every id/domain, shuffled) are built once outside the measured region; each iteration copies 1,000 consecutive keys from a random start into fresh (cache-hot, like a request's) strings, unmeasured, then times 1,000 lookups, so ns/lookup = wall-clock µs per iteration (p50; p90 id ${lookup_p90["lookup by id (10k)"]}/${lookup_p90["lookup by id (100k)"]}, domain ${lookup_p90["lookup by domain (10k)"]}/${lookup_p90["lookup by domain (100k)"]} ns; mallocs per 1,000 lookups at 100k: id ${lookup_malloc["lookup by id (100k)"]}, domain ${lookup_malloc["lookup by domain (100k)"]}). A lookup = snapshot load + dictionary probe + copy of the TenantView out (retains its heap strings). Results depend on machine load (see load avg)."
+echo "memory: one process per N; tenants built (JSON text -> JSONParser -> TenantRules.parseCreate; ids 'tenant-0000042', domains '<id>.expertflow.com', no logo), merged into a TenantDirectory, tenant array dropped; bytes = glibc mallinfo2 in-use (uordblks + hblkhd) after - before, / N: every dictionary of the TenantSnapshot (entries at 100k: $(field "${memory_line[100000]}" indexes); a TenantView of $(field "${memory_line[100000]}" view_stride) B stored inline in each; byId capacity $(field "${memory_line[10000]}" byId_capacity) / $(field "${memory_line[100000]}" byId_capacity)) plus the heap strings they share. RSS = /proc/self/statm delta after malloc_trim(0)."
+echo "reload: TenantService.reloadAll() (SELECT all tenants without logo/secret, decode, merge) into an empty directory, median of $RUNS runs (min-max: SQLite ${reload_min[sqlite.10000]}-${reload_max[sqlite.10000]} / ${reload_min[sqlite.100000]}-${reload_max[sqlite.100000]} ms, PostgreSQL ${reload_min[postgres.10000]}-${reload_max[postgres.10000]} / ${reload_min[postgres.100000]}-${reload_max[postgres.100000]} ms); one extra run at 100k split: SQLite read ${reload_fetch[sqlite.100000]} + merge ${reload_merge[sqlite.100000]} ms, PostgreSQL read ${reload_fetch[postgres.100000]} + merge ${reload_merge[postgres.100000]} ms (the store read runs under the store's 5 s deadline). Fresh SQLite file / PostgreSQL database (loopback) per N, seeded untimed with createMany in chunks of 2,000 (SQLite ${reload_seed[sqlite.10000]}/${reload_seed[sqlite.100000]} s, PostgreSQL ${reload_seed[postgres.10000]}/${reload_seed[postgres.100000]} s), connection opened before timing, dropped afterwards."
+echo "load avg at end: $(cut -d' ' -f1-3 /proc/loadavg); total run time $(( $(date +%s) - started )) s (builds included)"
+exit 0
