@@ -14,6 +14,7 @@ struct APIKeyAuthenticator: RouterMiddleware {
     let keycloak: KeycloakCallerVerifier
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard Self.needsCaller(request.uri.path) else { return try await next(request, context) }
         var context = context
         if let header = request.headers[.authorization], let presented = Self.bearer(header), !presented.hasPrefix("tbk_"), !presented.isEmpty {
             context.caller = await tokenCaller(presented)
@@ -46,8 +47,25 @@ struct APIKeyAuthenticator: RouterMiddleware {
         return await keycloak.identify(token)
     }
 
+    /// The credential of `Authorization: Bearer <credential>`, scheme matched case-insensitively, spaces trimmed.
+    /// Byte-level on purpose: this runs on every request, and Foundation's trimming goes through UTF-16.
     static func bearer(_ header: String) -> String? {
-        guard header.utf8.count <= 8192, header.lowercased().hasPrefix("bearer ") else { return nil }
-        return String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let bytes = header.utf8
+        guard bytes.count <= 8192, bytes.count > 7 else { return nil }
+        var index = bytes.startIndex
+        for expected in "bearer ".utf8 {
+            guard bytes[index] | 0x20 == expected | 0x20 else { return nil }
+            index = bytes.index(after: index)
+        }
+        var end = bytes.endIndex
+        while index < end, bytes[index] == 0x20 || bytes[index] == 0x09 { index = bytes.index(after: index) }
+        while end > index, bytes[bytes.index(before: end)] == 0x20 || bytes[bytes.index(before: end)] == 0x09 { end = bytes.index(before: end) }
+        return String(Substring(header.utf8[index..<end]))
+    }
+
+    /// Routes that authenticate callers through this middleware: the `/v1` API except forward-auth, whose
+    /// bearer token is the token under test, not the caller's credential.
+    static func needsCaller(_ path: String) -> Bool {
+        path.hasPrefix("/v1/") && path != "/v1/verify"
     }
 }

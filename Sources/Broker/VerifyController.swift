@@ -26,7 +26,7 @@ struct VerifyController: Sendable {
 
     /// Forward-auth: 200 with identity headers, 401 for a bad token, 403 for a token of another tenant.
     func verify(_ request: Request, _ context: BrokerRequestContext) async -> Response {
-        if let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer "), header.utf8.count > 8192 {
+        if let header = request.headers[.authorization], header.utf8.count > 8192, header.utf8.prefix(7).map({ $0 | 0x20 }) == Array("bearer ".utf8) {
             metrics.recordVerification("invalid")
             return Self.invalidToken(JOSEError.tokenTooLarge.description)
         }

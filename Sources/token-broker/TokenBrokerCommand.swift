@@ -12,6 +12,9 @@ struct TokenBrokerCommand: AsyncParsableCommand {
 
     /// Usage errors exit 2 (as the contract says for `token inspect`), not ArgumentParser's 64.
     static func main() async {
+        // Everything the broker creates (SQLite file and its -wal/-shm, key files, lock) is private by default;
+        // files meant to be readable (keyring.json) get their mode explicitly.
+        umask(0o077)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
