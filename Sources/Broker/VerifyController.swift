@@ -46,23 +46,32 @@ struct VerifyController: Sendable {
             metrics.recordVerification(failure == .revoked ? "revoked" : failure == .tenantInactive ? "tenant_inactive" : "invalid")
             return Self.invalidToken(failure.description)
         case .success(let verified):
-            // Every hint of the request's tenant that is present must name the token's tenant: a client that can
-            // append a query (Envoy ext_authz forwards it) cannot override the host with ?tenant=.
-            if Self.requestedTenants(request).contains(where: { $0 != verified.tenantId && $0 != verified.tenantDomain }) {
-                metrics.recordVerification("wrong_tenant")
-                return Response(status: .forbidden, headers: [
-                    .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another tenant\"",
-                    .cacheControl: "no-store",
-                ])
-            }
-            metrics.recordVerification("valid")
-            var headers: HTTPFields = [.cacheControl: "no-store"]
-            headers[Self.authHeaders.subject] = Self.headerSafe(verified.subject)
-            headers[Self.authHeaders.tenant] = verified.tenantId
-            headers[Self.authHeaders.roles] = verified.roles.compactMap(Self.headerSafe).joined(separator: ",")
-            headers[Self.authHeaders.scope] = Self.headerSafe(verified.scope) ?? ""
-            return Response(status: .ok, headers: headers)
+            return identityResponse(
+                request, tenantId: verified.tenantId, tenantDomain: verified.tenantDomain, subject: verified.subject, roles: verified.roles,
+                scope: verified.scope, result: "valid")
         }
+    }
+
+    /// The forward-auth answer for a verified token: 403 when a tenant hint names another tenant, else 200 with
+    /// the identity headers. Every hint present must name the token's tenant: a client that can append a query
+    /// (Envoy ext_authz forwards it) cannot override the host with ?tenant=.
+    func identityResponse(
+        _ request: Request, tenantId: String?, tenantDomain: String?, subject: String?, roles: [String], scope: String?, result: String
+    ) -> Response {
+        if Self.requestedTenants(request).contains(where: { $0 != tenantId && $0 != tenantDomain }) {
+            metrics.recordVerification("wrong_tenant")
+            return Response(status: .forbidden, headers: [
+                .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another tenant\"",
+                .cacheControl: "no-store",
+            ])
+        }
+        metrics.recordVerification(result)
+        var headers: HTTPFields = [.cacheControl: "no-store"]
+        headers[Self.authHeaders.subject] = subject.flatMap(Self.headerSafe) ?? ""
+        headers[Self.authHeaders.tenant] = tenantId ?? ""
+        headers[Self.authHeaders.roles] = roles.compactMap(Self.headerSafe).joined(separator: ",")
+        headers[Self.authHeaders.scope] = scope.flatMap(Self.headerSafe) ?? ""
+        return Response(status: .ok, headers: headers)
     }
 
     /// Whether the token claims to be issued by this broker (then only the broker's own rules apply).
@@ -73,26 +82,13 @@ struct VerifyController: Sendable {
     /// Forward-auth answer for a Keycloak access token: a tenant realm's token is for that (active) tenant;
     /// a master-realm token belongs to no tenant, so any tenant hint makes it 403.
     func keycloakResponse(_ token: KeycloakCallerVerifier.Verified, _ request: Request) -> Response {
-        let tenantId = token.tenant?.tenantId
         if let tenant = token.tenant, tenant.status(at: service.clock()) != .active {
             metrics.recordVerification("tenant_inactive")
             return Self.invalidToken(TokenVerifier.Failure.tenantInactive.description)
         }
-        let hints = Self.requestedTenants(request)
-        if hints.contains(where: { $0 != tenantId && $0 != token.tenant?.domain }) {
-            metrics.recordVerification("wrong_tenant")
-            return Response(status: .forbidden, headers: [
-                .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another tenant\"",
-                .cacheControl: "no-store",
-            ])
-        }
-        metrics.recordVerification("valid_keycloak")
-        var headers: HTTPFields = [.cacheControl: "no-store"]
-        headers[Self.authHeaders.subject] = token.claims["sub"]?.stringValue.flatMap(Self.headerSafe) ?? ""
-        headers[Self.authHeaders.tenant] = tenantId ?? ""
-        headers[Self.authHeaders.roles] = token.roles.sorted().compactMap(Self.headerSafe).joined(separator: ",")
-        headers[Self.authHeaders.scope] = token.claims["scope"]?.stringValue.flatMap(Self.headerSafe) ?? ""
-        return Response(status: .ok, headers: headers)
+        return identityResponse(
+            request, tenantId: token.tenant?.tenantId, tenantDomain: token.tenant?.domain, subject: token.claims["sub"]?.stringValue,
+            roles: token.roles.sorted(), scope: token.claims["scope"]?.stringValue, result: "valid_keycloak")
     }
 
     /// What the request says about its tenant: `?tenant=` and the host in `X-Forwarded-Host` (port dropped, lowercased).
