@@ -20,15 +20,7 @@ struct APIKeyAuthenticator: RouterMiddleware {
             context.caller = await tokenCaller(presented)
             if let caller = context.caller { context.logger[metadataKey: "caller"] = .string(caller.subject) }
         } else if let header = request.headers[.authorization], let presented = Self.bearer(header), let parts = APIKeyRecord.parse(presented) {
-            var record = service.apiKeys.activeKey(id: parts.id)
-            if record == nil, service.apiKeys.claimMissReload() {
-                // A key created moments ago (CLI, another instance) may not be in memory yet.
-                try? await service.reloadAPIKeys()
-                record = service.apiKeys.activeKey(id: parts.id)
-            }
-            // Hash even when the id is unknown, so timing says little about which ids exist.
-            let matches = record?.matches(secret: parts.secret) ?? (APIKeyRecord.hash(secret: parts.secret).isEmpty)
-            if matches, let record {
+            if let record = await service.authenticateAPIKey(id: parts.id, secret: parts.secret) {
                 context.caller = CallerIdentity(apiKey: record)
                 context.logger[metadataKey: "caller"] = .string(context.caller!.subject)
             }

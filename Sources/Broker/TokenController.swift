@@ -101,7 +101,7 @@ struct TokenController: Sendable {
         guard grant == "client_credentials" else {
             throw OAuthError(.badRequest, error: "unsupported_grant_type", description: "supported: client_credentials, \(Self.tokenExchange)")
         }
-        let caller = try authenticateClient(request, form: form)
+        let caller = try await authenticateClient(request, form: form)
         guard caller.isSystemAdmin || caller.scopes.contains("token:mint") else {
             throw OAuthError(.badRequest, error: "unauthorized_client", description: "this client may not mint tokens")
         }
@@ -188,7 +188,7 @@ struct TokenController: Sendable {
     }
 
     /// Client authentication with an API key: `client_id=tbk_<id>` + `client_secret`, by HTTP Basic or in the form.
-    func authenticateClient(_ request: Request, form: [String: String]) throws -> CallerIdentity {
+    func authenticateClient(_ request: Request, form: [String: String]) async throws -> CallerIdentity {
         let basic = FormBody.basicCredentials(request)
         let formId = form["client_id"]
         let formSecret = form["client_secret"]
@@ -202,9 +202,7 @@ struct TokenController: Sendable {
             id.hasPrefix("tbk_"), let parts = APIKeyRecord.parse(id + "_" + secret)
         else { throw failed }
         if let formId, formId != id { throw failed }
-        let record = service.apiKeys.activeKey(id: parts.id)
-        let matches = record?.matches(secret: parts.secret) ?? APIKeyRecord.hash(secret: parts.secret).isEmpty
-        guard matches, let record else { throw failed }
+        guard let record = await service.authenticateAPIKey(id: parts.id, secret: parts.secret) else { throw failed }
         return CallerIdentity(apiKey: record)
     }
 }

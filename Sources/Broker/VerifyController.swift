@@ -118,7 +118,7 @@ struct VerifyController: Sendable {
     /// RFC 7662: callers need `token:introspect` (or admin); tokens of tenants they may not see are inactive to them.
     func introspect(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
         let form = try await FormBody.parse(request)
-        let caller = try tokens.authenticateClient(request, form: form)
+        let caller = try await tokens.authenticateClient(request, form: form)
         guard caller.isSystemAdmin || caller.scopes.contains("token:introspect") else {
             throw OAuthError(.forbidden, error: "insufficient_scope", description: "this client may not introspect tokens")
         }
@@ -159,7 +159,7 @@ struct VerifyController: Sendable {
     /// issued to, admins, and `token:introspect` callers of its tenant may revoke it.
     func revoke(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
         let form = try await FormBody.parse(request)
-        let caller = try tokens.authenticateClient(request, form: form)
+        let caller = try await tokens.authenticateClient(request, form: form)
         guard let token = form["token"], !token.isEmpty else {
             throw OAuthError(.badRequest, error: "invalid_request", description: "token is required")
         }

@@ -76,6 +76,20 @@ public final class TenantService: Sendable {
         }
     }
 
+    /// The active key whose id and secret these are, or nil. The one place API keys are checked, for bearer
+    /// keys and OAuth client credentials alike: constant-time comparison, a hash computed even for unknown ids
+    /// (so timing says little about which ids exist), and at most one store reload per second on a miss, so a
+    /// key created moments ago (CLI, another instance) works at once without letting floods reach the database.
+    public func authenticateAPIKey(id: String, secret: String) async -> APIKeyRecord? {
+        var record = apiKeys.activeKey(id: id)
+        if record == nil, apiKeys.claimMissReload() {
+            try? await reloadAPIKeys()
+            record = apiKeys.activeKey(id: id)
+        }
+        let matches = record?.matches(secret: secret) ?? APIKeyRecord.hash(secret: secret).isEmpty
+        return matches ? record : nil
+    }
+
     /// Stores a new API key and makes it usable on this instance at once.
     public func createAPIKey(_ record: APIKeyRecord, actor: Actor) async throws(StoreError) {
         try await store.createAPIKey(

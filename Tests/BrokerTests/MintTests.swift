@@ -174,6 +174,13 @@ func clientCredentials(_ key: String) -> (String, String) {
             let json = try await client.send(.post, "/oauth2/token", json: .object(["grant_type": .string("client_credentials")]), key: .some(nil))
             #expect(json.status == .badRequest)
             #expect(try json.json["error"] == .string("invalid_request"))
+            // A key written to the store by another process (the CLI, another instance) works at once here too.
+            let (outside, outsideKey) = APIKeyRecord.generate(name: "cli", scopes: ["token:mint"], tenants: ["tenant1"], now: Date())
+            try await harness.broker.tenants.store.createAPIKey(
+                outside, audit: AuditEvent(at: Date(), actor: "cli", action: "api-key.create", tenantId: nil, requestId: nil))
+            let fresh = try await client.form(
+                "/oauth2/token", [("grant_type", "client_credentials"), ("tenant", "tenant1")], basic: clientCredentials(outsideKey))
+            #expect(fresh.status == .ok, "\(fresh.text)")
             let both = try await client.form("/oauth2/token", [("grant_type", "client_credentials"), ("tenant", "tenant1"), ("client_secret", secret)], basic: (id, secret))
             #expect(try both.json["error"] == .string("invalid_request"))
         }

@@ -261,6 +261,9 @@ import Testing
                 cursor = json["nextCursor"]?.stringValue
             } while cursor != nil
             #expect(seen == (0..<7).map { "page\($0)" })
+            let whole = try await client.send(.get, "/v1/tenants?limit=7").json
+            #expect(whole["items"]?.arrayValue?.count == 7)
+            #expect(whole["nextCursor"] == .null, "a page holding the last row has no next page")
             let suspended = try await client.send(.get, "/v1/tenants?status=suspended").json["items"]?.arrayValue
             #expect(suspended?.count == 1)
             for query in ["limit=0", "limit=501", "limit=x", "status=gone", "cursor=!!", "cursor=" + Base64URL.encode(Array("BAD ID".utf8))] {
