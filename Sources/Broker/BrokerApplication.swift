@@ -22,6 +22,12 @@ public struct BrokerApplication: Sendable {
     /// Keycloak issuers' metadata and keys, fetched on demand and kept in memory.
     let discovery: OIDCDiscovery
     let jwks: JWKSCache
+    /// Password, refresh, logout and introspection calls to Keycloak (or any OIDC provider).
+    let oidc: OIDCClient
+    /// Failed-login counters shared by portal and tenant logins.
+    let loginThrottle: LoginThrottle
+    /// Roles learnt by introspecting tokens that carry none, kept until each token's `exp`.
+    let introspections = IntrospectionCache()
 
     /// Assembles a broker around an already loaded key ring.
     public init(
@@ -31,6 +37,11 @@ public struct BrokerApplication: Sendable {
         self.notifier = notifier
         self.discovery = OIDCDiscovery(logger: logger)
         self.jwks = JWKSCache(minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), logger: logger)
+        self.oidc = OIDCClient(discovery: discovery, timeout: .seconds(configuration.keycloakTimeout), logger: logger)
+        self.loginThrottle = LoginThrottle(
+            limits: .init(
+                perUser: configuration.loginMaxFailuresPerUser, perAddress: configuration.loginMaxFailuresPerIp,
+                window: Double(configuration.loginFailureWindow)))
         self.shutdown = ShutdownState(notifier: notifier)
         self.configuration = configuration
         self.keyRing = keyRing
@@ -52,7 +63,10 @@ public struct BrokerApplication: Sendable {
         router.add(middleware: RequestObservabilityMiddleware(metrics: metrics))
         let keycloak = KeycloakCallerVerifier(
             discovery: discovery, jwks: jwks, tenants: tenants, masterIssuer: configuration.keycloakIssuer, keycloakURL: configuration.keycloakURL,
-            adminRole: configuration.adminRole, rolesClaim: configuration.rolesClaim, leeway: Double(configuration.leeway))
+            adminRole: configuration.adminRole, rolesClaim: configuration.rolesClaim, leeway: Double(configuration.leeway),
+            audiences: configuration.keycloakAudience, authorizedParties: configuration.keycloakAzp, oidc: oidc,
+            masterClient: OIDCClientCredentials(clientId: configuration.keycloakClientId, clientSecret: configuration.keycloakClientSecret),
+            introspections: introspections, metrics: metrics)
         router.add(middleware: APIKeyAuthenticator(service: tenants, verifier: verifier, keycloak: keycloak))
         let issuer = self.issuer
         DiscoveryController(keyRing: keyRing, issuer: { issuer.current }, maxAge: configuration.jwksMaxAge).addRoutes(to: router)
@@ -66,6 +80,11 @@ public struct BrokerApplication: Sendable {
             keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, defaultTTL: configuration.tokenTTL, maxTTL: configuration.maxTokenTTL)
         let tokenController = TokenController(issuer: tokenIssuer, service: tenants, metrics: metrics, keycloak: keycloak)
         tokenController.addRoutes(to: router)
+        LoginController(
+            oidc: oidc, issuer: configuration.keycloakIssuer,
+            client: OIDCClientCredentials(clientId: configuration.keycloakClientId, clientSecret: configuration.keycloakClientSecret),
+            scope: configuration.keycloakScope, throttle: loginThrottle, metrics: metrics, clock: tenants.clock
+        ).addRoutes(to: router)
         VerifyController(verifier: verifier, service: tenants, tokens: tokenController, metrics: metrics, keycloak: keycloak).addRoutes(to: router)
         return router
     }

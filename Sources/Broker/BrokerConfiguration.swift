@@ -14,6 +14,17 @@ public struct BrokerConfiguration: Sendable {
     public var baseDomain: String
     public var keycloakURL: String
     public var keycloakIssuer: String
+    public var keycloakClientId: String
+    public var keycloakClientSecret: String?
+    public var keycloakScope: String
+    /// Accepted `aud` values of master-realm tokens; empty: not checked.
+    public var keycloakAudience: [String]
+    /// Accepted `azp` values of master-realm tokens; empty: not checked.
+    public var keycloakAzp: [String]
+    public var keycloakTimeout: Int
+    public var loginMaxFailuresPerUser: Int
+    public var loginMaxFailuresPerIp: Int
+    public var loginFailureWindow: Int
     public var adminRole: String
     public var rolesClaim: String
     public var jwksMinRefetchInterval: Int
@@ -120,6 +131,13 @@ public struct BrokerConfiguration: Sendable {
             throw ConfigurationError("--admin-role and --roles-claim must not be empty (roles claim: a dotted path like realm_access.roles)")
         }
 
+        let clientId = text("keycloakClientId")!
+        guard !clientId.isEmpty, clientId.utf8.count <= 255 else { throw ConfigurationError("--keycloak-client-id must be 1-255 characters") }
+        let clientSecret = text("keycloakClientSecret").flatMap { $0.isEmpty ? nil : $0 }
+        func list(_ key: String) -> [String] {
+            (text(key) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+
         var issuer = text("issuer")
         if let explicit = issuer {
             guard let url = URL(string: explicit), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
@@ -129,7 +147,11 @@ public struct BrokerConfiguration: Sendable {
         }
         return BrokerConfiguration(
             host: host, port: port, issuer: issuer ?? defaultIssuer(host: host, port: port), keysDir: keysDir, database: database,
-            baseDomain: baseDomain, keycloakURL: keycloakURL, keycloakIssuer: keycloakIssuer, adminRole: adminRole, rolesClaim: rolesClaim,
+            baseDomain: baseDomain, keycloakURL: keycloakURL, keycloakIssuer: keycloakIssuer,
+            keycloakClientId: clientId, keycloakClientSecret: clientSecret, keycloakScope: text("keycloakScope") ?? "",
+            keycloakAudience: list("keycloakAudience"), keycloakAzp: list("keycloakAzp"), keycloakTimeout: try integer("keycloakTimeout", in: 1...120),
+            loginMaxFailuresPerUser: try integer("loginMaxFailuresPerUser", in: 0...1000), loginMaxFailuresPerIp: try integer("loginMaxFailuresPerIp", in: 0...100_000),
+            loginFailureWindow: try integer("loginFailureWindow", in: 1...86_400), adminRole: adminRole, rolesClaim: rolesClaim,
             jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,

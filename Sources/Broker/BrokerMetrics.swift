@@ -40,6 +40,14 @@ public final class BrokerMetrics: Sendable {
         ).increment()
     }
 
+    /// Counts one call to an upstream (Keycloak, an OTP Manager) by operation and outcome; no tenant or user labels.
+    func recordUpstream(_ upstream: String, operation: String, outcome: String) {
+        registry.makeCounter(
+            descriptor: .init(namespace: "token_broker", metricName: "upstream_calls", unitName: "total", helpText: "Calls to Keycloak and OTP Managers, by upstream, operation and outcome"),
+            labels: [("upstream", upstream), ("operation", operation), ("outcome", outcome)]
+        ).increment()
+    }
+
     /// Records a key ring reload outcome.
     public func recordKeyRingReload(success: Bool) {
         registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "key_ring_reloads", unitName: "total", helpText: "Key ring reloads (SIGHUP), by result"), labels: [("result", success ? "success" : "failure")]).increment()

@@ -16,6 +16,15 @@ struct KeycloakCallerVerifier: Sendable {
     let adminRole: String
     let rolesClaim: String
     let leeway: Double
+    /// When non-empty, a master-realm token's `aud` must contain one of these.
+    let audiences: [String]
+    /// When non-empty, a master-realm token's `azp` must be one of these.
+    let authorizedParties: [String]
+    let oidc: OIDCClient
+    /// The broker's own client at the master realm (its secret enables introspection).
+    let masterClient: OIDCClientCredentials
+    let introspections: IntrospectionCache
+    let metrics: BrokerMetrics
 
     static let minterRole = "cx-token-minter"
     static let tenantAdminRole = "tenant-admin"
@@ -75,7 +84,63 @@ struct KeycloakCallerVerifier: Sendable {
         // Keycloak marks access tokens typ "Bearer"; ID and refresh tokens are not credentials here.
         if let typ = verified.claims["typ"], typ != .string("Bearer") { return nil }
         if let tenant, tenant.status(at: tenants.clock()) == .deleted { return nil }
-        return Verified(claims: verified.claims, roles: Self.roles(verified.claims, path: rolesClaim), tenant: tenant)
+        if tenant == nil, !boundToBroker(verified.claims) { return nil }
+        var roleClaims = verified.claims
+        if JSONValue.object(verified.claims).value(atPath: rolesClaim) == nil {
+            // A lightweight token (Keycloak 26 admin-cli style) carries no roles: ask the provider once, keep the answer until exp.
+            switch await introspectedClaims(token, issuer: issuer, tenant: tenant, expiresAt: verified.claims["exp"]?.numberValue ?? 0) {
+            case .inactive: return nil
+            case .claims(let claims): roleClaims = claims
+            case .unknown: break
+            }
+        }
+        return Verified(claims: verified.claims, roles: Self.roles(roleClaims, path: rolesClaim), tenant: tenant)
+    }
+
+    /// `aud` / `azp` of a master-realm token against the configured allow-lists (not checked when none is configured).
+    func boundToBroker(_ claims: [String: JSONValue]) -> Bool {
+        if !authorizedParties.isEmpty {
+            guard let azp = claims["azp"]?.stringValue, authorizedParties.contains(azp) else { return false }
+        }
+        if !audiences.isEmpty {
+            let aud: [String]
+            switch claims["aud"] {
+            case .string(let one)?: aud = [one]
+            case .array(let many)?: aud = many.compactMap(\.stringValue)
+            default: aud = []
+            }
+            guard aud.contains(where: audiences.contains) else { return false }
+        }
+        return true
+    }
+
+    enum Introspection { case claims([String: JSONValue]), inactive, unknown }
+
+    /// The provider's view of a token, with the client credentials of its realm (the broker's client for the
+    /// master realm, the tenant's client for a tenant realm). `unknown` when no confidential client is
+    /// configured or the provider cannot answer: the token then has no roles.
+    func introspectedClaims(_ token: String, issuer: String, tenant: TenantView?, expiresAt: Double) async -> Introspection {
+        let key = IntrospectionCache.key(token)
+        let now = tenants.clock().timeIntervalSince1970
+        if let cached = introspections.get(key, now: now) { return cached.map { .claims($0) } ?? .inactive }
+        let client: OIDCClientCredentials
+        if let tenant {
+            guard let stored = try? await tenants.tenant(tenant.tenantId), let secret = stored.keycloak.clientSecret else { return .unknown }
+            client = OIDCClientCredentials(clientId: stored.keycloak.clientId, clientSecret: secret)
+        } else {
+            guard masterClient.clientSecret != nil else { return .unknown }
+            client = masterClient
+        }
+        do {
+            let answer = try await oidc.introspect(issuer: issuer, client: client, token: token)
+            metrics.recordUpstream("keycloak", operation: "introspect", outcome: "success")
+            introspections.put(key, claims: answer, until: answer == nil ? now + 60 : min(expiresAt, answer?["exp"]?.numberValue ?? expiresAt), now: now)
+            return answer.map { .claims($0) } ?? .inactive
+        } catch {
+            metrics.recordUpstream("keycloak", operation: "introspect", outcome: "error")
+            oidc.logger.warning("introspection of a token without roles failed", metadata: ["issuer": .string(issuer), "reason": .string(error.logDescription)])
+            return .unknown
+        }
     }
 
     /// Roles at a dotted claim path: an array of strings or one space-separated string.

@@ -28,6 +28,12 @@ public enum JSONValue: Sendable, Equatable {
         return nil
     }
 
+    /// The integer, when this is one.
+    public var intValue: Int64? {
+        if case .int(let value) = self { return value }
+        return nil
+    }
+
     /// A number as Double (NumericDate may carry a fraction); nil for non-numbers.
     public var numberValue: Double? {
         switch self {

@@ -36,7 +36,7 @@ public final class JWKSCache: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     private let fetchCount = Atomic<Int>(0)
 
-    public init(httpClient: HTTPClient = .shared, minimumRefetchInterval: Duration = .seconds(10), staleLimit: Duration = .seconds(86_400), logger: Logger) {
+    public init(httpClient: HTTPClient = UpstreamHTTP.client, minimumRefetchInterval: Duration = .seconds(10), staleLimit: Duration = .seconds(86_400), logger: Logger) {
         self.httpClient = httpClient
         self.minimumRefetchInterval = minimumRefetchInterval
         self.staleLimit = staleLimit

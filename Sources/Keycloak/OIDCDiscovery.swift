@@ -17,27 +17,34 @@ public final class OIDCDiscovery: Sendable {
         public let introspectionEndpoint: String?
         public let endSessionEndpoint: String?
         public let revocationEndpoint: String?
+        /// `token_endpoint_auth_methods_supported`, when the provider lists it.
+        public let tokenEndpointAuthMethods: [String]?
     }
 
     let httpClient: HTTPClient
     let logger: Logger
-    private let known = Mutex<[String: Metadata]>([:])
+    private let known = Mutex<[String: (metadata: Metadata, fetchedAt: ContinuousClock.Instant)]>([:])
     private let failures = Mutex<[String: ContinuousClock.Instant]>([:])
     let retryInterval: Duration
+    /// Metadata older than this is fetched again on next use; the old copy keeps serving if that fails.
+    let maxAge: Duration
 
-    public init(httpClient: HTTPClient = .shared, retryInterval: Duration = .seconds(10), logger: Logger) {
+    public init(httpClient: HTTPClient = UpstreamHTTP.client, retryInterval: Duration = .seconds(10), maxAge: Duration = .seconds(3600), logger: Logger) {
         self.httpClient = httpClient
         self.retryInterval = retryInterval
+        self.maxAge = maxAge
         self.logger = logger
     }
 
-    /// Metadata for `issuer`, from memory or fetched now. nil when the provider cannot be reached or lies about its issuer.
+    /// Metadata for `issuer`, from memory or fetched now. nil when the provider cannot be reached or lies about its issuer
+    /// and no earlier copy is known.
     public func metadata(for issuer: String) async -> Metadata? {
-        if let cached = known.withLock({ $0[issuer] }) { return cached }
+        let cached = known.withLock { $0[issuer] }
+        if let cached, ContinuousClock.now - cached.fetchedAt < maxAge { return cached.metadata }
         let recentlyFailed = failures.withLock { failures in
             failures[issuer].map { ContinuousClock.now - $0 < retryInterval } ?? false
         }
-        if recentlyFailed { return nil }
+        if recentlyFailed { return cached?.metadata }
         do {
             var request = HTTPClientRequest(url: issuer + "/.well-known/openid-configuration")
             request.headers.add(name: "Accept", value: "application/json")
@@ -51,13 +58,15 @@ public final class OIDCDiscovery: Sendable {
             let metadata = Metadata(
                 issuer: issuer, jwksURI: jwks, tokenEndpoint: document["token_endpoint"]?.stringValue,
                 introspectionEndpoint: document["introspection_endpoint"]?.stringValue,
-                endSessionEndpoint: document["end_session_endpoint"]?.stringValue, revocationEndpoint: document["revocation_endpoint"]?.stringValue)
-            known.withLock { $0[issuer] = metadata }
+                endSessionEndpoint: document["end_session_endpoint"]?.stringValue, revocationEndpoint: document["revocation_endpoint"]?.stringValue,
+                tokenEndpointAuthMethods: document["token_endpoint_auth_methods_supported"]?.arrayValue?.compactMap(\.stringValue))
+            known.withLock { $0[issuer] = (metadata, ContinuousClock.now) }
+            failures.withLock { $0[issuer] = nil }
             return metadata
         } catch {
             failures.withLock { $0[issuer] = ContinuousClock.now }
             logger.warning("OIDC discovery failed", metadata: ["issuer": .string(issuer), "error": .string("\(error)")])
-            return nil
+            return cached?.metadata
         }
     }
 

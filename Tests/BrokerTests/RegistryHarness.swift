@@ -91,11 +91,11 @@ struct RegistryHarness: Sendable {
         return RegistryHarness(scratch: scratch, broker: broker, clock: clock, adminKey: key, databaseURL: databaseURL)
     }
 
-    /// Runs `body` with a router-level test client, then closes the store.
-    func run(_ body: @Sendable @escaping (Client) async throws -> Void) async throws {
+    /// Runs `body` with a router-level test client (or, with `live`, a real HTTP server on loopback), then closes the store.
+    func run(live: Bool = false, _ body: @Sendable @escaping (Client) async throws -> Void) async throws {
         let adminKey = self.adminKey
         do {
-            try await Application(router: broker.buildRouter()).test(.router) { client in
+            try await Application(router: broker.buildRouter()).test(live ? .live : .router) { client in
                 try await body(Client(client: client, adminKey: adminKey))
             }
         } catch {

@@ -1,0 +1,274 @@
+import AsyncHTTPClient
+import Foundation
+import JOSE
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The HTTP client every upstream call shares: one connection pool per host, a bounded connect time.
+/// Static, so it lives as long as the process and never needs a shutdown.
+public enum UpstreamHTTP {
+    public static let client = HTTPClient(
+        eventLoopGroupProvider: .singleton,
+        configuration: HTTPClient.Configuration(
+            timeout: .init(connect: .seconds(3)),
+            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32),
+            decompression: .disabled))
+}
+
+/// A client registered at an OpenID provider: its id and, for confidential clients, its secret.
+public struct OIDCClientCredentials: Sendable {
+    public let clientId: String
+    public let clientSecret: String?
+
+    public init(clientId: String, clientSecret: String?) {
+        self.clientId = clientId
+        self.clientSecret = clientSecret
+    }
+}
+
+/// A successful token response, reduced to the members the broker passes on. Fields the provider left
+/// out stay out.
+public struct OIDCTokenResponse: Sendable {
+    public let accessToken: String
+    public let expiresIn: Int64
+    public let refreshToken: String?
+    public let refreshExpiresIn: Int64?
+    public let idToken: String?
+    public let scope: String?
+
+    /// The response as the broker answers it: `token_type` is always `Bearer`.
+    public var json: JSONValue {
+        var members: [String: JSONValue] = [
+            "access_token": .string(accessToken), "expires_in": .int(expiresIn), "token_type": .string("Bearer"),
+        ]
+        if let refreshToken { members["refresh_token"] = .string(refreshToken) }
+        if let refreshExpiresIn { members["refresh_expires_in"] = .int(refreshExpiresIn) }
+        if let idToken { members["id_token"] = .string(idToken) }
+        if let scope { members["scope"] = .string(scope) }
+        return .object(members)
+    }
+}
+
+/// Why a call to the provider did not give what was asked. The associated text is for the log only:
+/// it never contains the provider's body, a token or a password.
+public enum OIDCFailure: Error, Sendable, Equatable {
+    /// Wrong user or password, a locked user, or any other refusal of the credentials.
+    case invalidCredentials(String)
+    case accountDisabled
+    case accountSetupRequired
+    /// The refresh token is unknown, expired or its session has ended.
+    case invalidRefreshToken(String)
+    /// The provider could not be reached, answered 5xx, garbage, or took too long.
+    case unavailable(String)
+    /// The provider does not offer what the call needs (no token or introspection endpoint).
+    case unsupported(String)
+
+    public var logDescription: String {
+        switch self {
+        case .invalidCredentials(let why): return "credentials refused (\(why))"
+        case .accountDisabled: return "account disabled"
+        case .accountSetupRequired: return "account is not fully set up"
+        case .invalidRefreshToken(let why): return "refresh token refused (\(why))"
+        case .unavailable(let why): return "provider unavailable (\(why))"
+        case .unsupported(let why): return "not supported by the provider (\(why))"
+        }
+    }
+}
+
+/// Password, refresh, logout and introspection calls to any OpenID provider, with every endpoint taken
+/// from discovery. Keycloak's quirks (`keycloak-wire.md`) are handled by keying on the `error` code, never
+/// on the HTTP status of a refusal, and no provider body is ever passed on.
+public final class OIDCClient: Sendable {
+    let discovery: OIDCDiscovery
+    let httpClient: HTTPClient
+    /// Bound on one whole call (connect, send, receive).
+    let timeout: Duration
+    public let logger: Logger
+    static let maxResponseBytes = 256 * 1024
+
+    public init(discovery: OIDCDiscovery, httpClient: HTTPClient = UpstreamHTTP.client, timeout: Duration = .seconds(10), logger: Logger) {
+        self.discovery = discovery
+        self.httpClient = httpClient
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    /// Resource owner password grant.
+    public func password(
+        issuer: String, client: OIDCClientCredentials, username: String, password: String, scope: String?
+    ) async throws(OIDCFailure) -> OIDCTokenResponse {
+        var form = [("grant_type", "password"), ("username", username), ("password", password)]
+        if let scope, !scope.isEmpty { form.append(("scope", scope)) }
+        let reply = try await tokenCall(issuer: issuer, client: client, form: form)
+        switch reply.outcome {
+        case .success(let object): return try Self.tokenResponse(object)
+        case .refused(let status, let error, let description):
+            if error == "invalid_grant" {
+                // Keycloak: the description tells a disabled account and an unfinished one from bad credentials.
+                if description == "Account disabled" || description == "User disabled" { throw .accountDisabled }
+                if description == "Account is not fully set up" { throw .accountSetupRequired }
+            }
+            throw .invalidCredentials("status \(status), error \(error ?? "none")")
+        }
+    }
+
+    /// Refresh grant. Any refusal means the session is gone: the caller must log in again.
+    public func refresh(issuer: String, client: OIDCClientCredentials, refreshToken: String) async throws(OIDCFailure) -> OIDCTokenResponse {
+        let reply = try await tokenCall(issuer: issuer, client: client, form: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
+        switch reply.outcome {
+        case .success(let object): return try Self.tokenResponse(object)
+        case .refused(let status, let error, _): throw .invalidRefreshToken("status \(status), error \(error ?? "none")")
+        }
+    }
+
+    /// Ends the session of `refreshToken`: at the provider's `end_session_endpoint` (Keycloak: POST with the
+    /// client's credentials and the refresh token), or, when that is missing or refuses, by revoking the
+    /// refresh token at the `revocation_endpoint` (RFC 7009).
+    public func logout(issuer: String, client: OIDCClientCredentials, refreshToken: String) async throws(OIDCFailure) {
+        guard let metadata = await discovery.metadata(for: issuer) else { throw .unavailable("discovery of \(issuer) failed") }
+        var refusal: String?
+        if let endSession = metadata.endSessionEndpoint {
+            let reply = try await post(endSession, client: client, form: [("refresh_token", refreshToken)], metadata: metadata, expectJSON: false)
+            switch reply.outcome {
+            case .success: return
+            case .refused(let status, let error, _): refusal = "end_session answered \(status) \(error ?? "")"
+            }
+        }
+        guard let revocation = metadata.revocationEndpoint else {
+            throw .invalidRefreshToken(refusal ?? "the provider offers neither end_session_endpoint nor revocation_endpoint")
+        }
+        let reply = try await post(
+            revocation, client: client, form: [("token", refreshToken), ("token_type_hint", "refresh_token")], metadata: metadata, expectJSON: false)
+        switch reply.outcome {
+        case .success: return
+        case .refused(let status, let error, _): throw .invalidRefreshToken("revocation answered \(status) \(error ?? "")")
+        }
+    }
+
+    /// RFC 7662 introspection with the client's credentials: the provider's claims when the token is active, nil when not.
+    public func introspect(issuer: String, client: OIDCClientCredentials, token: String) async throws(OIDCFailure) -> [String: JSONValue]? {
+        guard let metadata = await discovery.metadata(for: issuer) else { throw .unavailable("discovery of \(issuer) failed") }
+        guard let endpoint = metadata.introspectionEndpoint else { throw .unsupported("no introspection_endpoint") }
+        let reply = try await post(endpoint, client: client, form: [("token", token), ("token_type_hint", "access_token")], metadata: metadata, expectJSON: true)
+        switch reply.outcome {
+        case .success(let object):
+            guard let object else { throw .unavailable("introspection answered no JSON object") }
+            return object["active"] == .bool(true) ? object : nil
+        case .refused(let status, let error, _):
+            throw .unavailable("introspection refused the broker's client: \(status) \(error ?? "")")
+        }
+    }
+
+    // MARK: - HTTP
+
+    struct Reply {
+        enum Outcome {
+            /// 2xx; the JSON object when one was expected (nil for empty bodies where that is allowed).
+            case success([String: JSONValue]?)
+            /// 4xx: the status and the provider's `error` code and description, when the body had them.
+            case refused(Int, String?, String?)
+        }
+        let outcome: Outcome
+    }
+
+    func tokenCall(issuer: String, client: OIDCClientCredentials, form: [(String, String)]) async throws(OIDCFailure) -> Reply {
+        guard let metadata = await discovery.metadata(for: issuer) else { throw .unavailable("discovery of \(issuer) failed") }
+        guard let endpoint = metadata.tokenEndpoint else { throw .unsupported("no token_endpoint") }
+        return try await post(endpoint, client: client, form: form, metadata: metadata, expectJSON: true)
+    }
+
+    /// POSTs a form with the client's credentials (in the form, or HTTP Basic when the provider only lists
+    /// `client_secret_basic`). 5xx, timeouts, refused connections and unreadable 2xx bodies are `unavailable`.
+    func post(
+        _ url: String, client: OIDCClientCredentials, form: [(String, String)], metadata: OIDCDiscovery.Metadata, expectJSON: Bool
+    ) async throws(OIDCFailure) -> Reply {
+        var fields = form
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.headers.add(name: "Accept", value: "application/json")
+        let basicOnly = metadata.tokenEndpointAuthMethods.map { !$0.contains("client_secret_post") && $0.contains("client_secret_basic") } ?? false
+        if let secret = client.clientSecret, basicOnly {
+            // RFC 6749 §2.3.1: each half form-encoded before base64 (Keycloak decodes them).
+            let pair = Self.formEncode(client.clientId) + ":" + Self.formEncode(secret)
+            request.headers.add(name: "Authorization", value: "Basic " + Data(pair.utf8).base64EncodedString())
+        } else {
+            fields.append(("client_id", client.clientId))
+            if let secret = client.clientSecret { fields.append(("client_secret", secret)) }
+        }
+        request.body = .bytes(ByteBuffer(string: Self.formBody(fields)))
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            response = try await httpClient.execute(request, timeout: timeout.timeAmount)
+            body = try await response.body.collect(upTo: Self.maxResponseBytes)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .connectTimeout || error == .readTimeout {
+            throw .unavailable("timed out after \(timeout)")
+        } catch {
+            throw .unavailable("\(Self.describe(error))")
+        }
+        let status = Int(response.status.code)
+        let object = try? JSONParser(maxBytes: Self.maxResponseBytes).parseObject(Array(buffer: body))
+        switch status {
+        case 200..<300:
+            // Logout and revocation answer 204 or an empty 200; token and introspection answers must be JSON objects.
+            if expectJSON && object == nil { throw .unavailable("status \(status) with a body that is not a JSON object") }
+            return Reply(outcome: .success(object))
+        case 400..<500:
+            return Reply(outcome: .refused(status, object?["error"]?.stringValue, object?["error_description"]?.stringValue))
+        default:
+            throw .unavailable("status \(status)")
+        }
+    }
+
+    static func tokenResponse(_ object: [String: JSONValue]?) throws(OIDCFailure) -> OIDCTokenResponse {
+        guard let object, let access = object["access_token"]?.stringValue, !access.isEmpty,
+            let type = object["token_type"]?.stringValue, type.lowercased() == "bearer"
+        else { throw .unavailable("the token response has no access_token or a token_type other than Bearer") }
+        guard let expiresIn = object["expires_in"]?.intValue, expiresIn >= 0 else {
+            throw .unavailable("the token response has no valid expires_in")
+        }
+        return OIDCTokenResponse(
+            accessToken: access, expiresIn: expiresIn, refreshToken: object["refresh_token"]?.stringValue,
+            refreshExpiresIn: object["refresh_expires_in"]?.intValue, idToken: object["id_token"]?.stringValue, scope: object["scope"]?.stringValue)
+    }
+
+    /// `application/x-www-form-urlencoded`, every byte outside the unreserved set percent-encoded.
+    static func formBody(_ fields: [(String, String)]) -> String {
+        fields.map { formEncode($0.0) + "=" + formEncode($0.1) }.joined(separator: "&")
+    }
+
+    static func formEncode(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                out.unicodeScalars.append(UnicodeScalar(byte))
+            default:
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(UnicodeScalar(hex[Int(byte >> 4)]))
+                out.unicodeScalars.append(UnicodeScalar(hex[Int(byte & 0x0F)]))
+            }
+        }
+        return out
+    }
+
+    /// A short, secret-free description of a transport error.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError { return "\(error)" }
+        if "\(type(of: error))".contains("Connect") { return "connection failed" }
+        if let error = error as? IOError { return "I/O error \(error.errnoCode)" }
+        return String(describing: type(of: error))
+    }
+}
+
+extension Duration {
+    /// The same span as NIO's `TimeAmount`.
+    public var timeAmount: TimeAmount {
+        .nanoseconds(components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000)
+    }
+}
