@@ -25,6 +25,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Tenant domains are <tenantId>.<base-domain> (default expertflow.com).") var baseDomain: String?
     @Option(help: "Keycloak base URL (default http://localhost:8180).") var keycloakUrl: String?
     @Option(help: "Issuer of master-realm tokens (default <keycloak-url>/realms/master).") var keycloakIssuer: String?
+    @Option(help: "Client id of the broker at the master realm (default token-broker).") var keycloakClientId: String?
+    @Option(help: "Secret of that client, when confidential (prefer TOKEN_BROKER_KEYCLOAK_CLIENT_SECRET: flags show in ps).") var keycloakClientSecret: String?
+    @Option(help: "Scope sent with the password grant (default openid).") var keycloakScope: String?
+    @Option(help: "Comma-separated aud values, one of which master-realm tokens must carry (default: not checked).") var keycloakAudience: String?
+    @Option(help: "Comma-separated azp values master-realm tokens must have (default: not checked).") var keycloakAzp: String?
+    @Option(help: "Seconds one call to Keycloak may take, 1-120 (default 10).") var keycloakTimeout: String?
+    @Option(help: "Failed logins per username per window before 429, 0 disables (default 5).") var loginMaxFailuresPerUser: String?
+    @Option(help: "Failed logins per client address per window before 429, 0 disables (default 20).") var loginMaxFailuresPerIp: String?
+    @Option(help: "Seconds over which failed logins are counted (default 60).") var loginFailureWindow: String?
     @Option(help: "Master-realm role that makes a caller a system admin (default admin).") var adminRole: String?
     @Option(help: "Dotted claim path to Keycloak roles (default realm_access.roles).") var rolesClaim: String?
     @Option(help: "Seconds between unknown-kid JWKS refetches of one issuer (default 10).") var jwksMinRefetchInterval: String?
@@ -39,7 +48,11 @@ struct ServeCommand: AsyncParsableCommand {
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
             ("host", host), ("port", port), ("issuer", issuer), ("keysDir", keysDir), ("database", database), ("baseDomain", baseDomain),
-            ("keycloakUrl", keycloakUrl), ("keycloakIssuer", keycloakIssuer), ("adminRole", adminRole), ("rolesClaim", rolesClaim),
+            ("keycloakUrl", keycloakUrl), ("keycloakIssuer", keycloakIssuer),
+            ("keycloakClientId", keycloakClientId), ("keycloakClientSecret", keycloakClientSecret), ("keycloakScope", keycloakScope),
+            ("keycloakAudience", keycloakAudience), ("keycloakAzp", keycloakAzp), ("keycloakTimeout", keycloakTimeout),
+            ("loginMaxFailuresPerUser", loginMaxFailuresPerUser), ("loginMaxFailuresPerIp", loginMaxFailuresPerIp),
+            ("loginFailureWindow", loginFailureWindow), ("adminRole", adminRole), ("rolesClaim", rolesClaim),
             ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
             ("shutdownGracePeriod", shutdownGracePeriod), ("logLevel", logLevel), ("logFormat", logFormat),
