@@ -130,6 +130,16 @@ let package = Package(
             path: "Tests/Support/KeycloakDouble",
             swiftSettings: strict
         ),
+        .target(
+            name: "OTPManagerDouble",
+            dependencies: [
+                "JOSE",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/Support/OTPManagerDouble",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "KeycloakTests",
             dependencies: ["Keycloak", "JOSE", "KeycloakDouble", .product(name: "AsyncHTTPClient", package: "async-http-client")],
@@ -140,6 +150,7 @@ let package = Package(
             dependencies: [
                 "Broker",
                 "KeycloakDouble",
+                "OTPManagerDouble",
                 "TenantRegistry",
                 "JOSE",
                 "KeyRing",

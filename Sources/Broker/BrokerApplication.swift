@@ -1,4 +1,5 @@
 import Hummingbird
+import JOSE
 import Keycloak
 import KeyRing
 import Logging
@@ -28,6 +29,9 @@ public struct BrokerApplication: Sendable {
     let loginThrottle: LoginThrottle
     /// Roles learnt by introspecting tokens that carry none, kept until each token's `exp`.
     let introspections = IntrospectionCache()
+    /// Every tenant's OTP Manager, with per-tenant isolation.
+    let otpClient: OTPManagerClient
+    let sealingKey: [UInt8]
 
     /// Assembles a broker around an already loaded key ring.
     public init(
@@ -38,6 +42,15 @@ public struct BrokerApplication: Sendable {
         self.discovery = OIDCDiscovery(logger: logger)
         self.jwks = JWKSCache(minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), logger: logger)
         self.oidc = OIDCClient(discovery: discovery, timeout: .seconds(configuration.keycloakTimeout), logger: logger)
+        self.otpClient = OTPManagerClient(settings: configuration.otpSettings, logger: logger)
+        if let key = configuration.otpSealingKey {
+            self.sealingKey = key
+        } else {
+            self.sealingKey = Crypto.randomBytes(32)
+            if tenants.store.isShared {
+                logger.warning("no --otp-sealing-key: tokens held for a 2FA login can be released only by the instance that started it; set the same key on every instance")
+            }
+        }
         self.loginThrottle = LoginThrottle(
             limits: .init(
                 perUser: configuration.loginMaxFailuresPerUser, perAddress: configuration.loginMaxFailuresPerIp,
@@ -80,10 +93,14 @@ public struct BrokerApplication: Sendable {
             keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, defaultTTL: configuration.tokenTTL, maxTTL: configuration.maxTokenTTL)
         let tokenController = TokenController(issuer: tokenIssuer, service: tenants, metrics: metrics, keycloak: keycloak)
         tokenController.addRoutes(to: router)
-        LoginController(
+        let login = LoginController(
             oidc: oidc, issuer: configuration.keycloakIssuer,
             client: OIDCClientCredentials(clientId: configuration.keycloakClientId, clientSecret: configuration.keycloakClientSecret),
-            scope: configuration.keycloakScope, throttle: loginThrottle, metrics: metrics, clock: tenants.clock
+            scope: configuration.keycloakScope, throttle: loginThrottle, metrics: metrics, clock: tenants.clock)
+        login.addRoutes(to: router)
+        OTPController(
+            tenants: tenants, client: otpClient, policy: configuration.otpPolicy, sealingKey: sealingKey, login: login, keycloakURL: configuration.keycloakURL,
+            metrics: metrics
         ).addRoutes(to: router)
         VerifyController(verifier: verifier, service: tenants, tokens: tokenController, metrics: metrics, keycloak: keycloak).addRoutes(to: router)
         return router
@@ -129,7 +146,7 @@ public struct BrokerApplication: Sendable {
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
                 .init(service: server), .init(service: reloader), .init(service: sync), .init(service: WatchdogService(notifier: notifier)),
-                .init(service: JWKSRefreshService(cache: jwks)),
+                .init(service: JWKSRefreshService(cache: jwks)), .init(service: ChallengePurgeService(tenants: tenants, logger: logger)),
                 .init(service: shutdown),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -25,6 +25,10 @@ public struct BrokerConfiguration: Sendable {
     public var loginMaxFailuresPerUser: Int
     public var loginMaxFailuresPerIp: Int
     public var loginFailureWindow: Int
+    /// AES-256-GCM key for what OTP challenges hold; nil: a random key per process.
+    public var otpSealingKey: [UInt8]?
+    var otpSettings: OTPManagerSettings
+    var otpPolicy: OTPPolicy
     public var adminRole: String
     public var rolesClaim: String
     public var jwksMinRefetchInterval: Int
@@ -138,6 +142,39 @@ public struct BrokerConfiguration: Sendable {
             (text(key) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
 
+        var otpSealingKey: [UInt8]?
+        if let raw = text("otpSealingKey"), !raw.isEmpty {
+            let normalized = raw.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            let padded = normalized + String(repeating: "=", count: (4 - normalized.count % 4) % 4)
+            guard let data = Data(base64Encoded: padded), data.count == 32 else {
+                throw ConfigurationError("--otp-sealing-key must be base64 of exactly 32 bytes (e.g. openssl rand -base64 32)")
+            }
+            otpSealingKey = Array(data)
+        }
+        var fieldNames = [String: String]()
+        for pair in list("otpFieldNames") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let known = ["tenantId", "channelType", "serviceIdentifier", "recipient", "expirySeconds", "reference", "otpId", "otp", "valid"]
+            guard parts.count == 2, known.contains(parts[0]), !parts[1].isEmpty, parts[1].utf8.count <= 64 else {
+                throw ConfigurationError("--otp-field-names: '\(pair)' is not name=wireName with name one of \(known.joined(separator: ", "))")
+            }
+            fieldNames[parts[0]] = parts[1]
+        }
+        let backoffBase = try integer("otpBackoffBase", in: 1...10_000)
+        let backoffCap = try integer("otpBackoffCap", in: 1...60_000)
+        let otpSettings = OTPManagerSettings(
+            generatePath: text("otpGeneratePath")!, verifyPath: text("otpVerifyPath")!, fieldNames: fieldNames,
+            tries: try integer("otpTries", in: 1...10), backoffBase: Double(backoffBase) / 1000, backoffCap: Double(max(backoffBase, backoffCap)) / 1000,
+            deadline: Double(try integer("otpDeadline", in: 1...60)), perTenantConcurrency: try integer("otpTenantConcurrency", in: 1...1000))
+        for (flag, path) in [("--otp-generate-path", otpSettings.generatePath), ("--otp-verify-path", otpSettings.verifyPath)] {
+            guard !path.isEmpty, path.utf8.count <= 256, !path.contains("?"), !path.contains("#"), !path.contains("..") else {
+                throw ConfigurationError("\(flag): '\(path)' is not a relative path")
+            }
+        }
+        let otpPolicy = OTPPolicy(
+            resendLimit: try integer("otpResendLimit", in: 0...10), resendSpacing: Double(try integer("otpResendInterval", in: 0...3600)),
+            emailClaim: text("otpEmailClaim")!, phoneClaim: text("otpPhoneClaim")!)
+
         var issuer = text("issuer")
         if let explicit = issuer {
             guard let url = URL(string: explicit), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
@@ -151,7 +188,8 @@ public struct BrokerConfiguration: Sendable {
             keycloakClientId: clientId, keycloakClientSecret: clientSecret, keycloakScope: text("keycloakScope") ?? "",
             keycloakAudience: list("keycloakAudience"), keycloakAzp: list("keycloakAzp"), keycloakTimeout: try integer("keycloakTimeout", in: 1...120),
             loginMaxFailuresPerUser: try integer("loginMaxFailuresPerUser", in: 0...1000), loginMaxFailuresPerIp: try integer("loginMaxFailuresPerIp", in: 0...100_000),
-            loginFailureWindow: try integer("loginFailureWindow", in: 1...86_400), adminRole: adminRole, rolesClaim: rolesClaim,
+            loginFailureWindow: try integer("loginFailureWindow", in: 1...86_400), otpSealingKey: otpSealingKey, otpSettings: otpSettings,
+            otpPolicy: otpPolicy, adminRole: adminRole, rolesClaim: rolesClaim,
             jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,

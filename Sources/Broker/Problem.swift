@@ -23,6 +23,8 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public var detail: String?
     public var errors: [FieldError]
     public var headers: HTTPFields
+    /// Extension members (RFC 9457 §3.2), e.g. `attemptsRemaining`.
+    public var extra: [String: JSONValue] = [:]
 
     public init(
         _ status: HTTPResponse.Status, code: String, title: String? = nil, detail: String? = nil, errors: [FieldError] = [],
@@ -42,6 +44,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
             "type": .string("urn:token-broker:problem:\(code)"), "title": .string(title), "status": .int(Int64(status.code)),
             "code": .string(code),
         ]
+        for (name, value) in extra { members[name] = value }
         if let detail { members["detail"] = .string(detail) }
         if !errors.isEmpty {
             members["errors"] = .array(errors.map { .object(["field": .string($0.field), "message": .string($0.message)]) })

@@ -98,6 +98,19 @@ public final class SQLTenantStore: Service, Sendable {
                     "CREATE INDEX revoked_tokens_expiry ON revoked_tokens (expires_at)",
                 ]
             ),
+            (
+                3,
+                [
+                    """
+                    CREATE TABLE otp_challenges (challenge_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, purpose TEXT NOT NULL,
+                    channel TEXT NOT NULL, masked_recipient TEXT NOT NULL, sealed_recipient TEXT, otp_id TEXT,
+                    service_identifier TEXT NOT NULL, otp_manager_url TEXT NOT NULL, created_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL, max_attempts BIGINT NOT NULL, attempts_used BIGINT NOT NULL,
+                    sends BIGINT NOT NULL, last_sent_at BIGINT NOT NULL, state TEXT NOT NULL, sealed_tokens TEXT)
+                    """,
+                    "CREATE INDEX otp_challenges_expiry ON otp_challenges (expires_at)",
+                ]
+            ),
         ]
     }
 

@@ -34,6 +34,19 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Failed logins per username per window before 429, 0 disables (default 5).") var loginMaxFailuresPerUser: String?
     @Option(help: "Failed logins per client address per window before 429, 0 disables (default 20).") var loginMaxFailuresPerIp: String?
     @Option(help: "Seconds over which failed logins are counted (default 60).") var loginFailureWindow: String?
+    @Option(help: "AES-256-GCM key (base64, 32 bytes) for what 2FA challenges hold; same on every instance (prefer the env variable).") var otpSealingKey: String?
+    @Option(help: "Seconds one OTP Manager operation may take, retries included (default 5).") var otpDeadline: String?
+    @Option(help: "Calls per OTP Manager operation, first included (default 3).") var otpTries: String?
+    @Option(help: "Milliseconds: base of the retry backoff, full jitter (default 100).") var otpBackoffBase: String?
+    @Option(help: "Milliseconds: largest retry backoff (default 2000).") var otpBackoffCap: String?
+    @Option(help: "OTP Manager calls in flight per tenant before 503 (default 8).") var otpTenantConcurrency: String?
+    @Option(help: "Resends per login challenge after the first send (default 3).") var otpResendLimit: String?
+    @Option(help: "Seconds between two sends of one challenge (default 30).") var otpResendInterval: String?
+    @Option(help: "Token claim with the user's email (default email).") var otpEmailClaim: String?
+    @Option(help: "Token claim with the user's phone number (default phone_number).") var otpPhoneClaim: String?
+    @Option(help: "Send path under Otp_Manager_Url (default otp/generate).") var otpGeneratePath: String?
+    @Option(help: "Verify path under Otp_Manager_Url (default otp/verify).") var otpVerifyPath: String?
+    @Option(help: "OTP Manager field renames, e.g. recipient=to,otp=code.") var otpFieldNames: String?
     @Option(help: "Master-realm role that makes a caller a system admin (default admin).") var adminRole: String?
     @Option(help: "Dotted claim path to Keycloak roles (default realm_access.roles).") var rolesClaim: String?
     @Option(help: "Seconds between unknown-kid JWKS refetches of one issuer (default 10).") var jwksMinRefetchInterval: String?
@@ -52,7 +65,9 @@ struct ServeCommand: AsyncParsableCommand {
             ("keycloakClientId", keycloakClientId), ("keycloakClientSecret", keycloakClientSecret), ("keycloakScope", keycloakScope),
             ("keycloakAudience", keycloakAudience), ("keycloakAzp", keycloakAzp), ("keycloakTimeout", keycloakTimeout),
             ("loginMaxFailuresPerUser", loginMaxFailuresPerUser), ("loginMaxFailuresPerIp", loginMaxFailuresPerIp),
-            ("loginFailureWindow", loginFailureWindow), ("adminRole", adminRole), ("rolesClaim", rolesClaim),
+            ("loginFailureWindow", loginFailureWindow),
+            ("otpSealingKey", otpSealingKey), ("otpDeadline", otpDeadline), ("otpTries", otpTries), ("otpBackoffBase", otpBackoffBase), ("otpBackoffCap", otpBackoffCap), ("otpTenantConcurrency", otpTenantConcurrency), ("otpResendLimit", otpResendLimit), ("otpResendInterval", otpResendInterval), ("otpEmailClaim", otpEmailClaim), ("otpPhoneClaim", otpPhoneClaim), ("otpGeneratePath", otpGeneratePath), ("otpVerifyPath", otpVerifyPath), ("otpFieldNames", otpFieldNames),
+            ("adminRole", adminRole), ("rolesClaim", rolesClaim),
             ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
             ("shutdownGracePeriod", shutdownGracePeriod), ("logLevel", logLevel), ("logFormat", logFormat),

@@ -47,3 +47,24 @@ import Testing
         #expect(value.serializedString() == #"{"a":-3,"b":"q\"\\\n\u0001","c":1.5}"#)
     }
 }
+
+@Suite("AES-256-GCM through OpenSSL") struct AESGCMTests {
+    @Test("round trip; any flipped byte, another key or another aad fails to open")
+    func roundTrip() {
+        let key = Crypto.randomBytes(32)
+        for size in [0, 1, 15, 16, 17, 1000] {
+            let plaintext = Crypto.randomBytes(size)
+            let sealed = Crypto.sealAESGCM(key: key, plaintext: plaintext, aad: Array("challenge-1".utf8))
+            #expect(sealed.count == size + 28)
+            #expect(Crypto.openAESGCM(key: key, sealed: sealed, aad: Array("challenge-1".utf8)) == plaintext)
+            #expect(Crypto.openAESGCM(key: key, sealed: sealed, aad: Array("challenge-2".utf8)) == nil)
+            #expect(Crypto.openAESGCM(key: Crypto.randomBytes(32), sealed: sealed, aad: Array("challenge-1".utf8)) == nil)
+            for index in [0, 12, sealed.count - 1] {
+                var tampered = sealed
+                tampered[index] ^= 0x01
+                #expect(Crypto.openAESGCM(key: key, sealed: tampered, aad: Array("challenge-1".utf8)) == nil, "byte \(index)")
+            }
+        }
+        #expect(Crypto.sealAESGCM(key: key, plaintext: [1, 2], aad: []) != Crypto.sealAESGCM(key: key, plaintext: [1, 2], aad: []), "fresh nonce")
+    }
+}
