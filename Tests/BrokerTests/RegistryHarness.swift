@@ -73,9 +73,12 @@ struct RegistryHarness: Sendable {
     let adminKey: String
     let databaseURL: String
 
-    static func make(_ backend: Backend, clock: TestClock = TestClock(Date()), flags: [String: String] = [:]) async throws -> RegistryHarness {
+    /// A broker on a fresh database, or, with `sharing`, a second instance on another harness's database.
+    static func make(
+        _ backend: Backend, clock: TestClock = TestClock(Date()), flags: [String: String] = [:], sharing other: RegistryHarness? = nil
+    ) async throws -> RegistryHarness {
         let scratch = ScratchDirectory()
-        let databaseURL = try backend.freshDatabase(in: scratch)
+        let databaseURL = try other?.databaseURL ?? backend.freshDatabase(in: scratch)
         var all = flags
         all["keysDir"] = scratch.path + "/keys"
         all["database"] = databaseURL
@@ -95,7 +98,7 @@ struct RegistryHarness: Sendable {
     func run(live: Bool = false, _ body: @Sendable @escaping (Client) async throws -> Void) async throws {
         let adminKey = self.adminKey
         do {
-            try await Application(router: broker.buildRouter()).test(live ? .live : .router) { client in
+            try await Application(router: broker.buildRouter()).test(live ? .ahc(.http) : .router) { client in
                 try await body(Client(client: client, adminKey: adminKey))
             }
         } catch {
