@@ -85,7 +85,7 @@ public struct BrokerApplication: Sendable {
         DiscoveryController(keyRing: keyRing, issuer: { issuer.current }, maxAge: configuration.jwksMaxAge).addRoutes(to: router)
         HealthController(
             checks: [KeyRingReadiness(keyRing: keyRing), StoreReadiness(store: tenants.store)], shutdown: shutdown, metrics: metrics,
-            keyRing: keyRing
+            keyRing: keyRing, jwks: jwks
         ).addRoutes(to: router)
         TenantController(service: tenants).addRoutes(to: router)
         RegistryController(service: tenants).addRoutes(to: router)

@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import Synchronization
 
 /// The broker's Prometheus registry and the metrics every part records into.
 /// Owned by the application (not the global MetricsSystem), so tests can run several brokers in one process.
@@ -46,6 +47,25 @@ public final class BrokerMetrics: Sendable {
             descriptor: .init(namespace: "token_broker", metricName: "upstream_calls", unitName: "total", helpText: "Calls to Keycloak and OTP Managers, by upstream, operation and outcome"),
             labels: [("upstream", upstream), ("operation", operation), ("outcome", outcome)]
         ).increment()
+    }
+
+    private let jwksReported = Mutex<(hits: Int, misses: Int, fetches: Int, failedFetches: Int)>((0, 0, 0, 0))
+
+    /// Brings the JWKS cache counters up to date (called on scrape: the hot path only bumps atomics).
+    func updateJWKS(counters: (hits: Int, misses: Int, fetches: Int, failedFetches: Int), stale: Int) {
+        let delta = jwksReported.withLock { reported in
+            defer { reported = counters }
+            return (counters.hits - reported.hits, counters.misses - reported.misses, counters.fetches - reported.fetches, counters.failedFetches - reported.failedFetches)
+        }
+        func counter(_ name: String, _ help: String, _ labels: [(String, String)] = []) -> Counter {
+            registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: name, unitName: "total", helpText: help), labels: labels)
+        }
+        counter("jwks_cache_lookups", "Keycloak key lookups, by result", [("result", "hit")]).increment(by: Int64(max(0, delta.0)))
+        counter("jwks_cache_lookups", "Keycloak key lookups, by result", [("result", "miss")]).increment(by: Int64(max(0, delta.1)))
+        counter("jwks_fetches", "JWKS fetches from Keycloak, by result", [("result", "success")]).increment(by: Int64(max(0, delta.2 - delta.3)))
+        counter("jwks_fetches", "JWKS fetches from Keycloak, by result", [("result", "failure")]).increment(by: Int64(max(0, delta.3)))
+        registry.makeGauge(descriptor: .init(namespace: "token_broker", metricName: "jwks_stale", unitName: "issuers", helpText: "Issuers whose keys are served stale because the last fetch failed"))
+            .set(Double(stale))
     }
 
     /// Records a key ring reload outcome.

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import JOSE
+import Keycloak
 import KeyRing
 
 /// `/healthz` (the process is alive), `/readyz` (it can do its job) and `/metrics`.
@@ -9,6 +10,8 @@ struct HealthController: Sendable {
     let shutdown: ShutdownState
     let metrics: BrokerMetrics
     let keyRing: KeyRing
+    /// Keycloak realms' keys: reported in `/readyz` (never making the broker unready) and in `/metrics`.
+    let jwks: JWKSCache?
 
     func addRoutes(to router: Router<BrokerRequestContext>) {
         router.get("/healthz") { _, _ in
@@ -29,6 +32,18 @@ struct HealthController: Sendable {
                 results[check.name] = .object(["status": .string("ok")])
             }
         }
+        if let jwks {
+            // Keycloak being down does not make the broker unready; the detail says when keys are served stale.
+            let statuses = jwks.statuses()
+            let stale = statuses.filter(\.stale)
+            var detail: [String: JSONValue] = ["status": .string(stale.isEmpty ? "ok" : "stale"), "issuers": .int(Int64(statuses.count))]
+            if !stale.isEmpty {
+                detail["detail"] = .string(
+                    "\(stale.count) issuer(s) unreachable at the last refresh; the last good keys keep serving for up to 24 h: "
+                        + stale.map { "\($0.jwksURL) (keys \(Int($0.age ?? 0)) s old)" }.joined(separator: ", "))
+            }
+            results["keycloak_jwks"] = .object(detail)
+        }
         if shutdown.isDraining {
             ready = false
             results["shutdown"] = .object(["status": .string("fail"), "detail": .string("draining for shutdown")])
@@ -42,6 +57,7 @@ struct HealthController: Sendable {
         let snapshot = keyRing.current
         metrics.updateKeyRing(
             activeKeyCreated: snapshot.activeMetadata?.created, publishedKeys: snapshot.verificationKeys.count, now: Date())
+        if let jwks { metrics.updateJWKS(counters: jwks.counters, stale: jwks.statuses().filter(\.stale).count) }
         return JSONResponse.make(
             bytes: metrics.registry.emitToBuffer(), headers: [.cacheControl: "no-store"],
             contentType: "text/plain; version=0.0.4; charset=utf-8")

@@ -35,6 +35,9 @@ public final class JWKSCache: Sendable {
     let logger: Logger
     private let entries = Mutex<[String: Entry]>([:])
     private let fetchCount = Atomic<Int>(0)
+    private let failedFetchCount = Atomic<Int>(0)
+    private let hitCount = Atomic<Int>(0)
+    private let missCount = Atomic<Int>(0)
 
     public init(httpClient: HTTPClient = UpstreamHTTP.client, minimumRefetchInterval: Duration = .seconds(10), staleLimit: Duration = .seconds(86_400), logger: Logger) {
         self.httpClient = httpClient
@@ -46,9 +49,51 @@ public final class JWKSCache: Sendable {
     /// How many JWKS fetches this cache has made (for metrics and tests).
     public var fetches: Int { fetchCount.load(ordering: .relaxed) }
 
+    /// Lookups answered from memory, lookups that were not, and fetches that failed (for metrics).
+    public var counters: (hits: Int, misses: Int, fetches: Int, failedFetches: Int) {
+        (hitCount.load(ordering: .relaxed), missCount.load(ordering: .relaxed), fetchCount.load(ordering: .relaxed), failedFetchCount.load(ordering: .relaxed))
+    }
+
+    /// What the cache holds per issuer, for `/readyz` and metrics.
+    public struct Status: Sendable {
+        public let jwksURL: String
+        public let keys: Int
+        /// Seconds since the last successful fetch; nil if none succeeded.
+        public let age: Double?
+        /// The last fetch failed: older keys keep serving (stale-if-error) until the stale limit.
+        public let stale: Bool
+        public let lastError: String?
+    }
+
+    public func statuses() -> [Status] {
+        let now = ContinuousClock.now
+        return entries.withLock { entries in
+            entries.map { url, entry in
+                let age = entry.fetchedAt.map { now - $0 }.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
+                return Status(jwksURL: url, keys: entry.keys.count, age: age, stale: entry.lastError != nil && entry.fetchedAt != nil, lastError: entry.lastError)
+            }.sorted { $0.jwksURL < $1.jwksURL }
+        }
+    }
+
+    /// Seeds the keys of `jwksURL` without a fetch (offline priming, benchmarks).
+    public func prime(jwksURL: String, keys: JWKSet, maxAge: Duration = .seconds(300)) {
+        entries.withLock { entries in
+            var entry = entries[jwksURL] ?? Entry()
+            entry.keys = keys.keys
+            entry.fetchedAt = ContinuousClock.now
+            entry.lastError = nil
+            entry.maxAge = maxAge
+            entries[jwksURL] = entry
+        }
+    }
+
     /// The key `kid` of the issuer whose keys live at `jwksURL`.
     public func key(jwksURL: String, kid: String) async -> Result<JWSPublicKey, Failure> {
-        if let key = cachedKey(jwksURL: jwksURL, kid: kid) { return .success(key) }
+        if let key = cachedKey(jwksURL: jwksURL, kid: kid) {
+            hitCount.add(1, ordering: .relaxed)
+            return .success(key)
+        }
+        missCount.add(1, ordering: .relaxed)
         await refreshIfAllowed(jwksURL)
         if let key = cachedKey(jwksURL: jwksURL, kid: kid) { return .success(key) }
         let state = entries.withLock { $0[jwksURL] }
@@ -125,6 +170,7 @@ public final class JWKSCache: Sendable {
                 entry.maxAge = maxAge
             case .failure(let failure):
                 entry.lastError = "\(failure)"
+                failedFetchCount.add(1, ordering: .relaxed)
             }
             entries[jwksURL] = entry
         }

@@ -148,7 +148,7 @@ func credentials(_ username: String, _ password: String) -> JSONValue {
     @Test("Keycloak failing, answering HTML, hanging or down: 503 upstream_unavailable; cached keys keep admin calls working")
     func upstreamFailures() async throws {
         let double = try await loginDouble()
-        let harness = try await RegistryHarness.make(.sqlite, flags: ["keycloakUrl": double.base, "keycloakTimeout": "1"])
+        let harness = try await RegistryHarness.make(.sqlite, flags: ["keycloakUrl": double.base, "keycloakTimeout": "1", "jwksMinRefetchInterval": "0"])
         try await harness.run(live: true) { client in
             let good = try await client.send(.post, "/v1/login", json: credentials("ada", "s3cr&t +=%é"), key: .some(nil))
             let access = try #require(try good.json["access_token"]?.stringValue)
@@ -171,8 +171,19 @@ func credentials(_ username: String, _ password: String) -> JSONValue {
             #expect(down.headers[.retryAfter] != nil)
             let admin = try await client.send(.get, "/v1/dashboard/summary", key: access)
             #expect(admin.status == .ok, "admin calls with a cached key keep working while Keycloak is down")
+            // A token with a new kid forces a refetch, which fails: the old keys keep serving, and readiness says so.
+            _ = try double.rotate("master", dropOld: false)
+            let newKid = try double.token("master", claims: try JWS.unverifiedClaims(access))
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: newKid).status == .unauthorized)
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: access).status == .ok)
             let ready = try await client.send(.get, "/readyz", key: .some(nil))
             #expect(ready.status == .ok, "Keycloak being down does not make the broker unready")
+            let jwksCheck = try ready.json["checks"]?.objectValue?["keycloak_jwks"]?.objectValue
+            #expect(jwksCheck?["status"] == .string("stale"), "\(ready.text)")
+            let metrics = try await client.send(.get, "/metrics", key: .some(nil)).text
+            #expect(metrics.contains("token_broker_jwks_stale_issuers 1"), "\(metrics.split(separator: "\n").filter { $0.contains("jwks") })")
+            #expect(metrics.contains("token_broker_jwks_fetches_total{result=\"failure\"}"))
+            #expect(metrics.contains("token_broker_upstream_calls_total{upstream=\"keycloak\",operation=\"password\",outcome=\"error\"}"))
         }
     }
 
