@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "JOSE", targets: ["JOSE"]),
         .library(name: "KeyRing", targets: ["KeyRing"]),
         .library(name: "TenantRegistry", targets: ["TenantRegistry"]),
+        .library(name: "Keycloak", targets: ["Keycloak"]),
         .library(name: "Broker", targets: ["Broker"]),
     ],
     dependencies: [

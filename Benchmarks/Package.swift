@@ -19,6 +19,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "JOSE", package: "token-broker"),
+                .product(name: "Keycloak", package: "token-broker"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/JOSEBenchmarks",
             plugins: [

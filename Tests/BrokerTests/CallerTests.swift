@@ -40,6 +40,8 @@ import Testing
                 (.post, "/v1/tenants/t1/token", nil, [401, 200, 403, 404, 200]),
                 (.post, "/v1/tenants/t1/suspend", nil, [401, 200, 403, 404, 403]),
                 (.post, "/v1/tenants/t1/resume", nil, [401, 200, 403, 404, 403]),
+                (.post, "/v1/tenants/t1/otp", .object([:]), [401, 422, 403, 404, 403]),
+                (.post, "/v1/tenants/t1/otp/AAAAAAAAAAAAAAAAAAAAAA/verify", .object(["otp": .string("123456")]), [401, 404, 403, 404, 403]),
             ]
             for (method, uri, body, expected) in table {
                 for ((name, credential), status) in zip(callers, expected) {

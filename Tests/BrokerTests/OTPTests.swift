@@ -374,6 +374,10 @@ extension RegistryHarness.Client {
             #expect(try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: minter).status == .forbidden)
             #expect(try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: .some(nil)).status == .unauthorized)
             #expect(try await client.post("/v1/tenants/nope/login", ["username": .string("a"), "password": .string("b")]).status == .notFound)
+            // A tenant whose realm does not exist at Keycloak: discovery answers 404, the login 503 (a configuration fault, logged).
+            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("ghost", twoFA: false) { $0["keycloak"] = .object(["realm": .string("ghost"), "clientId": .string("c"), "clientSecret": .string("s")]) })
+            let ghost = try await client.post("/v1/tenants/ghost/login", ["username": .string("a"), "password": .string("b")])
+            #expect(ghost.status == .serviceUnavailable && ghost.code == "upstream_unavailable", "\(ghost.text)")
             _ = try await client.send(.post, "/v1/tenants/t1/suspend")
             let suspended = try await client.post("/v1/tenants/t1/login", ["username": .string("agent"), "password": .string("agent-pass")])
             #expect(suspended.status == .forbidden && suspended.code == "tenant_inactive")

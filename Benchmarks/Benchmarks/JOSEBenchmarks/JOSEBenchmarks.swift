@@ -5,10 +5,45 @@
 ///   i.e. claims JSON serialization, header and base64url encoding, SHA-256 and the signature.
 /// - "verify <ALG>": `JWS.verify(_:key:)` of a token signed once beforehand, i.e. split, header parse,
 ///   key lookup by `kid`, signature check and claims parse.
+/// - "verify Keycloak RS256 (cache hit)": what the broker does with a Keycloak access token whose realm key
+///   is cached: read the unverified header and issuer, find the key in `JWKSCache` (memory, no I/O), verify
+///   the signature, parse and check the claims (iss, exp, iat with leeway). Header byte-exact as Keycloak
+///   writes it (spaces around the colons).
 /// Keys (RSA 2048, P-256, Ed25519) are generated once, outside the measured region.
 /// `scripts/bench-crypto.sh` compares the results with `openssl speed`.
 import Benchmark
 import JOSE
+import Keycloak
+import Logging
+
+/// A Keycloak-shaped RS256 access token and a JWKS cache primed with its realm key.
+struct KeycloakFixture: Sendable {
+    static let issuer = "https://keycloak.expertflow.com/realms/master"
+    static let jwksURL = issuer + "/protocol/openid-connect/certs"
+    let token: String
+    let cache: JWKSCache
+    let now: Double
+
+    init() {
+        let key = try! JWSPrivateKey.generate(.rs256)
+        let kid = key.publicKey.kid
+        now = 1_767_225_600
+        let claims: [String: JSONValue] = [
+            "exp": .int(Int64(now) + 60), "iat": .int(Int64(now)), "auth_time": .int(Int64(now)), "jti": .string("onrtro:7c1d2b58-6a0e-4c1f-9d77-2f7e8e3b9c10"),
+            "iss": .string(Self.issuer), "aud": .string("account"), "sub": .string("4a0c2b58-6a0e-4c1f-9d77-2f7e8e3b9c10"), "typ": .string("Bearer"),
+            "azp": .string("token-broker"), "sid": .string("b6f1e0f4-2c1e-4d07-9c41-5f3c8a9d2e11"), "acr": .string("1"),
+            "realm_access": .object(["roles": .array(["default-roles-master", "offline_access", "uma_authorization", "admin"].map(JSONValue.string))]),
+            "scope": .string("openid profile email"), "email_verified": .bool(true), "preferred_username": .string("ada"), "email": .string("ada@example.com"),
+        ]
+        let header = "{\"alg\":\"RS256\",\"typ\" : \"JWT\",\"kid\" : \"\(kid)\"}"
+        let input = Base64URL.encode(Array(header.utf8)) + "." + Base64URL.encode(JSONValue.object(claims).serialized())
+        token = input + "." + Base64URL.encode(try! key.sign(Array(input.utf8)))
+        cache = JWKSCache(logger: Logger(label: "bench"))
+        cache.prime(jwksURL: Self.jwksURL, keys: JWKSet(keys: [key.publicKey]))
+    }
+}
+
+let keycloakFixture = KeycloakFixture()
 
 /// A key and a token signed with it, made once per algorithm on first use.
 struct Fixture: Sendable {
@@ -51,6 +86,21 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(3),
         maxIterations: 1_000_000
     )
+
+    Benchmark("verify Keycloak RS256 (cache hit)") { benchmark in
+        let fixture = keycloakFixture
+        let validator = ClaimsValidator(issuers: [KeycloakFixture.issuer], leeway: 60)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let kid = try! JWS.unverifiedHeader(fixture.token)["kid"]!.stringValue!
+            let issuer = try! JWS.unverifiedClaims(fixture.token)["iss"]!.stringValue!
+            precondition(issuer == KeycloakFixture.issuer)
+            let key = fixture.cache.cachedKey(jwksURL: KeycloakFixture.jwksURL, kid: kid)!
+            let verified = try! JWS.verify(fixture.token) { $0 == kid ? key : nil }
+            try! validator.validate(verified, now: fixture.now)
+            blackHole(verified)
+        }
+    }
 
     for algorithm in [JWSAlgorithm.es256, .rs256, .ps256, .edDSA] {
         Benchmark("sign \(algorithm.rawValue)") { benchmark in
