@@ -28,6 +28,8 @@ struct KeycloakCallerVerifier: Sendable {
 
     static let minterRole = "cx-token-minter"
     static let tenantAdminRole = "tenant-admin"
+    /// What a component's service account with `cx-token-minter` may do (the contract's "component" row).
+    static let componentScopes: Set<String> = ["token:mint", "token:introspect", "otp"]
 
     /// A Keycloak access token that verified: its claims, roles and (for tenant realms) tenant.
     struct Verified: Sendable {
@@ -51,7 +53,7 @@ struct KeycloakCallerVerifier: Sendable {
         }
         return CallerIdentity(
             subject: "keycloak:master:\(subject)", name: name, clientId: claims["azp"]?.stringValue ?? "",
-            isSystemAdmin: roles.contains(adminRole), scopes: roles.contains(Self.minterRole) ? ["token:mint"] : [], tenants: nil,
+            isSystemAdmin: roles.contains(adminRole), scopes: roles.contains(Self.minterRole) ? Self.componentScopes : [], tenants: nil,
             roles: roles.sorted(), subjectId: subject)
     }
 

@@ -72,7 +72,7 @@ struct LoginController: Sendable {
                 issuer: issuer, client: client, username: credentials.username, password: credentials.password, scope: scope)
             throttle.recordSuccess(user: userKey)
             metrics.recordUpstream("keycloak", operation: "password", outcome: "success")
-            context.logger.info("login succeeded", metadata: ["username": .string(credentials.username), "issuer": .string(issuer)])
+            context.logger.info("password grant succeeded", metadata: ["username": .string(credentials.username), "issuer": .string(issuer)])
             return tokens
         } catch {
             if case .invalidCredentials = error { throttle.recordFailure(user: userKey, address: address, now: clock().timeIntervalSince1970) }

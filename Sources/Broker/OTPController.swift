@@ -99,7 +99,12 @@ struct OTPController: Sendable {
         let tokens = try await login.passwordGrant(
             issuer: issuer, client: client, scope: login.scope, credentials: credentials, throttleScope: tenantId, context: context)
         // The tenant's policy as it is now: a PATCH that turned 2FA off or on applies to this login.
-        guard view.twoFA.isEnabled, let channel = view.twoFA.channelType else { return LoginController.tokenResponse(tokens) }
+        guard view.twoFA.isEnabled else { return LoginController.tokenResponse(tokens) }
+        guard let channel = view.twoFA.channelType else {
+            // Never hand out tokens without the second factor a tenant asked for, even if its settings are incomplete.
+            if let refresh = tokens.refreshToken { try? await login.oidc.logout(issuer: issuer, client: client, refreshToken: refresh) }
+            throw Problem(.conflict, code: "two_factor_disabled", detail: "the tenant's two-factor configuration is incomplete")
+        }
         // The tokens came straight from the provider's token endpoint over our own connection (OIDC Core §3.1.3.7).
         var claims = (try? JWS.unverifiedClaims(tokens.accessToken)) ?? [:]
         if let idToken = tokens.idToken, let idClaims = try? JWS.unverifiedClaims(idToken) {
@@ -131,7 +136,7 @@ struct OTPController: Sendable {
         _ = try activeTenant(tenantId)
         let challenge = try await check(
             tenantId: tenantId, challengeId: fields["challengeId"]!, otp: fields["otp"]!, login: true, actor: "login:\(tenantId)", context: context)
-        guard let sealed = challenge.sealedTokens.flatMap({ try? Base64URL.decode($0) }),
+        guard let sealed = challenge.sealedTokens.flatMap({ Base64URL.decode($0) }),
             let plain = Crypto.openAESGCM(key: sealingKey, sealed: sealed, aad: Array(challenge.challengeId.utf8))
         else {
             context.logger.error(
@@ -152,17 +157,22 @@ struct OTPController: Sendable {
         let challenge = try await live(tenantId: tenantId, challengeId: challengeId, login: true, actor: "login:\(tenantId)", context: context)
         let now = tenants.clock()
         guard let sends = try await tenants.store.reserveResend(challengeId, now: now, maxSends: 1 + policy.resendLimit, spacing: policy.resendSpacing) else {
-            let current = try await tenants.store.challenge(challengeId) ?? challenge
+            // Tell why: the challenge may have ended or expired since it was read.
+            guard let current = try await tenants.store.challenge(challengeId), current.state != .verified else {
+                throw Problem(.notFound, code: "challenge_not_found", detail: "no such challenge")
+            }
+            if current.state == .exhausted { throw Self.exhausted }
+            if current.expiresAt <= now { throw Self.expired }
             if current.sends >= 1 + policy.resendLimit {
                 throw Problem(.tooManyRequests, code: "resend_limit_reached", detail: "this challenge was sent \(current.sends) times, the most allowed")
             }
             let wait = max(1, Int((current.lastSentAt.timeIntervalSince1970 + policy.resendSpacing - now.timeIntervalSince1970).rounded(.up)))
             throw Problem(.tooManyRequests, code: "resend_too_soon", detail: "wait \(wait) s before asking for another code", headers: [.retryAfter: String(wait)])
         }
-        guard let sealed = challenge.sealedRecipient.flatMap({ try? Base64URL.decode($0) }),
+        guard let sealed = challenge.sealedRecipient.flatMap({ Base64URL.decode($0) }),
             let recipient = Crypto.openAESGCM(key: sealingKey, sealed: sealed, aad: Array(("recipient:" + challengeId).utf8))
         else {
-            try await tenants.store.refundResend(challengeId)
+            try await tenants.store.refundResend(challengeId, previousSentAt: challenge.lastSentAt)
             throw Problem(.serviceUnavailable, code: "otp_unavailable", detail: "the code cannot be resent; log in again")
         }
         do {
@@ -173,7 +183,7 @@ struct OTPController: Sendable {
             metrics.recordUpstream("otp", operation: "generate", outcome: "success")
             if let otpId { try await tenants.store.setChallengeOTPId(challengeId, otpId: otpId) }
         } catch {
-            try? await tenants.store.refundResend(challengeId)
+            try? await tenants.store.refundResend(challengeId, previousSentAt: challenge.lastSentAt)
             throw await upstreamProblem(error, operation: "generate", challenge: challenge, actor: "login:\(tenantId)", context: context)
         }
         await audit("otp.resent", challenge, actor: "login:\(tenantId)", context: context)
@@ -282,10 +292,24 @@ struct OTPController: Sendable {
         await audit("otp.failed", challenge, actor: actor, context: context, outcome: "failure")
         if remaining == 0, try await tenants.store.finishChallenge(challengeId, as: .exhausted) {
             await audit("otp.exhausted", challenge, actor: actor, context: context, outcome: "failure")
+            await endHeldSession(challenge)
         }
         var problem = Problem(.unauthorized, code: "invalid_otp", detail: "the code is wrong; \(remaining) attempt(s) left")
         problem.extra = ["attemptsRemaining": .int(Int64(remaining))]
         throw problem
+    }
+
+    /// Ends the Keycloak session of the tokens a dead login challenge held (best effort: the tokens are gone either way).
+    func endHeldSession(_ challenge: OTPChallenge) async {
+        guard challenge.purpose == Self.loginPurpose, let sealed = challenge.sealedTokens.flatMap({ Base64URL.decode($0) }),
+            let plain = Crypto.openAESGCM(key: sealingKey, sealed: sealed, aad: Array(challenge.challengeId.utf8)),
+            let refresh = (try? JSONParser().parseObject(plain))?["refresh_token"]?.stringValue,
+            let stored = try? await tenants.tenant(challenge.tenantId)
+        else { return }
+        let issuer = stored.keycloak.issuer ?? "\(keycloakURL)/realms/\(stored.keycloak.realm)"
+        try? await login.oidc.logout(
+            issuer: issuer, client: OIDCClientCredentials(clientId: stored.keycloak.clientId, clientSecret: stored.keycloak.clientSecret),
+            refreshToken: refresh)
     }
 
     func upstreamProblem(_ error: any Error, operation: String, challenge: OTPChallenge, actor: String, context: BrokerRequestContext) async -> Problem {

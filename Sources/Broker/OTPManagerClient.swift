@@ -164,8 +164,10 @@ final class OTPManagerClient: Sendable {
                         return nil
                     }
                     return object
-                case 400, 401, 404, 422 where isVerify:
-                    return [settings.wire("valid"): .bool(false)]
+                case 400, 401, 404, 422:
+                    // A definitive answer, never retried: "not valid" to a verify, a refusal to send.
+                    if isVerify { return [settings.wire("valid"): .bool(false)] }
+                    throw OTPUpstreamFailure.rejected(status)
                 case 429, 503:
                     last = .unavailable("status \(status)")
                     retryAfter = response.headers.first(name: "Retry-After").flatMap { Double($0.trimmingCharacters(in: .whitespaces)) }

@@ -167,9 +167,13 @@ extension SQLTenantStore {
             """)
     }
 
-    /// Gives back a resend whose delivery failed.
-    public func refundResend(_ id: String) async throws(StoreError) {
-        try await execute("UPDATE otp_challenges SET sends = sends - 1 WHERE challenge_id = \(bind: id) AND sends > 1 AND state = 'pending'")
+    /// Gives back a resend whose delivery failed, with the time of the previous send (so the spacing restarts from it).
+    public func refundResend(_ id: String, previousSentAt: Date) async throws(StoreError) {
+        try await execute(
+            """
+            UPDATE otp_challenges SET sends = sends - 1, last_sent_at = \(bind: Milliseconds.from(previousSentAt))
+            WHERE challenge_id = \(bind: id) AND sends > 1 AND state = 'pending'
+            """)
     }
 
     /// Ends a pending challenge (verified or exhausted) and wipes its sealed data. True for the one caller

@@ -114,6 +114,7 @@ extension RegistryHarness.Client {
             #expect(fixture.otp.calls("verify") == 3, "the dead challenge is not checked with the OTP Manager")
             let resend = try await client.post("/v1/tenants/t1/login/otp/resend", ["challengeId": .string(id)])
             #expect(resend.status == .tooManyRequests, "a dead challenge cannot be revived by a resend")
+            #expect(fixture.keycloak.activeSessions == 0, "the held tokens' Keycloak session is ended with the challenge")
         }
     }
 
@@ -152,11 +153,14 @@ extension RegistryHarness.Client {
             let tooSoon = try await client.post("/v1/tenants/t1/login/otp/resend", ["challengeId": .string(id)])
             #expect(tooSoon.status == .tooManyRequests && tooSoon.code == "resend_too_soon" && tooSoon.headers[.retryAfter] == "30")
             clock.set(clock.now.addingTimeInterval(30))
+            fixture.otp.failNext(3)
+            let failed = try await client.post("/v1/tenants/t1/login/otp/resend", ["challengeId": .string(id)])
+            #expect(failed.status == .serviceUnavailable, "\(failed.text)")
             let first = try await client.post("/v1/tenants/t1/login/otp/resend", ["challengeId": .string(id)])
             #expect(first.status == .accepted, "\(first.text)")
             #expect(try first.json["attemptsRemaining"] == .int(2), "resend does not reset attempts")
             #expect(try first.json["expiresIn"] == .int(270), "nor extend the absolute lifetime")
-            #expect(fixture.otp.requests.last?.idempotencyKey == "\(id)-2", "each send has its own key")
+            #expect(fixture.otp.requests.last?.idempotencyKey == "\(id)-2", "each send has its own key; the failed resend gave its number back")
             clock.set(clock.now.addingTimeInterval(30))
             #expect(try await client.post("/v1/tenants/t1/login/otp/resend", ["challengeId": .string(id)]).status == .accepted)
             clock.set(clock.now.addingTimeInterval(30))
@@ -203,6 +207,13 @@ extension RegistryHarness.Client {
             fixture.otp.set(.normal)
             let after = try await client.post("/v1/tenants/t1/otp/\(id)/verify", ["otp": .string("abc")], key: key)
             #expect(try after.json["attemptsRemaining"] == .int(1), "the timed-out attempt was refunded")
+
+            fixture.otp.set(.rejectSends)
+            let before = fixture.otp.calls("generate")
+            let rejected = try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: key)
+            #expect(rejected.status == .badGateway && rejected.code == "otp_rejected", "\(rejected.text)")
+            #expect(fixture.otp.calls("generate") == before + 1, "a definitive 4xx is not retried")
+            fixture.otp.set(.normal)
 
             await fixture.otp.goDown()
             let refused = try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: key)
@@ -372,6 +383,13 @@ extension RegistryHarness.Client {
             #expect(otherTenant.status == .notFound)
             #expect(try await client.post("/v1/tenants/t2/otp", ["recipient": .string("+15550001111")], key: key).status == .notFound, "invisible tenant")
             #expect(try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: minter).status == .forbidden)
+            // A component's Keycloak service account with cx-token-minter may use the OTP proxy (the contract's component row).
+            let now = Int64(Date().timeIntervalSince1970)
+            let serviceAccount = try fixture.keycloak.token("master", claims: [
+                "iss": .string(fixture.keycloak.issuer("master")), "sub": .string("sa-routing"), "typ": .string("Bearer"), "azp": .string("routing"),
+                "exp": .int(now + 300), "iat": .int(now), "realm_access": .object(["roles": .array([.string("cx-token-minter")])]),
+            ])
+            #expect(try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: serviceAccount).status == .accepted)
             #expect(try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: .some(nil)).status == .unauthorized)
             #expect(try await client.post("/v1/tenants/nope/login", ["username": .string("a"), "password": .string("b")]).status == .notFound)
             // A tenant whose realm does not exist at Keycloak: discovery answers 404, the login 503 (a configuration fault, logged).

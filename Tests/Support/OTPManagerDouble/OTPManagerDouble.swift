@@ -19,6 +19,8 @@ public final class OTPManagerDouble: Sendable {
         case hang(Duration)
         /// Every verify says valid, whatever the code (a lenient manager).
         case acceptAny
+        /// Every send is refused with 400 (a recipient the manager will not text).
+        case rejectSends
     }
 
     public struct Recorded: Sendable {
@@ -113,6 +115,7 @@ public final class OTPManagerDouble: Sendable {
         if case .hang(let delay) = mode { try await Task.sleep(for: delay) }
         guard let reference = body["reference"]?.stringValue else { return Self.json(.object(["error": .string("reference missing")]), status: .unprocessableContent) }
         if path == "generate" {
+            if mode == .rejectSends { return Self.json(.object(["error": .string("invalid recipient")]), status: .badRequest) }
             guard body["recipient"]?.stringValue != nil, body["tenantId"]?.stringValue != nil else {
                 return Self.json(.object(["error": .string("recipient missing")]), status: .unprocessableContent)
             }
