@@ -145,7 +145,7 @@ public struct BrokerApplication: Sendable {
         let sync = TenantSyncService(service: tenants, reloadInterval: .seconds(30), logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [
-                .init(service: server), .init(service: reloader), .init(service: sync), .init(service: WatchdogService(notifier: notifier)),
+                .init(service: ImpatientShutdownService(logger: logger)), .init(service: server), .init(service: reloader), .init(service: sync), .init(service: WatchdogService(notifier: notifier)),
                 .init(service: JWKSRefreshService(cache: jwks)), .init(service: ChallengePurgeService(tenants: tenants, logger: logger)),
                 .init(service: shutdown),
             ],

@@ -43,6 +43,29 @@ import Testing
         #expect(broker.log.contains("token-broker stopped"))
     }
 
+    @Test("a second SIGTERM while a request holds the drain exits at once, not after the grace period")
+    func secondSigterm() async throws {
+        let scratch = ScratchDirectory()
+        let broker = try await BrokerProcess.serve(
+            keysDir: scratch.path + "/keys", directory: scratch.path,
+            extraArguments: ["--shutdown-grace-period", "60", "--database", "sqlite:\(scratch.path)/db.sqlite"])
+        // A login whose body never finishes keeps the drain waiting.
+        let slow = try RawConnection(port: broker.port)
+        slow.send("POST /v1/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"user")
+        try await Task.sleep(for: .milliseconds(300))
+        broker.signal(SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while RawConnection.accepts(port: broker.port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!RawConnection.accepts(port: broker.port), "the listener closes on the first SIGTERM")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(broker.process.isRunning, "the first SIGTERM waits for the in-flight request")
+        let second = ContinuousClock.now
+        broker.signal(SIGTERM)
+        #expect(try await broker.waitForExit(timeout: .seconds(10)) == 143)
+        #expect(ContinuousClock.now - second < .seconds(5), "exited at once, not after the 60 s grace period")
+        #expect(broker.log.contains("exiting now"))
+    }
+
     @Test("SIGHUP reloads rotated keys while a client loops on the JWKS with zero failed requests")
     func reloadUnderLoad() async throws {
         let scratch = ScratchDirectory()
