@@ -222,6 +222,43 @@ extension RegistryHarness.Client {
         }
     }
 
+    @Test("paths and field names are configurable for an OTP Manager that differs")
+    func customMapping() async throws {
+        let fixture = try await OTPFixture.make(flags: [
+            "otpGeneratePath": "/custom/send", "otpVerifyPath": "custom/check", "otpFieldNames": "recipient=to, otp=code",
+        ])
+        defer { fixture.stop() }
+        try await fixture.harness.run { client in
+            _ = try await client.send(.post, "/v1/tenants", json: fixture.tenant("t1"))
+            let key = try await client.apiKey(["otp"], tenants: ["t1"])
+            let id = try #require(try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: key).json["challengeId"]?.stringValue)
+            let sent = try #require(fixture.otp.requests.first)
+            #expect(sent.body["to"] == .string("+15550001111") && sent.body["recipient"] == nil, "recipient renamed on the wire")
+            let code = try #require(fixture.otp.code(for: id))
+            #expect(try await client.post("/v1/tenants/t1/otp/\(id)/verify", ["otp": .string(code)], key: key).status == .ok)
+            #expect(fixture.otp.requests.last?.body["code"] == .string(code))
+            #expect(fixture.otp.calls("verify") == 1)
+        }
+    }
+
+    @Test("after 5 failed operations in a row a tenant's circuit opens: calls fail at once without reaching its OTP Manager")
+    func circuitBreaker() async throws {
+        let fixture = try await OTPFixture.make(flags: ["otpTries": "2"])
+        defer { fixture.stop() }
+        try await fixture.harness.run { client in
+            _ = try await client.send(.post, "/v1/tenants", json: fixture.tenant("t1"))
+            let key = try await client.apiKey(["otp"], tenants: ["t1"])
+            fixture.otp.failNext(1000)
+            for _ in 0..<5 {
+                #expect(try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: key).code == "otp_unavailable")
+            }
+            #expect(fixture.otp.calls("generate") == 10, "5 operations x 2 tries")
+            let open = try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: key)
+            #expect(open.status == .serviceUnavailable && open.code == "otp_unavailable")
+            #expect(fixture.otp.calls("generate") == 10, "the open circuit spares the failing manager")
+        }
+    }
+
     @Test("50 parallel wrong guesses on one challenge: exactly retryLimit reach the OTP Manager", arguments: Backend.allCases)
     func parallelGuesses(backend: Backend) async throws {
         let fixture = try await OTPFixture.make(backend)

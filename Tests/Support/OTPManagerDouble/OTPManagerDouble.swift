@@ -66,6 +66,9 @@ public final class OTPManagerDouble: Sendable {
         let router = Router()
         router.post("/otp/generate") { [self] request, _ in try await handle(request, path: "generate") }
         router.post("/otp/verify") { [self] request, _ in try await handle(request, path: "verify") }
+        // A site whose OTP Manager differs: other paths and field names (`to` for recipient, `code` for otp).
+        router.post("/custom/send") { [self] request, _ in try await handle(request, path: "generate") }
+        router.post("/custom/check") { [self] request, _ in try await handle(request, path: "verify") }
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested)),
             onServerRunning: { [self] channel in portBox.store(channel.localAddress?.port ?? 0, ordering: .relaxed) },
@@ -93,11 +96,13 @@ public final class OTPManagerDouble: Sendable {
 
     func handle(_ request: Request, path: String) async throws -> Response {
         let bytes = try await request.body.collect(upTo: 1 << 16)
-        guard let body = try? JSONParser().parseObject(Array(buffer: bytes)) else {
+        guard var body = try? JSONParser().parseObject(Array(buffer: bytes)) else {
             return Self.json(.object(["error": .string("bad json")]), status: .badRequest)
         }
         let key = request.headers[HTTPField.Name("Idempotency-Key")!]
         let recorded = Recorded(path: path, idempotencyKey: key, requestId: request.headers[HTTPField.Name("X-Request-Id")!], body: body)
+        if let to = body["to"], body["recipient"] == nil { body["recipient"] = to }
+        if let code = body["code"], body["otp"] == nil { body["otp"] = code }
         let refusal = state.withLock { state -> Response? in
             state.requests.append(recorded)
             if state.failNext > 0 {
