@@ -20,6 +20,10 @@ public struct BrokerApplication: Sendable {
     let verifier: TokenVerifier
     /// Readiness and lifecycle notifications to systemd (no-op outside systemd).
     public let notifier: SystemdNotifier
+    /// Settings a SIGHUP re-reads (token lifetimes, log level).
+    public let runtime: RuntimeSettings
+    /// Reads the configuration again (flags, environment, config file); nil: SIGHUP reloads keys and registry only.
+    let reloadConfiguration: (@Sendable () throws -> BrokerConfiguration)?
     /// Keycloak issuers' metadata and keys, fetched on demand and kept in memory.
     let discovery: OIDCDiscovery
     let jwks: JWKSCache
@@ -36,9 +40,12 @@ public struct BrokerApplication: Sendable {
     /// Assembles a broker around an already loaded key ring.
     public init(
         configuration: BrokerConfiguration, keyRing: KeyRing, tenants: TenantService, logger: Logger, metrics: BrokerMetrics = BrokerMetrics(),
-        notifier: SystemdNotifier = SystemdNotifier()
+        notifier: SystemdNotifier = SystemdNotifier(), runtime: RuntimeSettings? = nil,
+        reloadConfiguration: (@Sendable () throws -> BrokerConfiguration)? = nil
     ) {
         self.notifier = notifier
+        self.runtime = runtime ?? RuntimeSettings(configuration: configuration)
+        self.reloadConfiguration = reloadConfiguration
         self.discovery = OIDCDiscovery(logger: logger)
         self.jwks = JWKSCache(minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), logger: logger)
         self.oidc = OIDCClient(discovery: discovery, timeout: .seconds(configuration.keycloakTimeout), logger: logger)
@@ -90,7 +97,7 @@ public struct BrokerApplication: Sendable {
         TenantController(service: tenants).addRoutes(to: router)
         RegistryController(service: tenants).addRoutes(to: router)
         let tokenIssuer = TokenIssuer(
-            keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, defaultTTL: configuration.tokenTTL, maxTTL: configuration.maxTokenTTL)
+            keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, runtime: runtime)
         let tokenController = TokenController(issuer: tokenIssuer, service: tenants, metrics: metrics, keycloak: keycloak)
         tokenController.addRoutes(to: router)
         let login = LoginController(
@@ -141,7 +148,8 @@ public struct BrokerApplication: Sendable {
     ) -> ServiceGroup {
         let server = buildHTTPServer(router: router, onListening: onListening)
         let reloader = SignalReloadService(
-            keyRing: keyRing, tenants: tenants, metrics: metrics, notifier: notifier, logger: logger, onReload: onReload)
+            keyRing: keyRing, tenants: tenants, metrics: metrics, notifier: notifier, logger: logger, onReload: onReload,
+            configuration: ConfigurationReloader(current: configuration, runtime: runtime, load: reloadConfiguration))
         let sync = TenantSyncService(service: tenants, reloadInterval: .seconds(30), logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
             services: [

@@ -3,6 +3,7 @@ import KeyRing
 import TenantRegistry
 import Logging
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// Reloads the key ring (and the in-memory tenants and API keys) on every SIGHUP. Requests in flight keep the snapshot they started with;
@@ -15,12 +16,14 @@ struct SignalReloadService: Service {
     let logger: Logger
     /// Called after each reload attempt (tests and systemd notification hook in here).
     let onReload: @Sendable (Bool) -> Void
+    let configuration: ConfigurationReloader
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
-            logger.notice("SIGHUP received: reloading the key ring, tenants and API keys")
+            logger.notice("SIGHUP received: reloading the configuration, key ring, tenants and API keys")
             notifier.reloading()
+            configuration.reload(logger: logger)
             do {
                 try await tenants.reloadAll()
             } catch {
@@ -34,6 +37,40 @@ struct SignalReloadService: Service {
             metrics.recordKeyRingReload(success: success)
             notifier.ready(status: success ? "reloaded" : "reload failed; serving the previous key ring")
             onReload(success)
+        }
+    }
+}
+
+/// Re-reads the configuration on SIGHUP and applies what can change live (token TTLs, log level); settings
+/// that need a restart are named in the log, and a configuration that no longer loads keeps the old one.
+final class ConfigurationReloader: Sendable {
+    private let current: Mutex<BrokerConfiguration>
+    let runtime: RuntimeSettings
+    let load: (@Sendable () throws -> BrokerConfiguration)?
+
+    init(current: BrokerConfiguration, runtime: RuntimeSettings, load: (@Sendable () throws -> BrokerConfiguration)?) {
+        self.current = Mutex(current)
+        self.runtime = runtime
+        self.load = load
+    }
+
+    func reload(logger: Logger) {
+        guard let load else { return }
+        let new: BrokerConfiguration
+        do {
+            new = try load()
+        } catch {
+            logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": .string("\(error)")])
+            return
+        }
+        let old = current.withLock { current in
+            defer { current = new }
+            return current
+        }
+        let (changed, needRestart) = runtime.apply(new, replacing: old)
+        logger.notice("configuration reloaded", metadata: ["changed": .string(changed.isEmpty ? "nothing" : changed.joined(separator: ", "))])
+        if !needRestart.isEmpty {
+            logger.warning("changed settings that only apply after a restart", metadata: ["settings": .string(needRestart.joined(separator: ", "))])
         }
     }
 }

@@ -9,8 +9,10 @@ struct TokenIssuer: Sendable {
     let keyRing: KeyRing
     let tenants: TenantService
     let issuer: @Sendable () -> String
-    let defaultTTL: Int
-    let maxTTL: Int
+    /// Token lifetimes, reloadable on SIGHUP.
+    let runtime: RuntimeSettings
+    var defaultTTL: Int { runtime.tokenTTL }
+    var maxTTL: Int { runtime.maxTokenTTL }
 
     /// Why minting was refused, before the endpoint maps it to its own error shape.
     enum Refusal: Error {

@@ -82,7 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             Self.fail("configuration error: \(error.description)")
         }
-        Logging.bootstrap(format: configuration.logFormat, level: configuration.logLevel)
+        let logLevel = LogLevelControl(configuration.logLevel)
+        Logging.bootstrap(format: configuration.logFormat, level: logLevel)
         let logger = Logger(label: "token-broker")
         let keyRing: KeyRing
         do {
@@ -99,7 +100,12 @@ struct ServeCommand: AsyncParsableCommand {
             Self.fail("store error: \(error.description)")
         }
         let tenants = TenantService(store: store, baseDomain: configuration.baseDomain, logger: logger)
-        let broker = BrokerApplication(configuration: configuration, keyRing: keyRing, tenants: tenants, logger: logger)
+        let flags = self.flags
+        let configFile = config
+        let broker = BrokerApplication(
+            configuration: configuration, keyRing: keyRing, tenants: tenants, logger: logger,
+            runtime: RuntimeSettings(configuration: configuration, logLevel: logLevel),
+            reloadConfiguration: { try BrokerConfiguration.load(flags: flags, configFile: configFile) })
         do {
             try await broker.run()
         } catch {
@@ -115,15 +121,16 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 enum Logging {
-    static func bootstrap(format: BrokerConfiguration.LogFormat, level: Logger.Level) {
+    /// Every logger follows `level`, which a SIGHUP may change.
+    static func bootstrap(format: BrokerConfiguration.LogFormat, level: LogLevelControl) {
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler
             switch format {
             case .json: handler = JSONLogHandler(label: label)
             case .text: handler = StreamLogHandler.standardError(label: label)
             }
-            handler.logLevel = level
-            return handler
+            handler.logLevel = .trace
+            return ReloadableLogHandler(handler, control: level)
         }
     }
 }

@@ -251,3 +251,64 @@ final class LockedList: Sendable {
         #expect(!result.stderr.contains("secretpw"))
     }
 }
+
+@Suite("configuration reload with the real binary") struct ConfigurationReloadTests {
+    @Test("SIGHUP applies a changed config file (token TTLs, log level) while a client loops, with zero failed requests")
+    func reloadConfig() async throws {
+        let scratch = ScratchDirectory()
+        let database = "sqlite:\(scratch.path)/db.sqlite"
+        let configPath = scratch.path + "/config.json"
+        func writeConfig(ttl: Int, maxTTL: Int, level: String) throws {
+            try Data("{\"tokenTtl\": \(ttl), \"maxTokenTtl\": \(maxTTL), \"logLevel\": \"\(level)\", \"database\": \"\(database)\"}".utf8)
+                .write(to: URL(fileURLWithPath: configPath))
+        }
+        try writeConfig(ttl: 300, maxTTL: 3600, level: "info")
+        let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        let broker = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--config", configPath])
+        defer { broker.signal(SIGKILL) }
+        #expect(try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("t1")).status == 201)
+        func mint(ttl: Int? = nil) async throws -> HTTP.Reply {
+            try await HTTP.send(.POST, broker.baseURL + "/v1/tenants/t1/token", key: key, json: .object(ttl.map { ["ttl": .int(Int64($0))] } ?? [:]))
+        }
+        #expect(try JSONParser().parseObject(try await mint().body)["expires_in"] == .int(300))
+        #expect(try await mint(ttl: 1800).status == 200)
+
+        let stop = Atomic<Bool>(false)
+        let loop = Task { () -> (requests: Int, failures: [String]) in
+            var requests = 0
+            var failures = [String]()
+            while !stop.load(ordering: .relaxed), requests < 20_000 {
+                requests += 1
+                do {
+                    let reply = try await mint()
+                    if reply.status != 200 { failures.append("status \(reply.status)") }
+                } catch {
+                    failures.append(String(describing: error))
+                }
+            }
+            return (requests, failures)
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        try writeConfig(ttl: 120, maxTTL: 600, level: "debug")
+        broker.signal(SIGHUP)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !broker.log.contains("configuration reloaded"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        try await Task.sleep(for: .milliseconds(200))
+        stop.store(true, ordering: .relaxed)
+        let result = await loop.value
+        #expect(result.requests > 5)
+        #expect(result.failures.isEmpty, "\(result.failures.prefix(5))")
+        #expect(broker.log.contains("configuration reloaded"))
+        #expect(try JSONParser().parseObject(try await mint().body)["expires_in"] == .int(120), "the new default TTL applies")
+        #expect(try await mint(ttl: 1800).status == 422, "the new maximum applies")
+        #expect(broker.log.contains("\"level\":\"debug\""), "debug lines appear after the reload")
+
+        // A config file that no longer loads keeps the running configuration.
+        try Data("{\"tokenTtl\": \"soon\"}".utf8).write(to: URL(fileURLWithPath: configPath))
+        broker.signal(SIGHUP)
+        let second = ContinuousClock.now + .seconds(10)
+        while !broker.log.contains("configuration reload failed"), ContinuousClock.now < second { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(broker.log.contains("configuration reload failed"))
+        #expect(try JSONParser().parseObject(try await mint().body)["expires_in"] == .int(120))
+    }
+}

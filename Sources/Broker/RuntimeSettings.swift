@@ -1,0 +1,82 @@
+import Logging
+import Synchronization
+
+/// The settings a SIGHUP may change without a restart: token lifetimes and the log level. Read on every
+/// mint (atomics, no lock); written only by a reload.
+public final class RuntimeSettings: Sendable {
+    private let tokenTTLValue: Atomic<Int>
+    private let maxTokenTTLValue: Atomic<Int>
+    /// The level every log handler made by `ReloadableLogHandler` follows.
+    public let logLevel: LogLevelControl
+
+    public init(configuration: BrokerConfiguration, logLevel: LogLevelControl = LogLevelControl(.info)) {
+        tokenTTLValue = Atomic(configuration.tokenTTL)
+        maxTokenTTLValue = Atomic(configuration.maxTokenTTL)
+        self.logLevel = logLevel
+        logLevel.set(configuration.logLevel)
+    }
+
+    public var tokenTTL: Int { tokenTTLValue.load(ordering: .relaxed) }
+    public var maxTokenTTL: Int { maxTokenTTLValue.load(ordering: .relaxed) }
+
+    /// Applies the reloadable part of `new`; returns the names of settings that changed but need a restart.
+    func apply(_ new: BrokerConfiguration, replacing old: BrokerConfiguration) -> (changed: [String], needRestart: [String]) {
+        var changed = [String]()
+        if new.tokenTTL != tokenTTL { changed.append("tokenTtl") }
+        if new.maxTokenTTL != maxTokenTTL { changed.append("maxTokenTtl") }
+        if new.logLevel != logLevel.level { changed.append("logLevel") }
+        tokenTTLValue.store(new.tokenTTL, ordering: .relaxed)
+        maxTokenTTLValue.store(new.maxTokenTTL, ordering: .relaxed)
+        logLevel.set(new.logLevel)
+        var restart = [String]()
+        let fixed: [(String, Bool)] = [
+            ("host", new.host != old.host), ("port", new.port != old.port), ("issuer", new.issuer != old.issuer), ("keysDir", new.keysDir != old.keysDir),
+            ("database", "\(new.database)" != "\(old.database)"), ("baseDomain", new.baseDomain != old.baseDomain),
+            ("keycloakUrl", new.keycloakURL != old.keycloakURL), ("keycloakIssuer", new.keycloakIssuer != old.keycloakIssuer),
+            ("leeway", new.leeway != old.leeway), ("logFormat", new.logFormat != old.logFormat),
+        ]
+        for (name, differs) in fixed where differs { restart.append(name) }
+        return (changed, restart)
+    }
+}
+
+/// A log level shared by reference, so every copy of a handler follows a reload.
+public final class LogLevelControl: Sendable {
+    private let raw: Atomic<Int>
+    static let levels = Logger.Level.allCases
+
+    public init(_ level: Logger.Level) { raw = Atomic(Self.levels.firstIndex(of: level) ?? 2) }
+    public var level: Logger.Level { Self.levels[raw.load(ordering: .relaxed)] }
+    public func set(_ level: Logger.Level) { raw.store(Self.levels.firstIndex(of: level) ?? 2, ordering: .relaxed) }
+}
+
+/// Wraps a handler so that its level is the shared `LogLevelControl`'s (a per-logger override is ignored:
+/// the operator's level wins).
+public struct ReloadableLogHandler: LogHandler {
+    var inner: any LogHandler
+    let control: LogLevelControl
+
+    public init(_ inner: any LogHandler, control: LogLevelControl) {
+        self.inner = inner
+        self.control = control
+    }
+
+    public var logLevel: Logger.Level {
+        get { control.level }
+        set {}
+    }
+
+    public var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        inner.log(event: event)
+    }
+}
