@@ -86,7 +86,7 @@ row ES256 sign   "sign ES256"   ecdsap256.sign   80
 row ES256 verify "verify ES256" ecdsap256.verify 80
 row RS256 sign   "sign RS256"   rsa2048.sign
 row RS256 verify "verify RS256" rsa2048.verify   80
-row KC-RS verify "verify Keycloak RS256 (cache hit)" rsa2048.verify 80
+row KC-RS verify "verify KeycloakRS256" rsa2048.verify 80
 row PS256 sign   "sign PS256"   rsa2048.sign
 row PS256 verify "verify PS256" rsa2048.verify
 row EdDSA sign   "sign EdDSA"   ed25519.sign
