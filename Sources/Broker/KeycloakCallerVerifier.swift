@@ -59,25 +59,27 @@ struct KeycloakCallerVerifier: Sendable {
 
     /// Verifies a Keycloak access token of the master realm or of a known tenant's realm.
     func verify(_ token: String) async -> Verified? {
-        guard token.utf8.count <= JWS.defaultMaxTokenBytes,
-            let header = try? JWS.unverifiedHeader(token), let kid = header["kid"]?.stringValue,
-            let issuer = (try? JWS.unverifiedClaims(token))?["iss"]?.stringValue
+        guard token.utf8.count <= JWS.defaultMaxTokenBytes, let header = try? JWS.unverifiedHeader(token), let kid = header["kid"]?.stringValue
         else { return nil }
-        // The unverified issuer only chooses which key set to try; it is checked again after the signature.
-        var tenant: TenantView?
-        if issuer != masterIssuer {
-            let snapshot = tenants.directory.current
-            if let explicit = snapshot.byIssuer[issuer] {
-                tenant = explicit
-            } else if issuer.hasPrefix(keycloakURL + "/realms/") {
-                tenant = snapshot.byRealm[String(issuer.dropFirst(keycloakURL.count + "/realms/".count))]
-            }
-            guard tenant != nil else { return nil }
+        let issuer: String
+        let tenant: TenantView?
+        let verified: VerifiedJWT
+        if let (jwksURL, key) = jwks.cachedKey(kid: kid) {
+            // Fast path: the kid is known in exactly one cached key set, so the claims are parsed once, after the
+            // signature. The key must still belong to the token's issuer (its discovery names that key set).
+            guard let checked = try? JWS.verify(token, key: { $0 == kid ? key : nil }), let claimed = checked.claims["iss"]?.stringValue,
+                case .success(let found) = trustedIssuer(claimed), let metadata = await discovery.metadata(for: claimed), metadata.jwksURI == jwksURL
+            else { return nil }
+            (issuer, tenant, verified) = (claimed, found, checked)
+        } else {
+            // The unverified issuer only chooses which key set to try; it is checked again after the signature.
+            guard let claimed = (try? JWS.unverifiedClaims(token))?["iss"]?.stringValue, case .success(let found) = trustedIssuer(claimed),
+                let metadata = await discovery.metadata(for: claimed),
+                case .success(let key) = await jwks.key(jwksURL: metadata.jwksURI, kid: kid),
+                let checked = try? JWS.verify(token, key: { $0 == kid ? key : nil })
+            else { return nil }
+            (issuer, tenant, verified) = (claimed, found, checked)
         }
-        guard let metadata = await discovery.metadata(for: issuer),
-            case .success(let key) = await jwks.key(jwksURL: metadata.jwksURI, kid: kid),
-            let verified = try? JWS.verify(token, key: { $0 == kid ? key : nil })
-        else { return nil }
         do {
             try ClaimsValidator(issuers: [issuer], leeway: leeway).validate(verified, now: tenants.clock().timeIntervalSince1970)
         } catch {
@@ -97,6 +99,19 @@ struct KeycloakCallerVerifier: Sendable {
             }
         }
         return Verified(claims: verified.claims, roles: Self.roles(roleClaims, path: rolesClaim), tenant: tenant)
+    }
+
+    struct UntrustedIssuer: Error {}
+
+    /// The master realm (`.success(nil)`), a known tenant's realm (`.success(tenant)`), or an issuer the broker does not trust.
+    func trustedIssuer(_ issuer: String) -> Result<TenantView?, UntrustedIssuer> {
+        if issuer == masterIssuer { return .success(nil) }
+        let snapshot = tenants.directory.current
+        if let explicit = snapshot.byIssuer[issuer] { return .success(explicit) }
+        if issuer.hasPrefix(keycloakURL + "/realms/"), let tenant = snapshot.byRealm[String(issuer.dropFirst(keycloakURL.count + "/realms/".count))] {
+            return .success(tenant)
+        }
+        return .failure(UntrustedIssuer())
     }
 
     /// `aud` / `azp` of a master-realm token against the configured allow-lists (not checked when none is configured).

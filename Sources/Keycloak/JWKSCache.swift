@@ -34,6 +34,9 @@ public final class JWKSCache: Sendable {
     let staleLimit: Duration
     let logger: Logger
     private let entries = Mutex<[String: Entry]>([:])
+    /// kid → the one key set that has it and the key, fresh within the stale limit; a kid found in several
+    /// key sets is left out (callers then go by issuer). Rebuilt after every fetch.
+    private let byKid = Mutex<[String: (jwksURL: String, key: JWSPublicKey, fetchedAt: ContinuousClock.Instant)]>([:])
     private let fetchCount = Atomic<Int>(0)
     private let failedFetchCount = Atomic<Int>(0)
     private let hitCount = Atomic<Int>(0)
@@ -85,6 +88,7 @@ public final class JWKSCache: Sendable {
             entry.maxAge = maxAge
             entries[jwksURL] = entry
         }
+        rebuildKidIndex()
     }
 
     /// The key `kid` of the issuer whose keys live at `jwksURL`.
@@ -107,6 +111,29 @@ public final class JWKSCache: Sendable {
             guard let entry = entries[jwksURL], let fetched = entry.fetchedAt, ContinuousClock.now - fetched < staleLimit else { return nil }
             return entry.keys[kid]
         }
+    }
+
+    /// The key `kid` and the key set it belongs to, from memory, when exactly one cached key set has it.
+    public func cachedKey(kid: String) -> (jwksURL: String, key: JWSPublicKey)? {
+        byKid.withLock { index in
+            guard let found = index[kid], ContinuousClock.now - found.fetchedAt < staleLimit else { return nil }
+            return (found.jwksURL, found.key)
+        }
+    }
+
+    private func rebuildKidIndex() {
+        let snapshot = entries.withLock { $0 }
+        var index = [String: (jwksURL: String, key: JWSPublicKey, fetchedAt: ContinuousClock.Instant)]()
+        var ambiguous = Set<String>()
+        for (url, entry) in snapshot {
+            guard let fetched = entry.fetchedAt else { continue }
+            for (kid, key) in entry.keys {
+                if index[kid] != nil { ambiguous.insert(kid) }
+                index[kid] = (url, key, fetched)
+            }
+        }
+        for kid in ambiguous { index[kid] = nil }
+        byKid.withLock { $0 = index }
     }
 
     /// Whether the last fetch failed while older keys keep serving.
@@ -174,6 +201,7 @@ public final class JWKSCache: Sendable {
             }
             entries[jwksURL] = entry
         }
+        rebuildKidIndex()
         switch result {
         case .success(let (set, _)):
             logger.info("JWKS fetched", metadata: ["jwksURL": .string(jwksURL), "keys": .stringConvertible(set.keys.count), "skipped": .stringConvertible(set.skipped.count)])

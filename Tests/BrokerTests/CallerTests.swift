@@ -96,6 +96,26 @@ import Testing
         }
     }
 
+    @Test("a token signed with a tenant realm's cached key but claiming the master issuer is refused (the key must be its issuer's)")
+    func crossRealmKey() async throws {
+        let double = try KeycloakDouble(realms: ["master", "t1"])
+        try await double.start()
+        defer { double.stop() }
+        let harness = try await RegistryHarness.make(.sqlite, flags: ["keycloakUrl": double.base])
+        try await harness.run { client in
+            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("t1"))
+            let tenantAdmin = try double.token("t1", claims: keycloakClaims(double, realm: "t1", roles: ["tenant-admin"]))
+            let master = try double.token("master", claims: keycloakClaims(double, realm: "master", roles: ["admin"]))
+            #expect(try await client.send(.get, "/v1/tenants/t1", key: tenantAdmin).status == .ok, "t1's key is now cached")
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: master).status == .ok, "master's key too")
+            // Signed by t1's key, claiming to be a master admin: the kid is found, the signature holds, the issuer does not match.
+            var forged = keycloakClaims(double, realm: "master", roles: ["admin"])
+            forged["iss"] = .string(double.issuer("master"))
+            let crossSigned = try double.token("t1", claims: forged)
+            #expect(try await client.send(.get, "/v1/dashboard/summary", key: crossSigned).status == .unauthorized)
+        }
+    }
+
     @Test("a cx-tenant token with role tenant-admin administers its tenant and nothing else")
     func cxTenantAdmin() async throws {
         let harness = try await RegistryHarness.make(.sqlite)
