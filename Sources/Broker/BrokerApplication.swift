@@ -1,4 +1,6 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import JOSE
 import Keycloak
 import KeyRing
@@ -41,11 +43,12 @@ public struct BrokerApplication: Sendable {
     public init(
         configuration: BrokerConfiguration, keyRing: KeyRing, tenants: TenantService, logger: Logger, metrics: BrokerMetrics = BrokerMetrics(),
         notifier: SystemdNotifier = SystemdNotifier(), runtime: RuntimeSettings? = nil,
-        reloadConfiguration: (@Sendable () throws -> BrokerConfiguration)? = nil
+        reloadConfiguration: (@Sendable () throws -> BrokerConfiguration)? = nil, tls: TLSMaterial? = nil
     ) {
         self.notifier = notifier
         self.runtime = runtime ?? RuntimeSettings(configuration: configuration)
         self.reloadConfiguration = reloadConfiguration
+        self.tls = tls
         self.discovery = OIDCDiscovery(logger: logger)
         self.jwks = JWKSCache(minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), logger: logger)
         self.oidc = OIDCClient(discovery: discovery, timeout: .seconds(configuration.keycloakTimeout), logger: logger)
@@ -73,6 +76,9 @@ public struct BrokerApplication: Sendable {
         self.verifier = TokenVerifier(
             keyRing: keyRing, tenants: tenants, revocations: tenants.revocations, issuer: { issuer.current }, leeway: configuration.leeway)
     }
+
+    /// The native HTTPS listener's certificate and key, when `--tls-cert` / `--tls-key` are set.
+    public let tls: TLSMaterial?
 
     /// The issuer as currently resolved (follows the bound port when `--port 0` and no `--issuer`).
     public var currentIssuer: String { issuer.current }
@@ -121,13 +127,18 @@ public struct BrokerApplication: Sendable {
         let issuer = self.issuer
         let logger = self.logger
         let notifier = self.notifier
+        var server = HTTPServerBuilder.http1()
+        if let tls {
+            // Building the TLS channel cannot fail here: the material was validated when it was loaded.
+            server = (try? HTTPServerBuilder.tls(.http1(), tlsConfiguration: tls.serverConfiguration())) ?? .http1()
+        }
         return Application(
-            router: router ?? buildRouter(),
+            router: router ?? buildRouter(), server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 if !configuration.issuerIsExplicit {
-                    issuer.set(BrokerConfiguration.defaultIssuer(host: configuration.host, port: port))
+                    issuer.set(BrokerConfiguration.defaultIssuer(host: configuration.host, port: port, tls: configuration.tlsCert != nil))
                 }
                 logger.notice(
                     "token-broker listening",
@@ -148,7 +159,7 @@ public struct BrokerApplication: Sendable {
     ) -> ServiceGroup {
         let server = buildHTTPServer(router: router, onListening: onListening)
         let reloader = SignalReloadService(
-            keyRing: keyRing, tenants: tenants, metrics: metrics, notifier: notifier, logger: logger, onReload: onReload,
+            keyRing: keyRing, tenants: tenants, metrics: metrics, notifier: notifier, logger: logger, onReload: onReload, tls: tls,
             configuration: ConfigurationReloader(current: configuration, runtime: runtime, load: reloadConfiguration))
         let sync = TenantSyncService(service: tenants, reloadInterval: .seconds(30), logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(

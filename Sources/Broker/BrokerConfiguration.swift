@@ -10,6 +10,9 @@ public struct BrokerConfiguration: Sendable {
     public var port: Int
     public var issuer: String
     public var keysDir: String
+    /// `--tls-cert` / `--tls-key`: both set for a native HTTPS listener.
+    public var tlsCert: String?
+    public var tlsKey: String?
     public var database: DatabaseLocation
     public var baseDomain: String
     public var keycloakURL: String
@@ -175,6 +178,10 @@ public struct BrokerConfiguration: Sendable {
             resendLimit: try integer("otpResendLimit", in: 0...10), resendSpacing: Double(try integer("otpResendInterval", in: 0...3600)),
             emailClaim: text("otpEmailClaim")!, phoneClaim: text("otpPhoneClaim")!)
 
+        let tlsCert = text("tlsCert").flatMap { $0.isEmpty ? nil : $0 }
+        let tlsKey = text("tlsKey").flatMap { $0.isEmpty ? nil : $0 }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ConfigurationError("--tls-cert and --tls-key go together: set both or neither") }
+
         var issuer = text("issuer")
         if let explicit = issuer {
             guard let url = URL(string: explicit), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
@@ -183,7 +190,8 @@ public struct BrokerConfiguration: Sendable {
             while issuer!.hasSuffix("/") { issuer!.removeLast() }
         }
         return BrokerConfiguration(
-            host: host, port: port, issuer: issuer ?? defaultIssuer(host: host, port: port), keysDir: keysDir, database: database,
+            host: host, port: port, issuer: issuer ?? defaultIssuer(host: host, port: port, tls: tlsCert != nil), keysDir: keysDir,
+            tlsCert: tlsCert, tlsKey: tlsKey, database: database,
             baseDomain: baseDomain, keycloakURL: keycloakURL, keycloakIssuer: keycloakIssuer,
             keycloakClientId: clientId, keycloakClientSecret: clientSecret, keycloakScope: text("keycloakScope") ?? "",
             keycloakAudience: list("keycloakAudience"), keycloakAzp: list("keycloakAzp"), keycloakTimeout: try integer("keycloakTimeout", in: 1...120),
@@ -197,9 +205,9 @@ public struct BrokerConfiguration: Sendable {
     }
 
     /// `http://host:port`, bracketing IPv6 literals.
-    public static func defaultIssuer(host: String, port: Int) -> String {
+    public static func defaultIssuer(host: String, port: Int, tls: Bool = false) -> String {
         let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
-        return "http://\(shownHost):\(port)"
+        return "\(tls ? "https" : "http")://\(shownHost):\(port)"
     }
 
     static func isDomainName(_ name: String) -> Bool {

@@ -39,6 +39,8 @@ public struct Setting: Sendable {
         Setting("host", "127.0.0.1", "address to listen on"),
         Setting("port", "8080", "TCP port to listen on (0 picks a free port)"),
         Setting("issuer", nil, "issuer URL of minted tokens and discovery; default http://<host>:<port>"),
+        Setting("tlsCert", nil, "PEM certificate chain for a native HTTPS listener (with --tls-key; reloaded on SIGHUP); default: plain HTTP behind a TLS-terminating proxy"),
+        Setting("tlsKey", nil, "PEM private key of --tls-cert, mode 0600"),
         Setting("keysDir", "keys", "key ring directory (PKCS#8 PEM files + keyring.json)"),
         Setting("database", "sqlite:data/token-broker.sqlite", "sqlite:PATH (one instance) or postgres://user:password@host:port/db (several)", secret: true),
         Setting("baseDomain", "expertflow.com", "tenant domains default to <tenantId>.<baseDomain>"),

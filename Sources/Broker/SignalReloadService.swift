@@ -16,6 +16,7 @@ struct SignalReloadService: Service {
     let logger: Logger
     /// Called after each reload attempt (tests and systemd notification hook in here).
     let onReload: @Sendable (Bool) -> Void
+    let tls: TLSMaterial?
     let configuration: ConfigurationReloader
 
     func run() async throws {
@@ -24,6 +25,12 @@ struct SignalReloadService: Service {
             logger.notice("SIGHUP received: reloading the configuration, key ring, tenants and API keys")
             notifier.reloading()
             configuration.reload(logger: logger)
+            if let tls {
+                switch tls.reload() {
+                case .success: logger.notice("TLS certificate reloaded", metadata: ["certificate": .string(tls.certificatePath)])
+                case .failure(let error): logger.error("TLS certificate reload failed; keeping the one in use", metadata: ["error": .string(error.description)])
+                }
+            }
             do {
                 try await tenants.reloadAll()
             } catch {

@@ -20,6 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
     @Option(help: "TCP port (default 8080; 0 picks a free port).") var port: String?
     @Option(help: "Issuer URL of tokens and discovery (default http://<host>:<port>).") var issuer: String?
+    @Option(help: "PEM certificate chain for native HTTPS (with --tls-key; reloaded on SIGHUP). Default: plain HTTP.") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert (mode 0600).") var tlsKey: String?
     @Option(help: "Key ring directory (default keys).") var keysDir: String?
     @Option(help: "sqlite:PATH (default sqlite:data/token-broker.sqlite) or postgres://user:password@host:port/db.") var database: String?
     @Option(help: "Tenant domains are <tenantId>.<base-domain> (default expertflow.com).") var baseDomain: String?
@@ -60,7 +62,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
-            ("host", host), ("port", port), ("issuer", issuer), ("keysDir", keysDir), ("database", database), ("baseDomain", baseDomain),
+            ("host", host), ("port", port), ("issuer", issuer), ("keysDir", keysDir), ("tlsCert", tlsCert), ("tlsKey", tlsKey), ("database", database), ("baseDomain", baseDomain),
             ("keycloakUrl", keycloakUrl), ("keycloakIssuer", keycloakIssuer),
             ("keycloakClientId", keycloakClientId), ("keycloakClientSecret", keycloakClientSecret), ("keycloakScope", keycloakScope),
             ("keycloakAudience", keycloakAudience), ("keycloakAzp", keycloakAzp), ("keycloakTimeout", keycloakTimeout),
@@ -100,12 +102,20 @@ struct ServeCommand: AsyncParsableCommand {
             Self.fail("store error: \(error.description)")
         }
         let tenants = TenantService(store: store, baseDomain: configuration.baseDomain, logger: logger)
+        var tls: TLSMaterial?
+        if let certificate = configuration.tlsCert, let key = configuration.tlsKey {
+            do {
+                tls = try TLSMaterial(certificatePath: certificate, keyPath: key)
+            } catch {
+                Self.fail("TLS error: \(error.description)")
+            }
+        }
         let flags = self.flags
         let configFile = config
         let broker = BrokerApplication(
             configuration: configuration, keyRing: keyRing, tenants: tenants, logger: logger,
             runtime: RuntimeSettings(configuration: configuration, logLevel: logLevel),
-            reloadConfiguration: { try BrokerConfiguration.load(flags: flags, configFile: configFile) })
+            reloadConfiguration: { try BrokerConfiguration.load(flags: flags, configFile: configFile) }, tls: tls)
         do {
             try await broker.run()
         } catch {
