@@ -43,10 +43,7 @@ struct OTPController: Sendable {
     // MARK: - Components
 
     func issue(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
-        let caller = try Policy.requireCaller(context)
-        let tenantId = context.parameters.get("tenantId") ?? ""
-        guard TenantRules.isValidTenantId(tenantId), caller.canSee(tenantId) else { throw Policy.tenantNotFound }
-        guard caller.isSystemAdmin || caller.scopes.contains("otp") else { throw Policy.forbidden }
+        let (caller, tenantId) = try Policy.tenantCaller(context, scope: "otp")
         let body = try await RequestBody.object(request)
         var errors = [Problem.FieldError]()
         for key in body.keys.sorted() where key != "recipient" && key != "purpose" { errors.append(.init(field: String(key.prefix(64)), message: "unknown field")) }
@@ -74,10 +71,7 @@ struct OTPController: Sendable {
     }
 
     func verifyForComponent(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
-        let caller = try Policy.requireCaller(context)
-        let tenantId = context.parameters.get("tenantId") ?? ""
-        guard TenantRules.isValidTenantId(tenantId), caller.canSee(tenantId) else { throw Policy.tenantNotFound }
-        guard caller.isSystemAdmin || caller.scopes.contains("otp") else { throw Policy.forbidden }
+        let (caller, tenantId) = try Policy.tenantCaller(context, scope: "otp")
         let body = try await RequestBody.object(request)
         let otp = try Self.fields(body, required: ["otp"])["otp"]!
         _ = try activeTenant(tenantId)

@@ -1,8 +1,19 @@
+import TenantRegistry
 import HTTPTypes
 import Hummingbird
 
 /// Every authorisation rule of the `/v1` API in one place. Handlers call one of these before acting.
 enum Policy {
+    /// The caller of a `/v1/tenants/{tenantId}/...` route that needs `scope` (or a system admin), with the
+    /// tenant id: 401 without credentials, 404 for a tenant the caller may not see, 403 without the scope.
+    static func tenantCaller(_ context: BrokerRequestContext, scope: String) throws -> (caller: CallerIdentity, tenantId: String) {
+        let caller = try requireCaller(context)
+        let tenantId = context.parameters.get("tenantId") ?? ""
+        guard TenantRules.isValidTenantId(tenantId), caller.canSee(tenantId) else { throw tenantNotFound }
+        guard caller.isSystemAdmin || caller.scopes.contains(scope) else { throw forbidden }
+        return (caller, tenantId)
+    }
+
     static func requireCaller(_ context: BrokerRequestContext) throws -> CallerIdentity {
         guard let caller = context.caller else {
             throw Problem(

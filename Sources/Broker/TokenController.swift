@@ -17,10 +17,7 @@ struct TokenController: Sendable {
     }
 
     func mintV1(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
-        let caller = try Policy.requireCaller(context)
-        let tenantId = context.parameters.get("tenantId") ?? ""
-        guard TenantRules.isValidTenantId(tenantId), caller.canSee(tenantId) else { throw Policy.tenantNotFound }
-        guard caller.isSystemAdmin || caller.scopes.contains("token:mint") else { throw Policy.forbidden }
+        let (caller, tenantId) = try Policy.tenantCaller(context, scope: "token:mint")
         var body = [String: JSONValue]()
         if request.headers[.contentLength].map({ $0 != "0" }) ?? true {
             let buffer = try await request.body.collect(upTo: RequestBody.defaultLimit + 1)
