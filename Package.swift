@@ -126,9 +126,19 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "LoopbackServer",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Tests/Support/LoopbackServer",
+            swiftSettings: strict
+        ),
+        .target(
             name: "KeycloakDouble",
             dependencies: [
                 "JOSE",
+                "LoopbackServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -139,6 +149,7 @@ let package = Package(
             name: "OTPManagerDouble",
             dependencies: [
                 "JOSE",
+                "LoopbackServer",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

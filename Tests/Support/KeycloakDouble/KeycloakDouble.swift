@@ -5,6 +5,7 @@ import JOSE
 import Logging
 import NIOCore
 import ServiceLifecycle
+import LoopbackServer
 import Synchronization
 
 /// A stand-in for Keycloak on loopback, speaking the wire format of `spec/keycloak-wire.md` for several
@@ -85,8 +86,7 @@ public final class KeycloakDouble: Sendable {
     private let counters = Mutex<[String: Int]>([:])
     private let requestLog = Mutex<[(path: String, form: [String: String], authorization: String?)]>([])
     private let omitted = Mutex<Set<String>>([])
-    private let portBox = Atomic<Int>(0)
-    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let server = LoopbackServer(label: "keycloak-double")
     /// The access token lifetime Keycloak's master realm uses by default.
     public let accessTokenLifespan: Int64 = 60
 
@@ -98,7 +98,7 @@ public final class KeycloakDouble: Sendable {
         self.state = Mutex(State(realms: realms))
     }
 
-    public var port: Int { portBox.load(ordering: .relaxed) }
+    public var port: Int { server.port }
     public var base: String { "http://127.0.0.1:\(port)" }
     public func issuer(_ realm: String) -> String { "\(base)/realms/\(realm)" }
     public func jwksURL(_ realm: String) -> String { "\(issuer(realm))/protocol/openid-connect/certs" }
@@ -176,7 +176,6 @@ public final class KeycloakDouble: Sendable {
     // MARK: - Server
 
     public func start() async throws {
-        let requested = port
         let router = Router()
         router.add(middleware: ModeMiddleware(double: self))
         router.get("/realms/:realm/.well-known/openid-configuration") { [self] _, context -> Response in
@@ -221,31 +220,14 @@ public final class KeycloakDouble: Sendable {
             bump("revoke")
             return try await revokeEndpoint(request, realm: context.parameters.get("realm") ?? "")
         }
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested)),
-            onServerRunning: { [self] channel in portBox.store(channel.localAddress?.port ?? 0, ordering: .relaxed) },
-            logger: Logger(label: "keycloak-double"))
-        portBox.store(0, ordering: .relaxed)
-        let running = Task { try await app.runService(gracefulShutdownSignals: []) }
-        task.withLock { $0 = running }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while port == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        try await server.start(router)
     }
 
-    /// Stops listening: connections are refused until `start()` is called again (it reuses the port).
-    public func goDown() async {
-        let running = task.withLock { task -> Task<Void, any Error>? in
-            defer { task = nil }
-            return task
-        }
-        let bound = port
-        running?.cancel()
-        _ = try? await running?.value
-        portBox.store(bound, ordering: .relaxed)
-    }
+    /// Stops listening (connections refused) and waits for it; `start()` again reuses the port.
+    public func goDown() async { await server.goDown() }
 
     /// Stops without waiting (for `defer` in synchronous contexts).
-    public func stop() { task.withLock { $0?.cancel() } }
+    public func stop() { server.stop() }
 
     struct ModeMiddleware: RouterMiddleware {
         let double: KeycloakDouble

@@ -5,6 +5,7 @@ import JOSE
 import Logging
 import NIOCore
 import ServiceLifecycle
+import LoopbackServer
 import Synchronization
 
 /// A stand-in for a tenant's OTP Manager on loopback, speaking `spec/otp-manager.md`: `POST {base}otp/generate`
@@ -42,12 +43,11 @@ public final class OTPManagerDouble: Sendable {
 
     private let state = Mutex(State())
     private let behaviour = Mutex<Behaviour>(.normal)
-    private let portBox = Atomic<Int>(0)
-    private let task = Mutex<Task<Void, any Error>?>(nil)
+    private let server = LoopbackServer(label: "otp-manager-double")
 
     public init() {}
 
-    public var port: Int { portBox.load(ordering: .relaxed) }
+    public var port: Int { server.port }
     /// The `Otp_Manager_Url` a tenant names (with the trailing slash of the seeds' example).
     public var url: String { "http://127.0.0.1:\(port)/" }
     public func set(_ new: Behaviour) { behaviour.withLock { $0 = new } }
@@ -62,37 +62,20 @@ public final class OTPManagerDouble: Sendable {
     public func calls(_ path: String) -> Int { state.withLock { $0.requests.filter { $0.path == path }.count } }
 
     public func start() async throws {
-        let requested = port
         let router = Router()
         router.post("/otp/generate") { [self] request, _ in try await handle(request, path: "generate") }
         router.post("/otp/verify") { [self] request, _ in try await handle(request, path: "verify") }
         // A site whose OTP Manager differs: other paths and field names (`to` for recipient, `code` for otp).
         router.post("/custom/send") { [self] request, _ in try await handle(request, path: "generate") }
         router.post("/custom/check") { [self] request, _ in try await handle(request, path: "verify") }
-        let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested)),
-            onServerRunning: { [self] channel in portBox.store(channel.localAddress?.port ?? 0, ordering: .relaxed) },
-            logger: Logger(label: "otp-manager-double"))
-        portBox.store(0, ordering: .relaxed)
-        let running = Task { try await app.runService(gracefulShutdownSignals: []) }
-        task.withLock { $0 = running }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while port == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        try await server.start(router)
     }
 
     /// Stops listening (connections refused) and waits for it; `start()` again reuses the port.
-    public func goDown() async {
-        let running = task.withLock { task -> Task<Void, any Error>? in
-            defer { task = nil }
-            return task
-        }
-        let bound = port
-        running?.cancel()
-        _ = try? await running?.value
-        portBox.store(bound, ordering: .relaxed)
-    }
+    public func goDown() async { await server.goDown() }
 
-    public func stop() { task.withLock { $0?.cancel() } }
+    /// Stops without waiting (for `defer` in synchronous contexts).
+    public func stop() { server.stop() }
 
     func handle(_ request: Request, path: String) async throws -> Response {
         let bytes = try await request.body.collect(upTo: 1 << 16)

@@ -1,0 +1,47 @@
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// A Hummingbird server on 127.0.0.1 for the test doubles: starts on a free port (or the one it had, so a
+/// double can go down and come back at the same address), goes down on demand (connections refused).
+public final class LoopbackServer: Sendable {
+    private let portBox = Atomic<Int>(0)
+    private let task = Mutex<Task<Void, any Error>?>(nil)
+    let label: String
+
+    public init(label: String) {
+        self.label = label
+    }
+
+    public var port: Int { portBox.load(ordering: .relaxed) }
+
+    /// Serves `router` and returns once it listens.
+    public func start(_ router: Router<BasicRequestContext>) async throws {
+        let requested = port
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested)),
+            onServerRunning: { [self] channel in portBox.store(channel.localAddress?.port ?? 0, ordering: .relaxed) },
+            logger: Logger(label: label))
+        portBox.store(0, ordering: .relaxed)
+        let running = Task { try await app.runService(gracefulShutdownSignals: []) }
+        task.withLock { $0 = running }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while port == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    /// Stops listening and waits for it; `start` again reuses the port.
+    public func goDown() async {
+        let running = task.withLock { task -> Task<Void, any Error>? in
+            defer { task = nil }
+            return task
+        }
+        let bound = port
+        running?.cancel()
+        _ = try? await running?.value
+        portBox.store(bound, ordering: .relaxed)
+    }
+
+    /// Stops without waiting (for `defer` in synchronous contexts).
+    public func stop() { task.withLock { $0?.cancel() } }
+}
