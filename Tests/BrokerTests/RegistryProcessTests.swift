@@ -312,3 +312,80 @@ final class LockedList: Sendable {
         #expect(try JSONParser().parseObject(try await mint().body)["expires_in"] == .int(120))
     }
 }
+
+/// The PostgreSQL of one test behind a proxy that can cut it off and bring it back.
+final class PausableProxy: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+
+    init(target: URLComponents) throws {
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", PythonPeer.repositoryRoot + "/Tests/Support/scripts/pausable-proxy.py", target.host ?? "127.0.0.1", String(target.port ?? 5432)]
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // One line, read byte by byte (FileHandle.availableData may wait for more than it has).
+        var bytes = [UInt8]()
+        var byte: UInt8 = 0
+        let fd = output.fileHandleForReading.fileDescriptor
+        while bytes.count < 64, read(fd, &byte, 1) == 1, byte != 0x0A { bytes.append(byte) }
+        let line = String(decoding: bytes, as: UTF8.self)
+        // "listening <port> <pid>": the pid is python's own (an interpreter shim may have run in between).
+        let words = line.split(separator: " ")
+        guard words.count == 3, words[0] == "listening", let port = Int(words[1]), let pid = Int32(words[2]) else {
+            process.terminate()
+            throw TestFailure("proxy did not start: \(line)")
+        }
+        self.port = port
+        self.pid = pid
+    }
+
+    let pid: Int32
+    func cut() { kill(pid, SIGUSR1) }
+    func restore() { kill(pid, SIGUSR2) }
+    deinit { kill(pid, SIGKILL) }
+}
+
+@Suite("the store lost at run time") struct StoreOutageTests {
+    @Test("PostgreSQL cut off: /readyz 503, mint and verify keep serving from memory, writes 503; back without a restart")
+    func storeLostAndBack() async throws {
+        let scratch = ScratchDirectory()
+        let database = try Backend.postgres.freshDatabase(in: scratch)
+        let proxy = try PausableProxy(target: URLComponents(string: database)!)
+        var proxied = URLComponents(string: database)!
+        proxied.port = proxy.port
+        let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        let broker = try await BrokerProcess.serve(
+            keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", proxied.string!])
+        defer { broker.signal(SIGKILL) }
+        #expect(try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("t1")).status == 201)
+        func mintAndVerify() async throws -> (Int, Int) {
+            let minted = try await HTTP.send(.POST, broker.baseURL + "/v1/tenants/t1/token", key: key)
+            guard minted.status == 200, let token = try JSONParser().parseObject(minted.body)["access_token"]?.stringValue else { return (minted.status, 0) }
+            let verified = try await HTTP.get(broker.baseURL + "/v1/verify?tenant=t1", headers: [("Authorization", "Bearer \(token)")])
+            return (minted.status, verified.status)
+        }
+        #expect(try await mintAndVerify() == (200, 200))
+
+        proxy.cut()
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await mintAndVerify() == (200, 200), "the hot path needs no database")
+        let write = try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("t2"))
+        #expect(write.status == 503, "\(write.text)")
+        #expect(try await HTTP.get(broker.baseURL + "/readyz").status == 503)
+        #expect(try await mintAndVerify() == (200, 200))
+
+        proxy.restore()
+        let deadline = ContinuousClock.now + .seconds(30)
+        var ready = 0
+        while ContinuousClock.now < deadline {
+            ready = try await HTTP.get(broker.baseURL + "/readyz").status
+            if ready == 200 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        #expect(ready == 200, "ready again without a restart")
+        #expect(try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("t2")).status == 201)
+        #expect(broker.process.isRunning)
+    }
+}
