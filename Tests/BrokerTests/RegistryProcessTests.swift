@@ -274,11 +274,13 @@ final class LockedList: Sendable {
         #expect(try await mint(ttl: 1800).status == 200)
 
         let stop = Atomic<Bool>(false)
+        let done = Atomic<Int>(0)
         let loop = Task { () -> (requests: Int, failures: [String]) in
             var requests = 0
             var failures = [String]()
             while !stop.load(ordering: .relaxed), requests < 20_000 {
                 requests += 1
+                defer { done.store(requests, ordering: .relaxed) }
                 do {
                     let reply = try await mint()
                     if reply.status != 200 { failures.append("status \(reply.status)") }
@@ -288,15 +290,17 @@ final class LockedList: Sendable {
             }
             return (requests, failures)
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // Requests before, during and after the reload (waiting on counts, not on time, so a busy machine cannot skip a phase).
+        let deadline = ContinuousClock.now + .seconds(20)
+        while done.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         try writeConfig(ttl: 120, maxTTL: 600, level: "debug")
         broker.signal(SIGHUP)
-        let deadline = ContinuousClock.now + .seconds(10)
         while !broker.log.contains("configuration reloaded"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        try await Task.sleep(for: .milliseconds(200))
+        let atReload = done.load(ordering: .relaxed)
+        while done.load(ordering: .relaxed) < atReload + 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         stop.store(true, ordering: .relaxed)
         let result = await loop.value
-        #expect(result.requests > 5)
+        #expect(result.requests >= 6)
         #expect(result.failures.isEmpty, "\(result.failures.prefix(5))")
         #expect(broker.log.contains("configuration reloaded"))
         #expect(try JSONParser().parseObject(try await mint().body)["expires_in"] == .int(120), "the new default TTL applies")
