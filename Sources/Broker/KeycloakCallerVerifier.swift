@@ -59,19 +59,27 @@ struct KeycloakCallerVerifier: Sendable {
 
     /// Verifies a Keycloak access token of the master realm or of a known tenant's realm.
     func verify(_ token: String) async -> Verified? {
-        guard token.utf8.count <= JWS.defaultMaxTokenBytes, let header = try? JWS.unverifiedHeader(token), let kid = header["kid"]?.stringValue
-        else { return nil }
+        guard token.utf8.count <= JWS.defaultMaxTokenBytes else { return nil }
         let issuer: String
         let tenant: TenantView?
         let verified: VerifiedJWT
-        if let (jwksURL, key) = jwks.cachedKey(kid: kid) {
-            // Fast path: the kid is known in exactly one cached key set, so the claims are parsed once, after the
-            // signature. The key must still belong to the token's issuer (its discovery names that key set).
-            guard let checked = try? JWS.verify(token, key: { $0 == kid ? key : nil }), let claimed = checked.claims["iss"]?.stringValue,
+        // Fast path: the kid is known in exactly one cached key set, so header and claims are parsed once, in
+        // the verification itself. The key must still belong to the token's issuer (its discovery names that set).
+        var keySet: String?
+        let fast = Result { () throws(JOSEError) -> VerifiedJWT in
+            try JWS.verify(token) { kid in
+                let found = jwks.cachedKey(kid: kid)
+                keySet = found?.jwksURL
+                return found?.key
+            }
+        }
+        if let jwksURL = keySet {
+            guard case .success(let checked) = fast, let claimed = checked.claims["iss"]?.stringValue,
                 case .success(let found) = trustedIssuer(claimed), let metadata = await discovery.metadata(for: claimed), metadata.jwksURI == jwksURL
             else { return nil }
             (issuer, tenant, verified) = (claimed, found, checked)
         } else {
+            guard let header = try? JWS.unverifiedHeader(token), let kid = header["kid"]?.stringValue else { return nil }
             // The unverified issuer only chooses which key set to try; it is checked again after the signature.
             guard let claimed = (try? JWS.unverifiedClaims(token))?["iss"]?.stringValue, case .success(let found) = trustedIssuer(claimed),
                 let metadata = await discovery.metadata(for: claimed),
