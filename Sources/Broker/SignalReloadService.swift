@@ -3,7 +3,6 @@ import KeyRing
 import TenantRegistry
 import Logging
 import ServiceLifecycle
-import Synchronization
 import UnixSignals
 
 /// Reloads the key ring (and the in-memory tenants and API keys) on every SIGHUP. Requests in flight keep the snapshot they started with;
@@ -51,12 +50,14 @@ struct SignalReloadService: Service {
 /// Re-reads the configuration on SIGHUP and applies what can change live (token TTLs, log level); settings
 /// that need a restart are named in the log, and a configuration that no longer loads keeps the old one.
 final class ConfigurationReloader: Sendable {
-    private let current: Mutex<BrokerConfiguration>
+    /// The configuration the process started with: restart-only settings are compared with it, so a change
+    /// is named on every reload until the restart.
+    let started: BrokerConfiguration
     let runtime: RuntimeSettings
     let load: (@Sendable () throws -> BrokerConfiguration)?
 
     init(current: BrokerConfiguration, runtime: RuntimeSettings, load: (@Sendable () throws -> BrokerConfiguration)?) {
-        self.current = Mutex(current)
+        self.started = current
         self.runtime = runtime
         self.load = load
     }
@@ -70,11 +71,7 @@ final class ConfigurationReloader: Sendable {
             logger.error("configuration reload failed; keeping the running configuration", metadata: ["error": .string("\(error)")])
             return
         }
-        let old = current.withLock { current in
-            defer { current = new }
-            return current
-        }
-        let (changed, needRestart) = runtime.apply(new, replacing: old)
+        let (changed, needRestart) = runtime.apply(new, replacing: started)
         logger.notice("configuration reloaded", metadata: ["changed": .string(changed.isEmpty ? "nothing" : changed.joined(separator: ", "))])
         if !needRestart.isEmpty {
             logger.warning("changed settings that only apply after a restart", metadata: ["settings": .string(needRestart.joined(separator: ", "))])
