@@ -11,12 +11,16 @@ public struct BrokerRequestContext: RequestContext, RemoteAddressRequestContext 
     /// The authenticated caller, if any authenticator recognised the credentials.
     public var caller: CallerIdentity?
 
+    /// The connection, kept so that the peer address is read only by the handlers that need it (login
+    /// throttling), not on every request.
+    let channel: any Channel
+
     /// The peer of the connection (nil in router-level tests).
-    public let remoteAddress: SocketAddress?
+    public var remoteAddress: SocketAddress? { channel.remoteAddress }
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
-        self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 
     /// Bodies above this are refused with 413 (the contract's default limit; tenant bodies allow 1 MiB).
