@@ -150,8 +150,8 @@ struct KeycloakCallerVerifier: Sendable {
         if let cached = introspections.get(key, now: now) { return cached.map { .claims($0) } ?? .inactive }
         let client: OIDCClientCredentials
         if let tenant {
-            guard let stored = try? await tenants.tenant(tenant.tenantId), let secret = stored.keycloak.clientSecret else { return .unknown }
-            client = OIDCClientCredentials(clientId: stored.keycloak.clientId, clientSecret: secret)
+            guard let stored = try? await tenants.tenant(tenant.tenantId), stored.keycloak.clientSecret != nil else { return .unknown }
+            client = stored.realmClient(keycloakURL: keycloakURL).client
         } else {
             guard masterClient.clientSecret != nil else { return .unknown }
             client = masterClient

@@ -88,8 +88,7 @@ struct OTPController: Sendable {
         let credentials = try await LoginController.credentials(request)
         let view = try activeTenant(tenantId)
         guard let stored = try await tenants.tenant(tenantId) else { throw Policy.tenantNotFound }
-        let issuer = stored.keycloak.issuer ?? "\(keycloakURL)/realms/\(stored.keycloak.realm)"
-        let client = OIDCClientCredentials(clientId: stored.keycloak.clientId, clientSecret: stored.keycloak.clientSecret)
+        let (issuer, client) = stored.realmClient(keycloakURL: keycloakURL)
         let tokens = try await login.passwordGrant(
             issuer: issuer, client: client, scope: login.scope, credentials: credentials, throttleScope: tenantId, context: context)
         // The tenant's policy as it is now: a PATCH that turned 2FA off or on applies to this login.
@@ -300,10 +299,8 @@ struct OTPController: Sendable {
             let refresh = (try? JSONParser().parseObject(plain))?["refresh_token"]?.stringValue,
             let stored = try? await tenants.tenant(challenge.tenantId)
         else { return }
-        let issuer = stored.keycloak.issuer ?? "\(keycloakURL)/realms/\(stored.keycloak.realm)"
-        try? await login.oidc.logout(
-            issuer: issuer, client: OIDCClientCredentials(clientId: stored.keycloak.clientId, clientSecret: stored.keycloak.clientSecret),
-            refreshToken: refresh)
+        let (issuer, client) = stored.realmClient(keycloakURL: keycloakURL)
+        try? await login.oidc.logout(issuer: issuer, client: client, refreshToken: refresh)
     }
 
     func upstreamProblem(_ error: any Error, operation: String, challenge: OTPChallenge, actor: String, context: BrokerRequestContext) async -> Problem {
@@ -433,4 +430,12 @@ struct OTPController: Sendable {
 extension UInt8 {
     var isASCIIAlphanumeric: Bool { (48...57).contains(self) || (65...90).contains(self) || (97...122).contains(self) }
     var isBase64URL: Bool { isASCIIAlphanumeric || self == 0x2D || self == 0x5F }
+}
+
+extension Tenant {
+    /// The issuer of the tenant's realm (`keycloak.issuer`, or `<keycloak-url>/realms/<realm>`) and the tenant's
+    /// client there: what tenant login, session ends and introspection of the realm's tokens use.
+    func realmClient(keycloakURL: String) -> (issuer: String, client: OIDCClientCredentials) {
+        (keycloak.issuer ?? "\(keycloakURL)/realms/\(keycloak.realm)", OIDCClientCredentials(clientId: keycloak.clientId, clientSecret: keycloak.clientSecret))
+    }
 }
