@@ -187,9 +187,9 @@ final class OTPManagerClient: Sendable {
                 if isVerify || clock.now >= deadline { throw .timeout }
                 last = .timeout
             } catch {
-                let sent = !(error is HTTPClientError && (error as! HTTPClientError) == .connectTimeout) && !Self.isConnectFailure(error)
-                if isVerify && sent { throw .unavailable("the call failed after it was sent") }
-                last = .unavailable(Self.isConnectFailure(error) ? "connection failed" : "transport error")
+                let connectFailure = UpstreamHTTP.isConnectFailure(error)
+                if isVerify && !connectFailure { throw .unavailable("the call failed after it was sent") }
+                last = .unavailable(connectFailure ? "connection failed" : "transport error")
             }
             guard attempt < settings.tries else { break }
             let left = (deadline - clock.now)
@@ -205,11 +205,5 @@ final class OTPManagerClient: Sendable {
             try? await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
         }
         throw last
-    }
-
-    static func isConnectFailure(_ error: any Error) -> Bool {
-        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
-        let name = String(describing: type(of: error))
-        return name.contains("Connect") || "\(error)".contains("connectionRefused") || "\(error)".contains("Connection refused")
     }
 }

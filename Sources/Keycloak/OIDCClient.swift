@@ -16,6 +16,16 @@ public enum UpstreamHTTP {
             decompression: .disabled))
 }
 
+extension UpstreamHTTP {
+    /// Whether the call failed before a request could have been sent: no connection was made (refused, connect
+    /// timeout). Such a call is safe to repeat even when the request is not idempotent.
+    public static func isConnectFailure(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
+        let name = String(describing: type(of: error))
+        return name.contains("Connect") || "\(error)".contains("connectionRefused") || "\(error)".contains("Connection refused")
+    }
+}
+
 /// A client registered at an OpenID provider: its id and, for confidential clients, its secret.
 public struct OIDCClientCredentials: Sendable {
     public let clientId: String
@@ -259,8 +269,8 @@ public final class OIDCClient: Sendable {
 
     /// A short, secret-free description of a transport error.
     static func describe(_ error: any Error) -> String {
+        if UpstreamHTTP.isConnectFailure(error) { return "connection failed" }
         if let error = error as? HTTPClientError { return "\(error)" }
-        if "\(type(of: error))".contains("Connect") { return "connection failed" }
         if let error = error as? IOError { return "I/O error \(error.errnoCode)" }
         return String(describing: type(of: error))
     }
