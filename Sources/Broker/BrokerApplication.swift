@@ -34,7 +34,7 @@ public struct BrokerApplication: Sendable {
     /// Failed-login counters shared by portal and tenant logins.
     let loginThrottle: LoginThrottle
     /// Roles learnt by introspecting tokens that carry none, kept until each token's `exp`.
-    let introspections = IntrospectionCache()
+    let introspections = VerificationCache<[String: JSONValue]>(capacity: 10_000)
     /// Every tenant's OTP Manager, with per-tenant isolation.
     let otpClient: OTPManagerClient
     let sealingKey: [UInt8]

@@ -23,7 +23,8 @@ struct KeycloakCallerVerifier: Sendable {
     let oidc: OIDCClient
     /// The broker's own client at the master realm (its secret enables introspection).
     let masterClient: OIDCClientCredentials
-    let introspections: IntrospectionCache
+    /// Introspection answers for tokens without roles: the claims until the token's `exp`, "inactive" for a minute.
+    let introspections: VerificationCache<[String: JSONValue]>
     let metrics: BrokerMetrics
 
     static let minterRole = "cx-token-minter"
@@ -145,9 +146,13 @@ struct KeycloakCallerVerifier: Sendable {
     /// master realm, the tenant's client for a tenant realm). `unknown` when no confidential client is
     /// configured or the provider cannot answer: the token then has no roles.
     func introspectedClaims(_ token: String, issuer: String, tenant: TenantView?, expiresAt: Double) async -> Introspection {
-        let key = IntrospectionCache.key(token)
+        let key = TokenHash(token)
         let now = tenants.clock().timeIntervalSince1970
-        if let cached = introspections.get(key, now: now) { return cached.map { .claims($0) } ?? .inactive }
+        switch introspections.lookup(key, now: now) {
+        case .valid(let claims, _)?: return .claims(claims)
+        case .invalid?: return .inactive
+        case nil: break
+        }
         let client: OIDCClientCredentials
         if let tenant {
             guard let stored = try? await tenants.tenant(tenant.tenantId), stored.keycloak.clientSecret != nil else { return .unknown }
@@ -159,7 +164,12 @@ struct KeycloakCallerVerifier: Sendable {
         do {
             let answer = try await oidc.introspect(issuer: issuer, client: client, token: token)
             metrics.recordUpstream("keycloak", operation: "introspect", outcome: "success")
-            introspections.put(key, claims: answer, until: answer == nil ? now + 60 : min(expiresAt, answer?["exp"]?.numberValue ?? expiresAt), now: now)
+            if let answer {
+                let until = min(expiresAt, answer["exp"]?.numberValue ?? expiresAt)
+                if until > now { introspections.store(.valid(answer, expires: until), for: key) }
+            } else {
+                introspections.store(.invalid("inactive at the provider", until: now + 60), for: key)
+            }
             return answer.map { .claims($0) } ?? .inactive
         } catch {
             metrics.recordUpstream("keycloak", operation: "introspect", outcome: "error")

@@ -30,7 +30,7 @@ final class TokenVerifier: Sendable {
     let revocations: RevocationList
     let issuer: @Sendable () -> String
     let leeway: Double
-    let cache = VerificationCache()
+    let cache = VerificationCache<VerifiedCXToken>()
     /// How long a token that failed a static check stays known as bad.
     static let negativeTTL: Double = 30
 
@@ -60,7 +60,7 @@ final class TokenVerifier: Sendable {
     func verify(_ token: String, audience: String? = nil) -> Result<VerifiedCXToken, Failure> {
         let now = tenants.clock().timeIntervalSince1970
         guard token.utf8.count <= JWS.defaultMaxTokenBytes else { return .failure(.invalid(JOSEError.tokenTooLarge.description)) }
-        let key = VerificationCache.key(for: token)
+        let key = TokenHash(token)
         let verified: VerifiedCXToken
         switch cache.lookup(key, now: now) {
         case .valid(let cached, _)?:

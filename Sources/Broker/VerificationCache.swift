@@ -2,19 +2,31 @@ import Foundation
 import JOSE
 import Synchronization
 
-/// Results of the expensive, unchanging part of verification (signature, structure, claim types),
-/// keyed by the token's SHA-256. Dynamic checks (time, tenant status, revocation) are redone on every
-/// hit, so a cached entry can never outlive a suspension, deletion or revocation, nor the token's `exp`.
+/// A token's SHA-256 as four words: the key of every cache of decisions about tokens.
+struct TokenHash: Hashable, Sendable {
+    let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+
+    init(_ token: String) {
+        let digest = Crypto.sha256(token.utf8)
+        func word(_ offset: Int) -> UInt64 {
+            digest[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) }
+        }
+        (a, b, c, d) = (word(0), word(8), word(16), word(24))
+    }
+}
+
+/// Decisions about tokens, keyed by the token's SHA-256, each kept until its own deadline (never past the
+/// token's `exp`): for cx-tenant tokens the expensive, unchanging part of verification (dynamic checks
+/// are redone on every hit, so an entry cannot outlive a suspension, deletion or revocation); for Keycloak
+/// tokens without roles, the provider's introspection answer. Negative answers are kept briefly.
 /// Sharded, each shard bounded: a flood of distinct garbage tokens cannot grow memory past the bound.
-final class VerificationCache: Sendable {
+final class VerificationCache<Value: Sendable>: Sendable {
     enum Entry: Sendable {
-        case valid(VerifiedCXToken, expires: Double)
+        case valid(Value, expires: Double)
         case invalid(String, until: Double)
     }
 
-    struct Key: Hashable, Sendable {
-        let a: UInt64, b: UInt64, c: UInt64, d: UInt64
-    }
+    typealias Key = TokenHash
 
     final class Shard: Sendable {
         let entries = Mutex<[Key: Entry]>([:])
@@ -26,14 +38,6 @@ final class VerificationCache: Sendable {
     init(capacity: Int = 100_000, shards count: Int = 16) {
         shards = (0..<count).map { _ in Shard() }
         perShard = max(1, capacity / count)
-    }
-
-    static func key(for token: String) -> Key {
-        let digest = Crypto.sha256(token.utf8)
-        func word(_ offset: Int) -> UInt64 {
-            digest[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) }
-        }
-        return Key(a: word(0), b: word(8), c: word(16), d: word(24))
     }
 
     func lookup(_ key: Key, now: Double) -> Entry? {
