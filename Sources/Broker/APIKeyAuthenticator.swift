@@ -16,10 +16,11 @@ struct APIKeyAuthenticator: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard Self.needsCaller(request.uri.path) else { return try await next(request, context) }
         var context = context
-        if let header = request.headers[.authorization], let presented = Self.bearer(header), !presented.hasPrefix("tbk_"), !presented.isEmpty {
+        let presented = request.headers.value(of: .authorization).flatMap(Self.bearer)
+        if let presented, !presented.hasPrefix("tbk_"), !presented.isEmpty {
             context.caller = await tokenCaller(presented)
             if let caller = context.caller { context.logger[metadataKey: "caller"] = .string(caller.subject) }
-        } else if let header = request.headers[.authorization], let presented = Self.bearer(header), let parts = APIKeyRecord.parse(presented) {
+        } else if let presented, let parts = APIKeyRecord.parse(presented) {
             if let record = await service.authenticateAPIKey(id: parts.id, secret: parts.secret) {
                 context.caller = CallerIdentity(apiKey: record)
                 context.logger[metadataKey: "caller"] = .string(context.caller!.subject)

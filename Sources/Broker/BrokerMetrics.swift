@@ -19,26 +19,53 @@ public final class BrokerMetrics: Sendable {
         self.registry = registry
     }
 
+    /// Metric handles already made, by their labels. `makeCounter` builds and validates the metric's name and
+    /// help text and takes the registry's lock on every call; the hot path (every request, every verification)
+    /// looks its handle up here instead. Label values come from small fixed sets (route patterns, methods,
+    /// status codes, results), so these maps stay small.
+    private let requestHandles = HandleCache<RequestKey, RequestHandles>()
+    private let verificationHandles = HandleCache<String, Counter>()
+    private let mintHandles = HandleCache<String, Counter>()
+
+    struct RequestKey: Hashable, Sendable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    /// A struct, not a tuple: a tuple as a generic argument costs a runtime metadata lookup on every access.
+    struct RequestHandles: Sendable {
+        let requests: Counter
+        let duration: DurationHistogram
+    }
+
     /// Records one HTTP request under its route pattern (never the raw path: that would explode cardinality).
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "http_requests", unitName: "total", helpText: "HTTP requests answered, by route pattern, method and status code"), labels: [("route", route), ("method", method), ("code", String(status))]).increment()
-        registry.makeDurationHistogram(descriptor: .init(namespace: "token_broker", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency, by route pattern and method"), labels: [("route", route), ("method", method)], buckets: Self.durationBuckets).recordNanoseconds(duration.nanoseconds)
+        let handles = requestHandles.handle(for: RequestKey(route: route, method: method, status: status)) {
+            RequestHandles(
+                requests: registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "http_requests", unitName: "total", helpText: "HTTP requests answered, by route pattern, method and status code"), labels: [("route", route), ("method", method), ("code", String(status))]),
+                duration: registry.makeDurationHistogram(descriptor: .init(namespace: "token_broker", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency, by route pattern and method"), labels: [("route", route), ("method", method)], buckets: Self.durationBuckets))
+        }
+        handles.requests.increment()
+        handles.duration.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Records one verification outcome (a small fixed set of results: no per-token or per-tenant labels).
     func recordVerification(_ result: String) {
-        registry.makeCounter(
-            descriptor: .init(namespace: "token_broker", metricName: "verifications", unitName: "total", helpText: "Token verifications, by result"),
-            labels: [("result", result)]
-        ).increment()
+        verificationHandles.handle(for: result) {
+            registry.makeCounter(
+                descriptor: .init(namespace: "token_broker", metricName: "verifications", unitName: "total", helpText: "Token verifications, by result"),
+                labels: [("result", result)])
+        }.increment()
     }
 
     /// Counts one minted token, by endpoint (no tenant label: 100k tenants must not become 100k series).
     func recordMint(endpoint: String) {
-        registry.makeCounter(
-            descriptor: .init(namespace: "token_broker", metricName: "tokens_minted", unitName: "total", helpText: "cx-tenant tokens minted, by endpoint"),
-            labels: [("endpoint", endpoint)]
-        ).increment()
+        mintHandles.handle(for: endpoint) {
+            registry.makeCounter(
+                descriptor: .init(namespace: "token_broker", metricName: "tokens_minted", unitName: "total", helpText: "cx-tenant tokens minted, by endpoint"),
+                labels: [("endpoint", endpoint)])
+        }.increment()
     }
 
     /// Counts one call to an upstream (Keycloak, an OTP Manager) by operation and outcome; no tenant or user labels.
@@ -78,6 +105,23 @@ public final class BrokerMetrics: Sendable {
         registry.makeGauge(descriptor: .init(namespace: "token_broker", metricName: "signing_key_age", unitName: "seconds", helpText: "Age of the active signing key"))
             .set(activeKeyCreated.map { now.timeIntervalSince($0) } ?? 0)
         registry.makeGauge(descriptor: .init(namespace: "token_broker", metricName: "published", unitName: "keys", helpText: "Keys published in the JWKS")).set(Double(publishedKeys))
+    }
+}
+
+/// Handles made once per key and then only looked up (a short critical section: one dictionary lookup).
+final class HandleCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let handles = Mutex<[Key: Value]>([:])
+
+    func handle(for key: Key, make: () -> Value) -> Value {
+        if let found = handles.withLock({ $0[key] }) { return found }
+        // Made outside the lock (the registry has its own); if two threads race, both get the registry's one
+        // handle for these labels, so keeping either is the same.
+        let made = make()
+        return handles.withLock { handles in
+            if let found = handles[key] { return found }
+            handles[key] = made
+            return made
+        }
     }
 }
 

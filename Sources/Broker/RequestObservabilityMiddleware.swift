@@ -14,7 +14,7 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        let requestId = Self.acceptedRequestID(request.headers[Self.requestIDHeader]) ?? Self.newRequestID()
+        let requestId = Self.acceptedRequestID(request.headers.value(of: Self.requestIDHeader)) ?? Self.newRequestID()
         context.requestId = requestId
         context.logger[metadataKey: "requestId"] = .string(requestId)
         context.logger[metadataKey: "hb.request.id"] = nil
@@ -31,11 +31,12 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: type(of: error)))"])
             response = try Problem.internalError.response(from: request, context: context)
         }
-        response.headers[Self.requestIDHeader] = requestId
+        // Appended: no handler sets X-Request-Id, and assignment would search the fields first.
+        response.headers.append(HTTPField(name: Self.requestIDHeader, value: requestId))
         let duration = ContinuousClock.now - start
         let route = context.endpointPath ?? "unmatched"
         let status = Int(response.status.code)
-        metrics.recordRequest(route: route, method: request.method.rawValue, status: status, duration: duration)
+        metrics.recordRequest(route: route, method: Self.methodLabel(request.method), status: status, duration: duration)
         let level: Logger.Level = status >= 500 ? .error : status >= 400 ? .info : .debug
         context.logger.log(
             level: level, "request",
@@ -62,6 +63,15 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
             context.logger.error("server error", metadata: ["status": .stringConvertible(error.status.code)])
         }
         return try Problem(error.status, code: code).response(from: request, context: context)
+    }
+
+    /// The method as a metric label: the standard methods by name, anything else a client invents as "other",
+    /// so that requests with random methods cannot add one time series each.
+    static func methodLabel(_ method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .post, .put, .patch, .delete, .head, .options: method.rawValue
+        default: "other"
+        }
     }
 
     /// A client-supplied id is reused only when it is short and plain, so it cannot inject into logs or headers.

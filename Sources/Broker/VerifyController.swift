@@ -26,11 +26,12 @@ struct VerifyController: Sendable {
 
     /// Forward-auth: 200 with identity headers, 401 for a bad token, 403 for a token of another tenant.
     func verify(_ request: Request, _ context: BrokerRequestContext) async -> Response {
-        if let header = request.headers[.authorization], header.utf8.count > 8192, header.utf8.prefix(7).map({ $0 | 0x20 }) == Array("bearer ".utf8) {
+        let authorization = request.headers.value(of: .authorization)
+        if let header = authorization, header.utf8.count > 8192, header.utf8.prefix(7).map({ $0 | 0x20 }) == Array("bearer ".utf8) {
             metrics.recordVerification("invalid")
             return Self.invalidToken(JOSEError.tokenTooLarge.description)
         }
-        guard let header = request.headers[.authorization], let token = APIKeyAuthenticator.bearer(header), !token.isEmpty else {
+        guard let header = authorization, let token = APIKeyAuthenticator.bearer(header), !token.isEmpty else {
             metrics.recordVerification("missing")
             return Response(status: .unauthorized, headers: [.wwwAuthenticate: "Bearer realm=\"token-broker\"", .cacheControl: "no-store"])
         }
@@ -66,11 +67,20 @@ struct VerifyController: Sendable {
             ])
         }
         metrics.recordVerification(result)
-        var headers: HTTPFields = [.cacheControl: "no-store"]
-        headers[Self.authHeaders.subject] = subject.flatMap(Self.headerSafe) ?? ""
-        headers[Self.authHeaders.tenant] = tenantId ?? ""
-        headers[Self.authHeaders.roles] = roles.compactMap(Self.headerSafe).joined(separator: ",")
-        headers[Self.authHeaders.scope] = scope.flatMap(Self.headerSafe) ?? ""
+        // Appended, not assigned: each name occurs once here, and assignment would search the fields first.
+        var rolesValue = ""
+        for role in roles {
+            guard let safe = Self.headerSafe(role) else { continue }
+            if !rolesValue.isEmpty { rolesValue += "," }
+            rolesValue += safe
+        }
+        var headers = HTTPFields()
+        headers.reserveCapacity(6)
+        headers.append(HTTPField(name: .cacheControl, value: "no-store"))
+        headers.append(HTTPField(name: Self.authHeaders.subject, value: subject.flatMap(Self.headerSafe) ?? ""))
+        headers.append(HTTPField(name: Self.authHeaders.tenant, value: tenantId ?? ""))
+        headers.append(HTTPField(name: Self.authHeaders.roles, value: rolesValue))
+        headers.append(HTTPField(name: Self.authHeaders.scope, value: scope.flatMap(Self.headerSafe) ?? ""))
         return Response(status: .ok, headers: headers)
     }
 
@@ -91,16 +101,44 @@ struct VerifyController: Sendable {
             roles: token.roles.sorted(), scope: token.claims["scope"]?.stringValue, result: "valid_keycloak")
     }
 
-    /// What the request says about its tenant: `?tenant=` and the host in `X-Forwarded-Host` (port dropped, lowercased).
+    static let forwardedHost = HTTPField.Name("X-Forwarded-Host")!
+
+    /// What the request says about its tenant: `?tenant=` and the host in `X-Forwarded-Host`.
     static func requestedTenants(_ request: Request) -> [String] {
         var hints = [String]()
         if let tenant = request.uri.queryParameters["tenant"] { hints.append(String(tenant)) }
-        if let host = request.headers[HTTPField.Name("X-Forwarded-Host")!]?.split(separator: ",").first {
-            var name = host.trimmingCharacters(in: .whitespaces).lowercased()
-            if let colon = name.lastIndex(of: ":"), !name.hasSuffix("]") { name = String(name[..<colon]) }
-            hints.append(name)
-        }
+        if let value = request.headers.value(of: forwardedHost), let host = forwardedHostName(value) { hints.append(host) }
         return hints
+    }
+
+    /// The host an `X-Forwarded-Host` value names: its first non-empty comma-separated element, spaces and tabs
+    /// trimmed, the port dropped (not inside an IPv6 literal), ASCII letters lowercased. Bytes are handled as
+    /// bytes: a non-ASCII character stays as it is, so it can never turn into (and match) a tenant's DNS name,
+    /// as Unicode case mapping could (U+212A KELVIN SIGN lowercases to "k"). nil when every element is empty.
+    static func forwardedHostName(_ value: String) -> String? {
+        var value = value
+        return value.withUTF8 { bytes -> String? in
+            var start = 0
+            while start < bytes.count, bytes[start] == UInt8(ascii: ",") { start += 1 }
+            guard start < bytes.count else { return nil }
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+            func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+            while start < end, isBlank(bytes[start]) { start += 1 }
+            while end > start, isBlank(bytes[end - 1]) { end -= 1 }
+            if end > start, bytes[end - 1] != UInt8(ascii: "]") {
+                var colon = end - 1
+                while colon >= start, bytes[colon] != UInt8(ascii: ":") { colon -= 1 }
+                if colon >= start { end = colon }
+            }
+            let host = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            return String(unsafeUninitializedCapacity: host.count) { out in
+                for (index, byte) in host.enumerated() {
+                    out[index] = (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte | 0x20 : byte
+                }
+                return host.count
+            }
+        }
     }
 
     static func invalidToken(_ description: String) -> Response {

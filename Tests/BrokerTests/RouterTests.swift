@@ -128,12 +128,19 @@ import Testing
         let app = Application(router: harness.broker.buildRouter())
         try await app.test(.router) { client in
             _ = try await client.execute(uri: "/healthz", method: .get)
+            _ = try await client.execute(uri: "/healthz", method: .get)
             _ = try await client.execute(uri: "/no/such/path/123", method: .get)
+            for invented in ["BREW", "X-RANDOM-1", "X-RANDOM-2"] {
+                _ = try await client.execute(uri: "/healthz", method: HTTPRequest.Method(invented)!)
+            }
             try await client.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
                 let text = String(buffer: response.body)
-                #expect(text.contains(#"token_broker_http_requests_total{route="/healthz",method="GET",code="200"} 1"#))
+                #expect(text.contains(#"token_broker_http_requests_total{route="/healthz",method="GET",code="200"} 2"#))
+                // Methods a client invents share one label value: they cannot add a series each.
+                #expect(!text.contains("BREW") && !text.contains("X-RANDOM"))
+                #expect(text.contains(#"method="other""#))
                 #expect(text.contains("token_broker_http_request_duration_seconds_bucket"))
                 #expect(text.contains("token_broker_signing_key_age_seconds"))
                 #expect(text.contains("token_broker_published_keys 1"))

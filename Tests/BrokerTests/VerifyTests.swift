@@ -148,6 +148,21 @@ extension RegistryHarness {
                 .get, "/v1/verify?tenant=tenant1", key: token, headers: [HTTPField.Name("X-Forwarded-Host")!: "tenant2.expertflow.com"])
             #expect(smuggled.status == .forbidden, "?tenant= must not override the host")
             #expect(try await client.send(.get, "/v1/verify", key: token, headers: [HTTPField.Name("X-Forwarded-Host")!: "evil.example"]).status == .forbidden)
+            // X-Forwarded-Host: the first non-empty element counts, trimmed, port dropped, ASCII case folded.
+            let forwarded: [(String, HTTPResponse.Status)] = [
+                ("TENANT1.Expertflow.COM", .ok), (",tenant1.expertflow.com", .ok), (" \ttenant1.expertflow.com:8443 , tenant2.expertflow.com", .ok),
+                ("tenant2.expertflow.com, tenant1.expertflow.com", .forbidden), (":443", .forbidden), ("tenant1.expertflow.com.", .forbidden),
+                ("[::1]:8080", .forbidden), ("tenant1.expertflow.com:", .ok), ("", .ok), (",,", .ok),
+            ]
+            for (value, status) in forwarded {
+                let answer = try await client.send(.get, "/v1/verify", key: token, headers: [HTTPField.Name("X-Forwarded-Host")!: value])
+                #expect(answer.status == status, "X-Forwarded-Host: \(value.debugDescription)")
+            }
+            // Unicode case mapping would turn U+212A KELVIN SIGN into "k": the host of tenant k1 must not be reachable so.
+            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("k1"))
+            let k1 = try #require(try await client.send(.post, "/v1/tenants/k1/token").json["access_token"]?.stringValue)
+            #expect(try await client.send(.get, "/v1/verify", key: k1, headers: [HTTPField.Name("X-Forwarded-Host")!: "K1.expertflow.com"]).status == .ok)
+            #expect(try await client.send(.get, "/v1/verify", key: k1, headers: [HTTPField.Name("X-Forwarded-Host")!: "\u{212A}1.expertflow.com"]).status == .forbidden)
             let none = try await client.send(.get, "/v1/verify", key: .some(nil))
             #expect(none.status == .unauthorized)
             #expect(none.headers[.wwwAuthenticate] == "Bearer realm=\"token-broker\"")
