@@ -19,6 +19,21 @@ public enum Base64URL {
         return UnsafePointer(table)
     }()
 
+    /// Four 256-entry tables, one per position in a group of four characters: the 6-bit value already shifted
+    /// into place (18, 12, 6, 0), or `invalidBit` for a byte outside the alphabet. ORing the four entries of a
+    /// group gives its 24 bits, and bit 24 set if any byte was invalid.
+    nonisolated(unsafe) private static let shiftedTables: UnsafePointer<UInt32> = {
+        let tables = UnsafeMutablePointer<UInt32>.allocate(capacity: 4 * 256)
+        for position in 0..<4 {
+            for byte in 0..<256 {
+                let value = decodeTable[byte]
+                tables[position * 256 + byte] = value == 0xFF ? invalidBit : UInt32(value) << (18 - 6 * position)
+            }
+        }
+        return UnsafePointer(tables)
+    }()
+    private static let invalidBit: UInt32 = 1 << 24
+
     /// Length of the unpadded encoding of `count` bytes.
     @inline(__always)
     static func encodedCount(_ count: Int) -> Int {
@@ -133,19 +148,30 @@ public enum Base64URL {
         if count % 4 == 1 { return false }
         guard count > 0, let source = input.baseAddress else { return true }
         let table = decodeTable
+        let shifted = shiftedTables
         var index = 0
         var target = out
-        while index + 4 <= count {
-            let a = UInt32(table[Int(source[index])]), b = UInt32(table[Int(source[index + 1])])
-            let c = UInt32(table[Int(source[index + 2])]), d = UInt32(table[Int(source[index + 3])])
-            // Each valid value is < 64; 0xFF marks a byte outside the alphabet.
-            if (a | b | c | d) & 0xC0 != 0 { return false }
-            let word = a << 18 | b << 12 | c << 6 | d
+        /// The 24 bits of the group at `index`, bit 24 set if any of its bytes is outside the alphabet.
+        @inline(__always) func group(_ index: Int) -> UInt32 {
+            shifted[Int(source[index])] | shifted[256 + Int(source[index + 1])]
+                | shifted[512 + Int(source[index + 2])] | shifted[768 + Int(source[index + 3])]
+        }
+        // While more input follows this group, at least one more output byte does too: the group's 3 bytes
+        // are written with one 4-byte store whose last byte the next group overwrites.
+        while index + 4 < count {
+            let word = group(index)
+            if word & invalidBit != 0 { return false }
+            UnsafeMutableRawPointer(target).storeBytes(of: (word << 8).bigEndian, as: UInt32.self)
+            target += 3
+            index += 4
+        }
+        if index + 4 == count {
+            let word = group(index)
+            if word & invalidBit != 0 { return false }
             target[0] = UInt8(truncatingIfNeeded: word >> 16)
             target[1] = UInt8(truncatingIfNeeded: word >> 8)
             target[2] = UInt8(truncatingIfNeeded: word)
-            target += 3
-            index += 4
+            return true
         }
         switch count - index {
         case 2:

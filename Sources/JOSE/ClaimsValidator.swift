@@ -28,7 +28,7 @@ public struct ClaimsValidator: Sendable {
     /// Throws the first rule `token` breaks at time `now` (seconds since 1970).
     public func validate(_ token: VerifiedJWT, now: Double) throws(JOSEError) {
         if let types {
-            guard let typ = token.header["typ"]?.stringValue, types.contains(Self.normalizedType(typ)) else {
+            guard let typ = token.type, types.contains(Self.normalizedType(typ)) else {
                 throw .invalidType
             }
         }

@@ -56,6 +56,28 @@ public struct JSONParser: Sendable {
         return members
     }
 
+    /// Parses a JSON object held in contiguous memory into its members, in document order, without building
+    /// a dictionary (for small objects read once, such as a JWS header). Duplicate keys are refused, as by
+    /// `parseObject`; nested values are parsed as usual.
+    public func parseMembers(buffer bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> [(key: String, value: JSONValue)] {
+        if bytes.count > maxBytes { throw .tooLarge }
+        var empty: UInt8 = 0
+        let result = withUnsafePointer(to: &empty) { placeholder -> Result<[(key: String, value: JSONValue)], Failure> in
+            var cursor = Cursor(base: bytes.baseAddress ?? placeholder, count: bytes.count, maxDepth: maxDepth)
+            do throws(Failure) {
+                cursor.skipWhitespace()
+                guard cursor.index < cursor.count, cursor.base[cursor.index] == UInt8(ascii: "{") else { throw .invalid(offset: cursor.index) }
+                let members = try cursor.parseMembers(depth: 1)
+                cursor.skipWhitespace()
+                guard cursor.atEnd else { throw .invalid(offset: cursor.index) }
+                return .success(members)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     private func parseResult(buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, Failure> {
         if buffer.count > maxBytes { return .failure(.tooLarge) }
         // A non-nil base even for empty input, so the cursor can use plain pointer arithmetic.
@@ -158,6 +180,49 @@ public struct JSONParser: Sendable {
                 if base[index] == UInt8(ascii: "}") {
                     index += 1
                     return .object(members)
+                }
+                throw fail()
+            }
+        }
+
+        /// An object's members in order, at `{`. Duplicates are found by comparing keys (cheap for the few
+        /// members of a header); past 16 members a set takes over, so a hostile object stays linear.
+        mutating func parseMembers(depth: Int) throws(Failure) -> [(key: String, value: JSONValue)] {
+            if depth > maxDepth { throw .tooDeep }
+            index += 1
+            var members = [(key: String, value: JSONValue)]()
+            skipWhitespace()
+            if index < count, base[index] == UInt8(ascii: "}") {
+                index += 1
+                return members
+            }
+            members.reserveCapacity(4)
+            var seen: Set<String>?
+            while true {
+                skipWhitespace()
+                guard index < count, base[index] == UInt8(ascii: "\"") else { throw fail() }
+                let key = try parseString()
+                skipWhitespace()
+                guard index < count, base[index] == UInt8(ascii: ":") else { throw fail() }
+                index += 1
+                skipWhitespace()
+                let value = try parseValue(depth: depth)
+                if seen == nil, members.count == 16 { seen = Set(members.map(\.key)) }
+                if seen != nil {
+                    if seen!.insert(key).inserted == false { throw .duplicateKey }
+                } else if members.contains(where: { $0.key == key }) {
+                    throw .duplicateKey
+                }
+                members.append((key, value))
+                skipWhitespace()
+                guard index < count else { throw fail() }
+                if base[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if base[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return members
                 }
                 throw fail()
             }

@@ -114,7 +114,7 @@ public enum JWS {
             checkSignature(buffer, select: select)
         }
         let (header, parts, key) = try checked.get()
-        return VerifiedJWS(header: header, token: token, payloadRange: parts.payload, key: key)
+        return VerifiedJWS(protectedHeader: header, token: token, payloadRange: parts.payload, key: key)
     }
 
     /// `verifySignature` followed, only once the signature has verified, by the claims parse,
@@ -125,13 +125,13 @@ public enum JWS {
         guard token.utf8.count <= maxBytes else { throw .tokenTooLarge }
         var bytes = token
         let result = bytes.withUTF8 { buffer -> Result<VerifiedJWT, JOSEError> in
-            let (header, parts, key): ([String: JSONValue], Parts, JWSPublicKey)
+            let (header, parts, key): (Header, Parts, JWSPublicKey)
             switch checkSignature(buffer, select: select) {
             case .success(let checked): (header, parts, key) = checked
             case .failure(let error): return .failure(error)
             }
             let payload = UnsafeBufferPointer(rebasing: buffer[parts.payload])
-            return decodeObject(payload, part: "payload").map { VerifiedJWT(header: header, claims: $0, key: key) }
+            return decodeObject(payload, part: "payload").map { VerifiedJWT(protectedHeader: header, claims: $0, key: key) }
         }
         return try result.get()
     }
@@ -146,20 +146,30 @@ public enum JWS {
     /// Everything up to and including the signature check, on the token's bytes. The payload is not touched.
     private static func checkSignature(
         _ buffer: UnsafeBufferPointer<UInt8>, select: (String?) throws(JOSEError) -> JWSPublicKey
-    ) -> Result<([String: JSONValue], Parts, JWSPublicKey), JOSEError> {
+    ) -> Result<(Header, Parts, JWSPublicKey), JOSEError> {
         do throws(JOSEError) {
             let parts = try split(buffer)
-            let header = try decodeObject(UnsafeBufferPointer(rebasing: buffer[parts.header]), part: "header").get()
-            guard let alg = header["alg"]?.stringValue else { throw .malformed("header has no alg") }
+            let members = try decodeMembers(UnsafeBufferPointer(rebasing: buffer[parts.header]), part: "header").get()
+            // One pass over the members (no dictionary, no hashing), then the checks in a fixed order.
+            var algValue: JSONValue?, kidValue: JSONValue?, typValue: JSONValue?
+            var forbidden: String?
+            for (name, value) in members {
+                switch name {
+                case "alg": algValue = value
+                case "kid": kidValue = value
+                case "typ": typValue = value
+                default: if forbidden == nil, isForbiddenHeaderParameter(name) { forbidden = name }
+                }
+            }
+            guard let alg = algValue?.stringValue else { throw .malformed("header has no alg") }
             guard JWSAlgorithm(jose: alg) != nil else { throw .algorithmNotAllowed(alg) }
-            // Each header member against the forbidden set: the same tokens are refused as by looking up
-            // every forbidden name in the header, with one hash per member instead of one per forbidden name.
-            for name in header.keys where forbiddenHeaderParameters.contains(name) { throw .headerNotAllowed(name) }
+            if let forbidden { throw .headerNotAllowed(forbidden) }
             var kid: String?
-            if let kidValue = header["kid"] {
+            if let kidValue {
                 guard let string = kidValue.stringValue else { throw .malformed("kid is not a string") }
                 kid = string
             }
+            let header = Header(members: members, type: typValue?.stringValue)
             let key = try select(kid)
             guard key.algorithm.rawValue == alg else { throw .algorithmMismatch }
             let encoded = UnsafeBufferPointer(rebasing: buffer[parts.signature])
@@ -222,6 +232,34 @@ public enum JWS {
         return parts
     }
 
+    /// A verified token's protected header: its members in token order (unique names) and its `typ`.
+    struct Header: Sendable {
+        let members: [(key: String, value: JSONValue)]
+        let type: String?
+    }
+
+    /// `forbiddenHeaderParameters.contains(name)` without hashing: every forbidden name is 3 or 4 bytes.
+    @inline(__always)
+    static func isForbiddenHeaderParameter(_ name: String) -> Bool {
+        switch name {
+        case "crit", "jku", "x5u", "jwk", "x5c", "b64", "zip", "enc": true
+        default: false
+        }
+    }
+
+    /// Base64url-decodes one part into temporary storage and parses it as a JSON object's members.
+    static func decodeMembers(_ part: UnsafeBufferPointer<UInt8>, part name: String) -> Result<[(key: String, value: JSONValue)], JOSEError> {
+        guard let length = Base64URL.decodedCount(part.count) else { return .failure(.invalidBase64URL(name)) }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(length, 1)) { storage in
+            guard Base64URL.decode(part, into: storage.baseAddress!) else { return .failure(.invalidBase64URL(name)) }
+            do throws(JSONParser.Failure) {
+                return .success(try parser.parseMembers(buffer: UnsafeBufferPointer(start: storage.baseAddress!, count: length)))
+            } catch {
+                return .failure(.invalidJSON(name))
+            }
+        }
+    }
+
     /// Base64url-decodes one part into temporary storage and parses it as a JSON object.
     static func decodeObject(_ part: UnsafeBufferPointer<UInt8>, part name: String) -> Result<[String: JSONValue], JOSEError> {
         guard let length = Base64URL.decodedCount(part.count) else { return .failure(.invalidBase64URL(name)) }
@@ -238,7 +276,11 @@ public enum JWS {
 
 /// A JWS whose signature verified, with its payload still encoded.
 public struct VerifiedJWS: Sendable {
-    public let header: [String: JSONValue]
+    let protectedHeader: JWS.Header
+    /// The protected header (built on access; verification reads the members directly).
+    public var header: [String: JSONValue] { Dictionary(uniqueKeysWithValues: protectedHeader.members) }
+    /// The header's `typ`, if it is a string.
+    public var type: String? { protectedHeader.type }
     /// The verified token and the byte range of its (still encoded) payload.
     let token: String
     let payloadRange: Range<Int>
@@ -255,7 +297,12 @@ public struct VerifiedJWS: Sendable {
 
 /// A token whose signature verified: its header, its claims, and the key that verified it.
 public struct VerifiedJWT: Sendable {
-    public let header: [String: JSONValue]
+    let protectedHeader: JWS.Header
     public let claims: [String: JSONValue]
     public let key: JWSPublicKey
+
+    /// The protected header (built on access; verification reads the members directly).
+    public var header: [String: JSONValue] { Dictionary(uniqueKeysWithValues: protectedHeader.members) }
+    /// The header's `typ`, if it is a string.
+    public var type: String? { protectedHeader.type }
 }

@@ -143,11 +143,29 @@ enum TestKeys {
         expectRejected(numeric)
     }
 
-    @Test("headers that carry or point at keys, or change processing, are refused", arguments: ["crit", "jku", "x5u", "jwk", "x5c", "b64", "zip"])
+    @Test("headers that carry or point at keys, or change processing, are refused", arguments: JWS.forbiddenHeaderParameters.sorted())
     func forbiddenHeaders(name: String) throws {
         let value = name == "crit" ? "[\"exp\"]" : name == "b64" ? "false" : "\"x\""
         let forged = try Forge.token(header: header("ES256", extra: ",\"\(name)\":\(value)"), payload: Forge.claims(), key: key)
         expectRejected(forged, .headerNotAllowed(name))
+        // Before the alg check passes, a bad alg is what is reported; names that merely resemble a forbidden one pass.
+        let badAlg = try Forge.token(header: "{\"alg\":\"none\",\"\(name)\":\(value)}", payload: Forge.claims(), key: key)
+        expectRejected(badAlg, .algorithmNotAllowed("none"))
+        for lookalike in [name.uppercased(), name + " ", "x" + name] {
+            let allowed = try Forge.token(header: header("ES256", extra: ",\"\(lookalike)\":\(value)"), payload: Forge.claims(), key: key)
+            #expect(throws: Never.self, "\(lookalike) is not a registered parameter") { try JWS.verify(allowed) { _ in key.publicKey } }
+        }
+    }
+
+    @Test("a duplicate header member is refused however many members precede it")
+    func duplicateHeaderMembers() throws {
+        for padding in [0, 3, 15, 16, 40] {
+            let extra = (0..<padding).map { ",\"p\($0)\":\($0)" }.joined()
+            let ok = try Forge.token(header: header("ES256", extra: extra), payload: Forge.claims(), key: key)
+            #expect(throws: Never.self) { try JWS.verify(ok) { _ in key.publicKey } }
+            let dup = try Forge.token(header: header("ES256", extra: extra + ",\"p0\":1,\"kid\":\"x\""), payload: Forge.claims(), key: key)
+            expectRejected(dup, .invalidJSON("header"))
+        }
     }
 
     @Test("structurally broken tokens fail with a typed error", arguments: [
