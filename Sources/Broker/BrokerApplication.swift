@@ -49,8 +49,10 @@ public struct BrokerApplication: Sendable {
         self.runtime = runtime ?? RuntimeSettings(configuration: configuration)
         self.reloadConfiguration = reloadConfiguration
         self.tls = tls
-        self.discovery = OIDCDiscovery(logger: logger)
-        self.jwks = JWKSCache(minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), logger: logger)
+        self.discovery = OIDCDiscovery(logger: logger) { metrics.recordUpstreamDuration("keycloak", operation: "discovery", duration: $0) }
+        self.jwks = JWKSCache(minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), logger: logger) {
+            metrics.recordUpstreamDuration("keycloak", operation: "jwks", duration: $0)
+        }
         self.oidc = OIDCClient(discovery: discovery, timeout: .seconds(configuration.keycloakTimeout), logger: logger)
         self.otpClient = OTPManagerClient(settings: configuration.otpSettings, logger: logger)
         if let key = configuration.otpSealingKey {

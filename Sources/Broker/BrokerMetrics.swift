@@ -14,6 +14,10 @@ public final class BrokerMetrics: Sendable {
         .seconds(1), .seconds(2.5), .seconds(5),
     ]
 
+    /// The request buckets, continued to 30 s: a Keycloak call may take up to `--keycloak-timeout` (default 10 s),
+    /// so slow upstreams stay visible instead of all landing in `+Inf`.
+    static let upstreamDurationBuckets: [Duration] = durationBuckets + [.seconds(10), .seconds(30)]
+
     /// A fresh registry with the broker's fixed metrics registered.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -22,15 +26,28 @@ public final class BrokerMetrics: Sendable {
     /// Metric handles already made, by their labels. `makeCounter` builds and validates the metric's name and
     /// help text and takes the registry's lock on every call; the hot path (every request, every verification)
     /// looks its handle up here instead. Label values come from small fixed sets (route patterns, methods,
-    /// status codes, results), so these maps stay small.
+    /// status codes, results, upstream operations), so these maps stay small.
     private let requestHandles = HandleCache<RequestKey, RequestHandles>()
     private let verificationHandles = HandleCache<String, Counter>()
     private let mintHandles = HandleCache<String, Counter>()
+    private let upstreamCallHandles = HandleCache<UpstreamCallKey, Counter>()
+    private let upstreamDurationHandles = HandleCache<UpstreamOperation, DurationHistogram>()
 
     struct RequestKey: Hashable, Sendable {
         let route: String
         let method: String
         let status: Int
+    }
+
+    /// One kind of upstream call: `keycloak`/`password`, `otp`/`verify`, ...
+    struct UpstreamOperation: Hashable, Sendable {
+        let upstream: String
+        let operation: String
+    }
+
+    struct UpstreamCallKey: Hashable, Sendable {
+        let operation: UpstreamOperation
+        let outcome: String
     }
 
     /// A struct, not a tuple: a tuple as a generic argument costs a runtime metadata lookup on every access.
@@ -68,12 +85,31 @@ public final class BrokerMetrics: Sendable {
         }.increment()
     }
 
-    /// Counts one call to an upstream (Keycloak, an OTP Manager) by operation and outcome; no tenant or user labels.
-    func recordUpstream(_ upstream: String, operation: String, outcome: String) {
-        registry.makeCounter(
-            descriptor: .init(namespace: "token_broker", metricName: "upstream_calls", unitName: "total", helpText: "Calls to Keycloak and OTP Managers, by upstream, operation and outcome"),
-            labels: [("upstream", upstream), ("operation", operation), ("outcome", outcome)]
-        ).increment()
+    /// Counts one call to an upstream (Keycloak, an OTP Manager) by operation and outcome, and records how long
+    /// it took. `duration` is nil for a call that was never sent (throttled, or refused by an open circuit): it
+    /// counts, but adds nothing to the latency histogram. No tenant or user labels.
+    func recordUpstream(_ upstream: String, operation: String, outcome: String, duration: Duration?) {
+        let kind = UpstreamOperation(upstream: upstream, operation: operation)
+        upstreamCallHandles.handle(for: UpstreamCallKey(operation: kind, outcome: outcome)) {
+            registry.makeCounter(
+                descriptor: .init(namespace: "token_broker", metricName: "upstream_calls", unitName: "total", helpText: "Calls to Keycloak and OTP Managers, by upstream, operation and outcome"),
+                labels: [("upstream", upstream), ("operation", operation), ("outcome", outcome)])
+        }.increment()
+        if let duration { recordUpstreamDuration(kind, duration: duration) }
+    }
+
+    /// Records how long one upstream call took, success or failure alike (also for calls counted elsewhere,
+    /// such as JWKS fetches).
+    func recordUpstreamDuration(_ upstream: String, operation: String, duration: Duration) {
+        recordUpstreamDuration(UpstreamOperation(upstream: upstream, operation: operation), duration: duration)
+    }
+
+    private func recordUpstreamDuration(_ kind: UpstreamOperation, duration: Duration) {
+        upstreamDurationHandles.handle(for: kind) {
+            registry.makeDurationHistogram(
+                descriptor: .init(namespace: "token_broker", metricName: "upstream_duration", unitName: "seconds", helpText: "Latency of calls to Keycloak and OTP Managers, by upstream and operation"),
+                labels: [("upstream", kind.upstream), ("operation", kind.operation)], buckets: Self.upstreamDurationBuckets)
+        }.recordNanoseconds(duration.nanoseconds)
     }
 
     private let jwksReported = Mutex<(hits: Int, misses: Int, fetches: Int, failedFetches: Int)>((0, 0, 0, 0))

@@ -161,9 +161,10 @@ struct KeycloakCallerVerifier: Sendable {
             guard masterClient.clientSecret != nil else { return .unknown }
             client = masterClient
         }
+        let start = ContinuousClock.now
         do {
             let answer = try await oidc.introspect(issuer: issuer, client: client, token: token)
-            metrics.recordUpstream("keycloak", operation: "introspect", outcome: "success")
+            metrics.recordUpstream("keycloak", operation: "introspect", outcome: "success", duration: ContinuousClock.now - start)
             if let answer {
                 let until = min(expiresAt, answer["exp"]?.numberValue ?? expiresAt)
                 if until > now { introspections.store(.valid(answer, expires: until), for: key) }
@@ -172,7 +173,7 @@ struct KeycloakCallerVerifier: Sendable {
             }
             return answer.map { .claims($0) } ?? .inactive
         } catch {
-            metrics.recordUpstream("keycloak", operation: "introspect", outcome: "error")
+            metrics.recordUpstream("keycloak", operation: "introspect", outcome: "error", duration: ContinuousClock.now - start)
             oidc.logger.warning("introspection of a token without roles failed", metadata: ["issuer": .string(issuer), "reason": .string(error.logDescription)])
             return .unknown
         }

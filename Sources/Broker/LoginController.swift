@@ -32,24 +32,44 @@ struct LoginController: Sendable {
 
     func refresh(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
         let refreshToken = try await Self.refreshToken(request)
+        let start = ContinuousClock.now
         do {
             let tokens = try await oidc.refresh(issuer: issuer, client: client, refreshToken: refreshToken)
-            metrics.recordUpstream("keycloak", operation: "refresh", outcome: "success")
+            metrics.recordUpstream("keycloak", operation: "refresh", outcome: "success", duration: ContinuousClock.now - start)
             return Self.tokenResponse(tokens)
         } catch {
-            throw problem(error, operation: "refresh", context: context)
+            throw problem(error, operation: "refresh", duration: ContinuousClock.now - start, context: context)
         }
     }
 
     func logout(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
         let refreshToken = try await Self.refreshToken(request)
+        let start = ContinuousClock.now
         do {
             try await oidc.logout(issuer: issuer, client: client, refreshToken: refreshToken)
-            metrics.recordUpstream("keycloak", operation: "logout", outcome: "success")
+            metrics.recordUpstream("keycloak", operation: "logout", outcome: "success", duration: ContinuousClock.now - start)
             return Response(status: .noContent, headers: [.cacheControl: "no-store"])
         } catch {
-            throw problem(error, operation: "logout", context: context)
+            throw problem(error, operation: "logout", duration: ContinuousClock.now - start, context: context)
         }
+    }
+
+    /// Ends a session the broker holds tokens of and will not hand out (a tenant login whose second factor
+    /// cannot or did not happen). Best effort, never an error to the caller; counted and timed like every
+    /// other Keycloak call.
+    func endSession(issuer: String, client: OIDCClientCredentials, refreshToken: String) async {
+        let start = ContinuousClock.now
+        let outcome: String
+        do {
+            try await oidc.logout(issuer: issuer, client: client, refreshToken: refreshToken)
+            outcome = "success"
+        } catch {
+            switch error {
+            case .unavailable, .unsupported: outcome = "error"
+            default: outcome = "refused"
+            }
+        }
+        metrics.recordUpstream("keycloak", operation: "logout", outcome: outcome, duration: ContinuousClock.now - start)
     }
 
     /// A password grant behind the broker's throttle: refused with 429 before the provider is asked when the
@@ -62,26 +82,29 @@ struct LoginController: Sendable {
         let address = context.clientAddress
         if let wait = throttle.retryAfter(user: userKey, address: address, now: clock().timeIntervalSince1970) {
             context.logger.notice("login throttled", metadata: ["username": .string(credentials.username), "retry_after": .stringConvertible(wait)])
-            metrics.recordUpstream("keycloak", operation: "password", outcome: "throttled")
+            metrics.recordUpstream("keycloak", operation: "password", outcome: "throttled", duration: nil)
             throw Problem(
                 .tooManyRequests, code: "too_many_attempts", detail: "too many failed logins; try again in \(wait) s",
                 headers: [.retryAfter: String(wait)])
         }
+        let start = ContinuousClock.now
         do {
             let tokens = try await oidc.password(
                 issuer: issuer, client: client, username: credentials.username, password: credentials.password, scope: scope)
             throttle.recordSuccess(user: userKey)
-            metrics.recordUpstream("keycloak", operation: "password", outcome: "success")
+            metrics.recordUpstream("keycloak", operation: "password", outcome: "success", duration: ContinuousClock.now - start)
             context.logger.info("password grant succeeded", metadata: ["username": .string(credentials.username), "issuer": .string(issuer)])
             return tokens
         } catch {
+            let duration = ContinuousClock.now - start
             if case .invalidCredentials = error { throttle.recordFailure(user: userKey, address: address, now: clock().timeIntervalSince1970) }
-            throw problem(error, operation: "password", context: context, username: credentials.username)
+            throw problem(error, operation: "password", duration: duration, context: context, username: credentials.username)
         }
     }
 
-    /// The contract's problem for a provider failure; the reason goes to the log, never to the client.
-    func problem(_ failure: OIDCFailure, operation: String, context: BrokerRequestContext, username: String? = nil) -> Problem {
+    /// The contract's problem for a provider failure; the reason goes to the log, never to the client. `duration`
+    /// is how long the failed call took.
+    func problem(_ failure: OIDCFailure, operation: String, duration: Duration, context: BrokerRequestContext, username: String? = nil) -> Problem {
         var metadata: Logger.Metadata = ["operation": .string(operation), "reason": .string(failure.logDescription)]
         if let username { metadata["username"] = .string(username) }
         let outcome: String
@@ -107,7 +130,7 @@ struct LoginController: Sendable {
                 .serviceUnavailable, code: "upstream_unavailable", detail: "the identity provider cannot be reached or answered an error; try again later",
                 headers: [.retryAfter: "5"])
         }
-        metrics.recordUpstream("keycloak", operation: operation, outcome: outcome)
+        metrics.recordUpstream("keycloak", operation: operation, outcome: outcome, duration: duration)
         if outcome == "error" {
             context.logger.error("identity provider call failed", metadata: metadata)
         } else {

@@ -95,7 +95,7 @@ struct OTPController: Sendable {
         guard view.twoFA.isEnabled else { return LoginController.tokenResponse(tokens) }
         guard let channel = view.twoFA.channelType else {
             // Never hand out tokens without the second factor a tenant asked for, even if its settings are incomplete.
-            if let refresh = tokens.refreshToken { try? await login.oidc.logout(issuer: issuer, client: client, refreshToken: refresh) }
+            if let refresh = tokens.refreshToken { await login.endSession(issuer: issuer, client: client, refreshToken: refresh) }
             throw Problem(.conflict, code: "two_factor_disabled", detail: "the tenant's two-factor configuration is incomplete")
         }
         // The tokens came straight from the provider's token endpoint over our own connection (OIDC Core §3.1.3.7).
@@ -106,7 +106,7 @@ struct OTPController: Sendable {
         let claimName = channel == .sms ? policy.phoneClaim : policy.emailClaim
         guard let recipient = JSONValue.object(claims).value(atPath: claimName)?.stringValue, Self.isValidRecipient(recipient, channel) else {
             if let refresh = tokens.refreshToken {
-                try? await login.oidc.logout(issuer: issuer, client: client, refreshToken: refresh)
+                await login.endSession(issuer: issuer, client: client, refreshToken: refresh)
             }
             context.logger.notice("tenant login without a second-factor address", metadata: ["tenant": .string(tenantId), "claim": .string(claimName)])
             throw Problem(
@@ -168,16 +168,18 @@ struct OTPController: Sendable {
             try await tenants.store.refundResend(challengeId, previousSentAt: challenge.lastSentAt)
             throw Problem(.serviceUnavailable, code: "otp_unavailable", detail: "the code cannot be resent; log in again")
         }
+        let start = ContinuousClock.now
         do {
             let otpId = try await client.generate(
                 tenantId: tenantId, baseURL: challenge.otpManagerURL,
                 fields: sendFields(challenge, recipient: String(decoding: recipient, as: UTF8.self), now: now),
                 idempotencyKey: "\(challengeId)-\(sends)", requestId: context.requestId)
-            metrics.recordUpstream("otp", operation: "generate", outcome: "success")
+            metrics.recordUpstream("otp", operation: "generate", outcome: "success", duration: ContinuousClock.now - start)
             if let otpId { try await tenants.store.setChallengeOTPId(challengeId, otpId: otpId) }
         } catch {
+            let duration = ContinuousClock.now - start
             try? await tenants.store.refundResend(challengeId, previousSentAt: challenge.lastSentAt)
-            throw await upstreamProblem(error, operation: "generate", challenge: challenge, actor: "login:\(tenantId)", context: context)
+            throw await upstreamProblem(error, operation: "generate", duration: duration, challenge: challenge, actor: "login:\(tenantId)", context: context)
         }
         await audit("otp.resent", challenge, actor: "login:\(tenantId)", context: context)
         var updated = challenge
@@ -203,14 +205,16 @@ struct OTPController: Sendable {
             maskedRecipient: Self.mask(recipient, channel), sealedRecipient: sealedRecipient, serviceIdentifier: service, otpManagerURL: url,
             createdAt: now, expiresAt: now.addingTimeInterval(Double(expiry)), maxAttempts: limit, sealedTokens: sealedTokens)
         try await tenants.store.createChallenge(challenge)
+        let start = ContinuousClock.now
         do {
             challenge.otpId = try await client.generate(
                 tenantId: view.tenantId, baseURL: url, fields: sendFields(challenge, recipient: recipient, now: now),
                 idempotencyKey: "\(challengeId)-1", requestId: context.requestId)
-            metrics.recordUpstream("otp", operation: "generate", outcome: "success")
+            metrics.recordUpstream("otp", operation: "generate", outcome: "success", duration: ContinuousClock.now - start)
         } catch {
+            let duration = ContinuousClock.now - start
             try? await tenants.store.deleteChallenge(challengeId)
-            throw await upstreamProblem(error, operation: "generate", challenge: challenge, actor: actor, context: context)
+            throw await upstreamProblem(error, operation: "generate", duration: duration, challenge: challenge, actor: actor, context: context)
         }
         if let otpId = challenge.otpId { try await tenants.store.setChallengeOTPId(challengeId, otpId: otpId) }
         context.logger.info(
@@ -264,13 +268,15 @@ struct OTPController: Sendable {
         var fields: [String: JSONValue] = ["tenantId": .string(tenantId), "reference": .string(challengeId), "otp": .string(otp)]
         if let otpId = challenge.otpId { fields["otpId"] = .string(otpId) }
         let valid: Bool
+        let start = ContinuousClock.now
         do {
             valid = try await client.verify(tenantId: tenantId, baseURL: challenge.otpManagerURL, fields: fields, requestId: context.requestId)
-            metrics.recordUpstream("otp", operation: "verify", outcome: valid ? "valid" : "invalid")
+            metrics.recordUpstream("otp", operation: "verify", outcome: valid ? "valid" : "invalid", duration: ContinuousClock.now - start)
         } catch {
+            let duration = ContinuousClock.now - start
             // The OTP Manager never judged the code: the user keeps the attempt.
             try? await tenants.store.refundAttempt(challengeId)
-            throw await upstreamProblem(error, operation: "verify", challenge: challenge, actor: actor, context: context)
+            throw await upstreamProblem(error, operation: "verify", duration: duration, challenge: challenge, actor: actor, context: context)
         }
         let remaining = max(0, challenge.maxAttempts - used)
         if valid {
@@ -300,12 +306,17 @@ struct OTPController: Sendable {
             let stored = try? await tenants.tenant(challenge.tenantId)
         else { return }
         let (issuer, client) = stored.realmClient(keycloakURL: keycloakURL)
-        try? await login.oidc.logout(issuer: issuer, client: client, refreshToken: refresh)
+        await login.endSession(issuer: issuer, client: client, refreshToken: refresh)
     }
 
-    func upstreamProblem(_ error: any Error, operation: String, challenge: OTPChallenge, actor: String, context: BrokerRequestContext) async -> Problem {
+    /// The contract's problem for a failed OTP Manager operation that took `duration`; counted, timed (unless
+    /// nothing was sent), logged and audited.
+    func upstreamProblem(
+        _ error: any Error, operation: String, duration: Duration, challenge: OTPChallenge, actor: String, context: BrokerRequestContext
+    ) async -> Problem {
         let failure = error as? OTPUpstreamFailure ?? .unavailable("\(type(of: error))")
-        metrics.recordUpstream("otp", operation: operation, outcome: failure == .timeout ? "timeout" : "error")
+        metrics.recordUpstream(
+            "otp", operation: operation, outcome: failure == .timeout ? "timeout" : "error", duration: failure.wasSent ? duration : nil)
         context.logger.error(
             "OTP Manager call failed",
             metadata: ["challenge": .string(challenge.challengeId), "operation": .string(operation), "reason": .string("\(failure)")])
@@ -313,7 +324,7 @@ struct OTPController: Sendable {
         switch failure {
         case .timeout:
             return Problem(.gatewayTimeout, code: "otp_timeout", detail: "the OTP Manager did not answer in time; the attempt was not counted")
-        case .unavailable:
+        case .unavailable, .notSent:
             return Problem(
                 .serviceUnavailable, code: "otp_unavailable", detail: "the OTP Manager cannot be reached; the attempt was not counted",
                 headers: [.retryAfter: "5"])

@@ -29,12 +29,20 @@ struct OTPManagerSettings: Sendable {
 
 /// Why an OTP Manager operation failed after its retries.
 enum OTPUpstreamFailure: Error, Equatable, Sendable {
-    /// Connection errors, 5xx, 429, an open circuit: 503 `otp_unavailable`.
+    /// Connection errors, 5xx, 429: 503 `otp_unavailable`.
     case unavailable(String)
+    /// The tenant's circuit is open or too many of its calls are in flight: nothing was sent; 503 `otp_unavailable`.
+    case notSent(String)
     /// The overall deadline passed: 504 `otp_timeout`.
     case timeout
     /// A definitive 4xx to a send (the manager refuses the recipient or the request): not retried.
     case rejected(Int)
+
+    /// Whether the operation reached the network (so its duration says something about the OTP Manager).
+    var wasSent: Bool {
+        if case .notSent = self { return false }
+        return true
+    }
 }
 
 /// The client for every tenant's OTP Manager: one connection pool per upstream host (AsyncHTTPClient), retries
@@ -96,7 +104,7 @@ final class OTPManagerClient: Sendable {
             tenants[tenantId] = state
             return nil
         }
-        if let refusal { throw .unavailable(refusal) }
+        if let refusal { throw .notSent(refusal) }
     }
 
     private func leave(_ tenantId: String, failed: Bool) {

@@ -42,11 +42,18 @@ public final class JWKSCache: Sendable {
     private let hitCount = Atomic<Int>(0)
     private let missCount = Atomic<Int>(0)
 
-    public init(httpClient: HTTPClient = UpstreamHTTP.client, minimumRefetchInterval: Duration = .seconds(10), staleLimit: Duration = .seconds(86_400), logger: Logger) {
+    /// Told how long each fetch took, success or failure alike (for a latency histogram).
+    let onFetch: @Sendable (Duration) -> Void
+
+    public init(
+        httpClient: HTTPClient = UpstreamHTTP.client, minimumRefetchInterval: Duration = .seconds(10), staleLimit: Duration = .seconds(86_400),
+        logger: Logger, onFetch: @escaping @Sendable (Duration) -> Void = { _ in }
+    ) {
         self.httpClient = httpClient
         self.minimumRefetchInterval = minimumRefetchInterval
         self.staleLimit = staleLimit
         self.logger = logger
+        self.onFetch = onFetch
     }
 
     /// How many JWKS fetches this cache has made (for metrics and tests).
@@ -171,6 +178,7 @@ public final class JWKSCache: Sendable {
     private func fetch(_ jwksURL: String) async {
         fetchCount.add(1, ordering: .relaxed)
         var result: Result<(JWKSet, Duration), Failure>
+        let start = ContinuousClock.now
         do {
             var request = HTTPClientRequest(url: jwksURL)
             request.headers.add(name: "Accept", value: "application/json")
@@ -186,6 +194,7 @@ public final class JWKSCache: Sendable {
         } catch {
             result = .failure(.unavailable("JWKS cannot be fetched: \(type(of: error))"))
         }
+        onFetch(ContinuousClock.now - start)
         entries.withLock { entries in
             var entry = entries[jwksURL] ?? Entry()
             entry.inFlight = nil

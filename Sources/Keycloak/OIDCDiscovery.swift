@@ -29,11 +29,18 @@ public final class OIDCDiscovery: Sendable {
     /// Metadata older than this is fetched again on next use; the old copy keeps serving if that fails.
     let maxAge: Duration
 
-    public init(httpClient: HTTPClient = UpstreamHTTP.client, retryInterval: Duration = .seconds(10), maxAge: Duration = .seconds(3600), logger: Logger) {
+    /// Told how long each fetch of a metadata document took, success or failure alike (for a latency histogram).
+    let onFetch: @Sendable (Duration) -> Void
+
+    public init(
+        httpClient: HTTPClient = UpstreamHTTP.client, retryInterval: Duration = .seconds(10), maxAge: Duration = .seconds(3600), logger: Logger,
+        onFetch: @escaping @Sendable (Duration) -> Void = { _ in }
+    ) {
         self.httpClient = httpClient
         self.retryInterval = retryInterval
         self.maxAge = maxAge
         self.logger = logger
+        self.onFetch = onFetch
     }
 
     /// Metadata for `issuer`, from memory or fetched now. nil when the provider cannot be reached or lies about its issuer
@@ -45,6 +52,8 @@ public final class OIDCDiscovery: Sendable {
             failures[issuer].map { ContinuousClock.now - $0 < retryInterval } ?? false
         }
         if recentlyFailed { return cached?.metadata }
+        let start = ContinuousClock.now
+        defer { onFetch(ContinuousClock.now - start) }
         do {
             var request = HTTPClientRequest(url: issuer + "/.well-known/openid-configuration")
             request.headers.add(name: "Accept", value: "application/json")

@@ -256,6 +256,11 @@ extension RegistryHarness.Client {
             let open = try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: key)
             #expect(open.status == .serviceUnavailable && open.code == "otp_unavailable")
             #expect(fixture.otp.calls("generate") == 10, "the open circuit spares the failing manager")
+            let metrics = try await client.send(.get, "/metrics", key: .some(nil)).text
+            #expect(metricSample(metrics, #"token_broker_upstream_calls_total{upstream="otp",operation="generate",outcome="error"}"#) == 6)
+            #expect(
+                metricSample(metrics, #"token_broker_upstream_duration_seconds_count{upstream="otp",operation="generate"}"#) == 5,
+                "the call the open circuit refused was never sent: counted, not timed")
         }
     }
 

@@ -1,0 +1,45 @@
+import Foundation
+import JOSE
+import Testing
+
+/// The value of one series in a Prometheus text exposition (`name{labels}` exactly as rendered), nil if absent.
+func metricSample(_ exposition: String, _ series: String) -> Double? {
+    for line in exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1))
+    }
+    return nil
+}
+
+@Suite("observability: upstream latency", .serialized) struct ObservabilityTests {
+    @Test("Keycloak and OTP Manager calls are timed by upstream and operation, failures too; a throttled login is counted but not timed")
+    func upstreamDurations() async throws {
+        let fixture = try await OTPFixture.make(flags: ["loginMaxFailuresPerUser": "1"])
+        defer { fixture.stop() }
+        try await fixture.harness.run { client in
+            #expect(try await client.send(.post, "/v1/tenants", json: fixture.tenant("t1")).status == .created)
+            let login = try await client.post("/v1/tenants/t1/login", ["username": .string("agent"), "password": .string("agent-pass")])
+            #expect(login.status == .accepted, "\(login.text)")
+            let id = try #require(try login.json["challengeId"]?.stringValue)
+            let code = try #require(fixture.otp.code(for: id))
+            #expect(try await client.post("/v1/tenants/t1/login/otp", ["challengeId": .string(id), "otp": .string(code)]).status == .ok)
+            let wrong = try await client.post("/v1/tenants/t1/login", ["username": .string("agent"), "password": .string("nope")])
+            #expect(wrong.status == .unauthorized)
+            let throttled = try await client.post("/v1/tenants/t1/login", ["username": .string("agent"), "password": .string("agent-pass")])
+            #expect(throttled.status == .tooManyRequests, "\(throttled.text)")
+
+            let metrics = try await client.send(.get, "/metrics", key: .some(nil)).text
+            let name = "token_broker_upstream_duration_seconds"
+            #expect(metrics.contains(#"\#(name)_bucket{upstream="keycloak",operation="password",le="#), "\(metrics)")
+            #expect(metrics.contains(#"\#(name)_bucket{upstream="otp",operation="generate",le="#))
+            #expect(metrics.contains(#"\#(name)_bucket{upstream="keycloak",operation="password",le="30.0"} 2"#), "buckets reach 30 s")
+            #expect(metricSample(metrics, #"\#(name)_count{upstream="keycloak",operation="password"}"#) == 2, "the success and the refusal; the throttled login never reached Keycloak")
+            #expect(metricSample(metrics, #"token_broker_upstream_calls_total{upstream="keycloak",operation="password",outcome="throttled"}"#) == 1)
+            #expect(metricSample(metrics, #"\#(name)_count{upstream="otp",operation="generate"}"#) == 1)
+            #expect(metricSample(metrics, #"\#(name)_count{upstream="otp",operation="verify"}"#) == 1)
+            #expect((metricSample(metrics, #"\#(name)_count{upstream="keycloak",operation="discovery"}"#) ?? 0) >= 1, "the tenant realm's discovery fetch")
+            #expect((metricSample(metrics, #"\#(name)_sum{upstream="otp",operation="generate"}"#) ?? 0) > 0)
+            #expect(!metrics.contains(#"\#(name)_count{upstream="keycloak",operation="password",tenant"#), "no tenant label on upstream metrics")
+            #expect(!metrics.split(separator: "\n").contains { $0.hasPrefix(name) && ($0.contains("t1") || $0.contains("agent")) }, "no tenant or user in upstream series")
+        }
+    }
+}
