@@ -42,6 +42,9 @@ public struct BrokerConfiguration: Sendable {
     public var shutdownGracePeriod: Int
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
+    /// Tenants whose metrics carry their own `tenant` label; every other tenant is counted as `other`, so
+    /// the number of series stays bounded however many tenants there are.
+    public var metricsTenants: Set<String>
 
     /// How log lines are written.
     public enum LogFormat: String, Sendable {
@@ -178,6 +181,16 @@ public struct BrokerConfiguration: Sendable {
             resendLimit: try integer("otpResendLimit", in: 0...10), resendSpacing: Double(try integer("otpResendInterval", in: 0...3600)),
             emailClaim: text("otpEmailClaim")!, phoneClaim: text("otpPhoneClaim")!)
 
+        let metricsTenants = Set(list("metricsTenants"))
+        for tenantId in metricsTenants.sorted() where !TenantRules.isValidTenantId(tenantId) || tenantId == Self.otherTenantsLabel {
+            throw ConfigurationError(
+                "--metrics-tenants: '\(tenantId)' is not a tenant id"
+                    + (tenantId == Self.otherTenantsLabel ? " that can be labelled ('other' stands for every unlisted tenant)" : ""))
+        }
+        guard metricsTenants.count <= Self.maxMetricsTenants else {
+            throw ConfigurationError("--metrics-tenants lists \(metricsTenants.count) tenants; at most \(Self.maxMetricsTenants), so /metrics stays small")
+        }
+
         let tlsCert = text("tlsCert").flatMap { $0.isEmpty ? nil : $0 }
         let tlsKey = text("tlsKey").flatMap { $0.isEmpty ? nil : $0 }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ConfigurationError("--tls-cert and --tls-key go together: set both or neither") }
@@ -201,8 +214,13 @@ public struct BrokerConfiguration: Sendable {
             jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,
-            issuerIsExplicit: issuer != nil)
+            metricsTenants: metricsTenants, issuerIsExplicit: issuer != nil)
     }
+
+    /// The `tenant` label value of every tenant `--metrics-tenants` does not list.
+    public static let otherTenantsLabel = "other"
+    /// The most tenants `--metrics-tenants` may list: each adds a series per endpoint.
+    static let maxMetricsTenants = 1000
 
     /// `http://host:port`, bracketing IPv6 literals.
     public static func defaultIssuer(host: String, port: Int, tls: Bool = false) -> String {

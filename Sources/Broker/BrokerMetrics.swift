@@ -26,10 +26,10 @@ public final class BrokerMetrics: Sendable {
     /// Metric handles already made, by their labels. `makeCounter` builds and validates the metric's name and
     /// help text and takes the registry's lock on every call; the hot path (every request, every verification)
     /// looks its handle up here instead. Label values come from small fixed sets (route patterns, methods,
-    /// status codes, results, upstream operations), so these maps stay small.
+    /// status codes, results, operations, the tenants `--metrics-tenants` lists), so these maps stay small.
     private let requestHandles = HandleCache<RequestKey, RequestHandles>()
     private let verificationHandles = HandleCache<String, Counter>()
-    private let mintHandles = HandleCache<String, Counter>()
+    private let mintHandles = HandleCache<MintKey, Counter>()
     private let upstreamCallHandles = HandleCache<UpstreamCallKey, Counter>()
     private let upstreamDurationHandles = HandleCache<UpstreamOperation, DurationHistogram>()
 
@@ -37,6 +37,11 @@ public final class BrokerMetrics: Sendable {
         let route: String
         let method: String
         let status: Int
+    }
+
+    struct MintKey: Hashable, Sendable {
+        let endpoint: String
+        let tenant: String
     }
 
     /// One kind of upstream call: `keycloak`/`password`, `otp`/`verify`, ...
@@ -76,12 +81,14 @@ public final class BrokerMetrics: Sendable {
         }.increment()
     }
 
-    /// Counts one minted token, by endpoint (no tenant label: 100k tenants must not become 100k series).
-    func recordMint(endpoint: String) {
-        mintHandles.handle(for: endpoint) {
+    /// Counts one minted token, by endpoint and tenant label. `tenant` is the tenant id only for the tenants
+    /// `--metrics-tenants` lists and `other` for the rest (see `RuntimeSettings.metricsTenantLabel`): 100k
+    /// tenants must not become 100k series.
+    func recordMint(endpoint: String, tenant: String) {
+        mintHandles.handle(for: MintKey(endpoint: endpoint, tenant: tenant)) {
             registry.makeCounter(
-                descriptor: .init(namespace: "token_broker", metricName: "tokens_minted", unitName: "total", helpText: "cx-tenant tokens minted, by endpoint"),
-                labels: [("endpoint", endpoint)])
+                descriptor: .init(namespace: "token_broker", metricName: "tokens_minted", unitName: "total", helpText: "cx-tenant tokens minted, by endpoint and tenant (listed tenants by id, the rest as other)"),
+                labels: [("endpoint", endpoint), ("tenant", tenant)])
         }.increment()
     }
 

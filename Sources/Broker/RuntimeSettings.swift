@@ -1,23 +1,31 @@
 import Logging
 import Synchronization
 
-/// The settings a SIGHUP may change without a restart: token lifetimes and the log level. Read on every
-/// mint (atomics, no lock); written only by a reload.
+/// The settings a SIGHUP may change without a restart: token lifetimes, the log level and the tenants
+/// labelled in metrics. Read on every mint (atomics, and one short lock for the metrics label); written only
+/// by a reload.
 public final class RuntimeSettings: Sendable {
     private let tokenTTLValue: Atomic<Int>
     private let maxTokenTTLValue: Atomic<Int>
+    private let metricsTenants: Mutex<Set<String>>
     /// The level every log handler made by `ReloadableLogHandler` follows.
     public let logLevel: LogLevelControl
 
     public init(configuration: BrokerConfiguration, logLevel: LogLevelControl = LogLevelControl(.info)) {
         tokenTTLValue = Atomic(configuration.tokenTTL)
         maxTokenTTLValue = Atomic(configuration.maxTokenTTL)
+        metricsTenants = Mutex(configuration.metricsTenants)
         self.logLevel = logLevel
         logLevel.set(configuration.logLevel)
     }
 
     public var tokenTTL: Int { tokenTTLValue.load(ordering: .relaxed) }
     public var maxTokenTTL: Int { maxTokenTTLValue.load(ordering: .relaxed) }
+
+    /// The `tenant` label of a tenant's metrics: its id when `--metrics-tenants` lists it, `other` otherwise.
+    public func metricsTenantLabel(_ tenantId: String) -> String {
+        metricsTenants.withLock { $0.contains(tenantId) } ? tenantId : BrokerConfiguration.otherTenantsLabel
+    }
 
     /// Applies the reloadable part of `new`; returns the names of settings that changed but need a restart.
     func apply(_ new: BrokerConfiguration, replacing old: BrokerConfiguration) -> (changed: [String], needRestart: [String]) {
@@ -28,6 +36,12 @@ public final class RuntimeSettings: Sendable {
         tokenTTLValue.store(new.tokenTTL, ordering: .relaxed)
         maxTokenTTLValue.store(new.maxTokenTTL, ordering: .relaxed)
         logLevel.set(new.logLevel)
+        // A tenant dropped from the list keeps its series at the last value until a restart; new mints count as `other`.
+        let tenantsChanged = metricsTenants.withLock { current in
+            defer { current = new.metricsTenants }
+            return current != new.metricsTenants
+        }
+        if tenantsChanged { changed.append("metricsTenants") }
         var restart = [String]()
         let fixed: [(String, Bool)] = [
             ("host", new.host != old.host), ("port", new.port != old.port), ("issuer", new.issuer != old.issuer), ("keysDir", new.keysDir != old.keysDir),

@@ -78,6 +78,7 @@ public struct Setting: Sendable {
         Setting("shutdownGracePeriod", "30", "seconds in-flight requests get to finish after SIGTERM"),
         Setting("logLevel", "info", "trace, debug, info, notice, warning, error or critical"),
         Setting("logFormat", "text", "text, or json for production"),
+        Setting("metricsTenants", nil, "comma-separated tenant ids whose minted tokens are counted under their own tenant label in /metrics; all others as tenant=\"other\" (default: none)"),
     ]
 
     /// Looks a setting up by file key.

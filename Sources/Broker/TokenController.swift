@@ -73,7 +73,7 @@ struct TokenController: Sendable {
         if !errors.isEmpty { throw ValidationFailure(errors).problem }
         do {
             let minted = try issuer.mint(caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl)
-            metrics.recordMint(endpoint: "v1")
+            metrics.recordMint(endpoint: "v1", tenant: issuer.runtime.metricsTenantLabel(minted.tenant.tenantId))
             return JSONResponse.make(
                 .object([
                     "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
@@ -118,7 +118,7 @@ struct TokenController: Sendable {
         let scope = form["scope"].map { $0.split(separator: " ").map(String.init) }
         do {
             let minted = try issuer.mint(caller: caller, tenantId: tenantId, domain: domain, audience: nil, scope: scope, roles: nil, ttl: nil)
-            metrics.recordMint(endpoint: "oauth2")
+            metrics.recordMint(endpoint: "oauth2", tenant: issuer.runtime.metricsTenantLabel(minted.tenant.tenantId))
             return JSONResponse.make(
                 .object([
                     "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
@@ -170,7 +170,7 @@ struct TokenController: Sendable {
         do {
             let minted = try issuer.mint(
                 caller: subject, tenantId: tenantId, audience: audience, scope: nil, roles: nil, ttl: nil, subjectRoles: subject.tenants != nil)
-            metrics.recordMint(endpoint: "token-exchange")
+            metrics.recordMint(endpoint: "token-exchange", tenant: issuer.runtime.metricsTenantLabel(minted.tenant.tenantId))
             return JSONResponse.make(
                 .object([
                     "access_token": .string(minted.token), "issued_token_type": .string(Self.accessTokenType), "token_type": .string("Bearer"),

@@ -59,6 +59,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds in-flight requests get after SIGTERM (default 30).") var shutdownGracePeriod: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
     @Option(help: "text or json (default text).") var logFormat: String?
+    @Option(help: "Comma-separated tenant ids whose minted tokens /metrics counts by id; all others as tenant=\"other\" (default none; SIGHUP re-reads it).") var metricsTenants: String?
 
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
@@ -73,6 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
             ("shutdownGracePeriod", shutdownGracePeriod), ("logLevel", logLevel), ("logFormat", logFormat),
+            ("metricsTenants", metricsTenants),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }

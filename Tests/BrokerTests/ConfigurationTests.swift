@@ -16,6 +16,18 @@ import Testing
         #expect(!configuration.issuerIsExplicit)
     }
 
+    @Test("--metrics-tenants: a comma-separated list from flag, variable or file, blanks dropped, empty by default, at most 1000")
+    func metricsTenants() throws {
+        #expect(try BrokerConfiguration.load(environment: [:]).metricsTenants.isEmpty)
+        #expect(try BrokerConfiguration.load(flags: ["metricsTenants": " t1, t2,,t1 "], environment: [:]).metricsTenants == ["t1", "t2"])
+        #expect(try BrokerConfiguration.load(environment: ["TOKEN_BROKER_METRICS_TENANTS": "acme"]).metricsTenants == ["acme"])
+        let thousand = (1...1000).map { "t\($0)" }
+        #expect(try BrokerConfiguration.load(flags: ["metricsTenants": thousand.joined(separator: ",")], environment: [:]).metricsTenants.count == 1000)
+        #expect(throws: ConfigurationError.self) {
+            try BrokerConfiguration.load(flags: ["metricsTenants": (thousand + ["t1001"]).joined(separator: ",")], environment: [:])
+        }
+    }
+
     @Test("flags beat environment variables, which beat the config file")
     func precedence() throws {
         let scratch = ScratchDirectory()
@@ -39,6 +51,7 @@ import Testing
         ("port", "65536"), ("port", "-1"), ("port", "80x"), ("leeway", "301"), ("tokenTtl", "0"), ("maxTokenTtl", "99999999"),
         ("logLevel", "verbose"), ("logFormat", "xml"), ("issuer", "not a url"), ("issuer", "https://a.example/?q=1"),
         ("baseDomain", "bad_domain"), ("baseDomain", "-x.com"), ("host", "a b"), ("keysDir", ""), ("tokenTtl", "4000"),
+        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"),
     ])
     func badValues(key: String, value: String) {
         do {

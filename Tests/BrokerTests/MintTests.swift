@@ -65,7 +65,7 @@ func clientCredentials(_ key: String) -> (String, String) {
             #expect(jti2 != claims["jti"])
             #expect(try second.json["expires_in"] == .int(300))
             let metrics = try await client.send(.get, "/metrics", key: .some(nil)).text
-            #expect(metrics.contains(#"token_broker_tokens_minted_total{endpoint="v1"} 2"#))
+            #expect(metrics.contains(#"token_broker_tokens_minted_total{endpoint="v1",tenant="other"} 2"#))
         }
     }
 

@@ -10,7 +10,7 @@ func metricSample(_ exposition: String, _ series: String) -> Double? {
     return nil
 }
 
-@Suite("observability: upstream latency", .serialized) struct ObservabilityTests {
+@Suite("observability: upstream latency, bounded tenant labels", .serialized) struct ObservabilityTests {
     @Test("Keycloak and OTP Manager calls are timed by upstream and operation, failures too; a throttled login is counted but not timed")
     func upstreamDurations() async throws {
         let fixture = try await OTPFixture.make(flags: ["loginMaxFailuresPerUser": "1"])
@@ -40,6 +40,38 @@ func metricSample(_ exposition: String, _ series: String) -> Double? {
             #expect((metricSample(metrics, #"\#(name)_sum{upstream="otp",operation="generate"}"#) ?? 0) > 0)
             #expect(!metrics.contains(#"\#(name)_count{upstream="keycloak",operation="password",tenant"#), "no tenant label on upstream metrics")
             #expect(!metrics.split(separator: "\n").contains { $0.hasPrefix(name) && ($0.contains("t1") || $0.contains("agent")) }, "no tenant or user in upstream series")
+        }
+    }
+
+    @Test("tokens_minted_total labels only the tenants --metrics-tenants lists; every other tenant is 'other' and its id appears nowhere")
+    func boundedTenantLabels() async throws {
+        let harness = try await RegistryHarness.make(.sqlite, flags: ["metricsTenants": "tenant1"])
+        try await harness.run { client in
+            for id in ["tenant1", "hiddenco"] {
+                #expect(try await client.send(.post, "/v1/tenants", json: tenantBody(id)).status == .created)
+            }
+            #expect(try await client.send(.post, "/v1/tenants/tenant1/token").status == .ok)
+            for _ in 0..<2 { #expect(try await client.send(.post, "/v1/tenants/hiddenco/token").status == .ok) }
+            let metrics = try await client.send(.get, "/metrics", key: .some(nil)).text
+            #expect(metricSample(metrics, #"token_broker_tokens_minted_total{endpoint="v1",tenant="tenant1"}"#) == 1, "\(metrics)")
+            #expect(metricSample(metrics, #"token_broker_tokens_minted_total{endpoint="v1",tenant="other"}"#) == 2)
+            #expect(!metrics.contains("hiddenco"), "an unlisted tenant's id never reaches /metrics")
+            #expect(metrics.split(separator: "\n").filter { $0.hasPrefix("token_broker_tokens_minted_total{") }.count == 2)
+        }
+    }
+
+    @Test("with the default, every tenant is counted under one tenant=\"other\" series")
+    func defaultIsOther() async throws {
+        let harness = try await RegistryHarness.make(.sqlite)
+        #expect(harness.broker.configuration.metricsTenants.isEmpty)
+        #expect(harness.broker.runtime.metricsTenantLabel("tenant1") == "other")
+        try await harness.run { client in
+            for id in ["tenant1", "tenant2"] {
+                #expect(try await client.send(.post, "/v1/tenants", json: tenantBody(id)).status == .created)
+                #expect(try await client.send(.post, "/v1/tenants/\(id)/token").status == .ok)
+            }
+            let metrics = try await client.send(.get, "/metrics", key: .some(nil)).text
+            #expect(metrics.split(separator: "\n").filter { $0.hasPrefix("token_broker_tokens_minted_total{") } == [#"token_broker_tokens_minted_total{endpoint="v1",tenant="other"} 2"#])
         }
     }
 }

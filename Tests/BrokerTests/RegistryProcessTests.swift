@@ -253,14 +253,16 @@ final class LockedList: Sendable {
 }
 
 @Suite("configuration reload with the real binary") struct ConfigurationReloadTests {
-    @Test("SIGHUP applies a changed config file (token TTLs, log level) while a client loops, with zero failed requests")
+    @Test("SIGHUP applies a changed config file (token TTLs, log level, tenants labelled in metrics) while a client loops, with zero failed requests")
     func reloadConfig() async throws {
         let scratch = ScratchDirectory()
         let database = "sqlite:\(scratch.path)/db.sqlite"
         let configPath = scratch.path + "/config.json"
-        func writeConfig(ttl: Int, maxTTL: Int, level: String) throws {
-            try Data("{\"tokenTtl\": \(ttl), \"maxTokenTtl\": \(maxTTL), \"logLevel\": \"\(level)\", \"database\": \"\(database)\"}".utf8)
-                .write(to: URL(fileURLWithPath: configPath))
+        func writeConfig(ttl: Int, maxTTL: Int, level: String, metricsTenants: String = "") throws {
+            try Data(
+                "{\"tokenTtl\": \(ttl), \"maxTokenTtl\": \(maxTTL), \"logLevel\": \"\(level)\", \"metricsTenants\": \"\(metricsTenants)\", \"database\": \"\(database)\"}"
+                    .utf8
+            ).write(to: URL(fileURLWithPath: configPath))
         }
         try writeConfig(ttl: 300, maxTTL: 3600, level: "info")
         let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
@@ -293,7 +295,7 @@ final class LockedList: Sendable {
         // Requests before, during and after the reload (waiting on counts, not on time, so a busy machine cannot skip a phase).
         let deadline = ContinuousClock.now + .seconds(20)
         while done.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        try writeConfig(ttl: 120, maxTTL: 600, level: "debug")
+        try writeConfig(ttl: 120, maxTTL: 600, level: "debug", metricsTenants: "t1")
         broker.signal(SIGHUP)
         while !broker.log.contains("configuration reloaded"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let atReload = done.load(ordering: .relaxed)
@@ -306,6 +308,10 @@ final class LockedList: Sendable {
         #expect(try JSONParser().parseObject(try await mint().body)["expires_in"] == .int(120), "the new default TTL applies")
         #expect(try await mint(ttl: 1800).status == 422, "the new maximum applies")
         #expect(broker.log.contains("\"level\":\"debug\""), "debug lines appear after the reload")
+        let metrics = try await HTTP.get(broker.baseURL + "/metrics").text
+        #expect(metrics.contains(#"token_broker_tokens_minted_total{endpoint="v1",tenant="other"}"#), "mints before the reload")
+        #expect(metrics.contains(#"token_broker_tokens_minted_total{endpoint="v1",tenant="t1"}"#), "mints after it: t1 is now listed")
+        #expect(broker.log.contains("metricsTenants"), "the reload names the changed setting")
 
         // A config file that no longer loads keeps the running configuration.
         try Data("{\"tokenTtl\": \"soon\"}".utf8).write(to: URL(fileURLWithPath: configPath))
