@@ -10,6 +10,9 @@ public struct BrokerRequestContext: RequestContext, RemoteAddressRequestContext 
     public var requestId: String = ""
     /// The authenticated caller, if any authenticator recognised the credentials.
     public var caller: CallerIdentity?
+    /// Set by the observability middleware on routes whose handler learns the tenant while answering
+    /// (forward-auth); nil elsewhere. Path-parameter tenants go straight into the logger's metadata instead.
+    var tenantReport: TenantReport?
 
     /// The connection, kept so that the peer address is read only by the handlers that need it (login
     /// throttling), not on every request.

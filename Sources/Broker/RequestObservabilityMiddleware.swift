@@ -2,15 +2,22 @@ import HTTPTypes
 import Hummingbird
 import JOSE
 import Logging
+import TenantRegistry
 
 /// Outermost middleware: assigns the request id, turns every error into the contract's error shape,
 /// records metrics and writes the access log line. Nothing a client sends can make it answer 500
 /// unless a handler itself fails, and then the body says only "see the log" with the request id.
+///
+/// A request about one tenant carries `tenant` in its logger's metadata (so in every line it logs) and in the
+/// access log line: the `{tenantId}` path parameter, which the router has already matched when this runs, or,
+/// for forward-auth, the verified token's tenant as its handler reports it.
 struct RequestObservabilityMiddleware: RouterMiddleware {
     typealias Context = BrokerRequestContext
     let metrics: BrokerMetrics
 
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+    /// The route whose handler reports its tenant through `BrokerRequestContext.tenantReport`.
+    static let forwardAuthRoute = "/v1/verify"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -18,6 +25,12 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
         context.requestId = requestId
         context.logger[metadataKey: "requestId"] = .string(requestId)
         context.logger[metadataKey: "hb.request.id"] = nil
+        if let tenantId = context.parameters.get("tenantId") {
+            // Only a well-formed id: a hostile path segment stays in `path`, where it is already logged as sent.
+            if TenantRules.isValidTenantId(tenantId) { context.logger[metadataKey: "tenant"] = .string(tenantId) }
+        } else if context.endpointPath == Self.forwardAuthRoute {
+            context.tenantReport = TenantReport()
+        }
         let start = ContinuousClock.now
         var response: Response
         do {
@@ -38,13 +51,22 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
         let status = Int(response.status.code)
         metrics.recordRequest(route: route, method: Self.methodLabel(request.method), status: status, duration: duration)
         let level: Logger.Level = status >= 500 ? .error : status >= 400 ? .info : .debug
+        // An autoclosure: at the usual level (info) a 2xx line is dropped before its metadata is built.
         context.logger.log(
             level: level, "request",
-            metadata: [
-                "method": .string(request.method.rawValue), "route": .string(route), "path": .string(request.uri.path),
-                "status": .stringConvertible(status), "durationMs": .string(String(format: "%.3f", Double(duration.nanoseconds) / 1e6)),
-            ])
+            metadata: Self.lineMetadata(request, route: route, status: status, duration: duration, tenantReport: context.tenantReport))
         return response
+    }
+
+    /// The access log line's own metadata; `tenant` only when a handler reported one (path tenants are already
+    /// in the logger's metadata).
+    static func lineMetadata(_ request: Request, route: String, status: Int, duration: Duration, tenantReport: TenantReport?) -> Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "method": .string(request.method.rawValue), "route": .string(route), "path": .string(request.uri.path),
+            "status": .stringConvertible(status), "durationMs": .string(String(format: "%.3f", Double(duration.nanoseconds) / 1e6)),
+        ]
+        if let tenantId = tenantReport?.tenantId { metadata["tenant"] = .string(tenantId) }
+        return metadata
     }
 
     /// Hummingbird's own errors (404 from the router, 413 from body limits, 405) become problems with a code.

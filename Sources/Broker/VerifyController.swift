@@ -42,11 +42,13 @@ struct VerifyController: Sendable {
             if case .invalid = failure, audience == nil, !Self.isOurs(token, issuer: verifier.issuer()),
                 let keycloakToken = await keycloak.verify(token)
             {
+                if let tenantId = keycloakToken.tenant?.tenantId { context.tenantReport?.report(tenantId) }
                 return keycloakResponse(keycloakToken, request)
             }
             metrics.recordVerification(failure == .revoked ? "revoked" : failure == .tenantInactive ? "tenant_inactive" : "invalid")
             return Self.invalidToken(failure.description)
         case .success(let verified):
+            context.tenantReport?.report(verified.tenantId)
             return identityResponse(
                 request, tenantId: verified.tenantId, tenantDomain: verified.tenantDomain, subject: verified.subject, roles: verified.roles,
                 scope: verified.scope, result: "valid")
