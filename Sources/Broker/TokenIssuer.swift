@@ -34,7 +34,7 @@ struct TokenIssuer: Sendable {
         roles requestedRoles: [String]?, ttl requestedTTL: Int?, subjectRoles: Bool = false
     ) throws(Refusal) -> Minted {
         let snapshot = tenants.directory.current
-        let view = tenantId.flatMap { snapshot.byId[$0] } ?? domain.flatMap { snapshot.byDomain[$0] }
+        let view = tenantId.flatMap { snapshot.tenant(id: $0) } ?? domain.flatMap { snapshot.tenant(domain: $0) }
         // A tenant the caller may not act for is indistinguishable from one that does not exist.
         guard let view, caller.canSee(view.tenantId) else { throw .unknownTenant }
         let status = view.status(at: tenants.clock())

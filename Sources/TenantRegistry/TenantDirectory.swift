@@ -2,6 +2,10 @@ import Atomics
 import Foundation
 import Synchronization
 
+/// Every snapshot's generation, unique in the process (so a thread's cached snapshot can never be taken
+/// for another directory's).
+private let snapshotGenerations = ManagedAtomic<UInt64>(0)
+
 /// An immutable index of every tenant by id and by domain.
 public final class TenantSnapshot: Sendable, AtomicReference {
     public let byId: [String: TenantView]
@@ -10,6 +14,11 @@ public final class TenantSnapshot: Sendable, AtomicReference {
     public let byRealm: [String: TenantView]
     /// Tenants that name an explicit issuer, by that issuer.
     public let byIssuer: [String: TenantView]
+    /// `byId` and `byDomain` again, as hash indexes for the hot path's lookups (`tenant(id:)`, `tenant(domain:)`).
+    let idIndex: TenantIndex
+    let domainIndex: TenantIndex
+    /// Unique in the process; increases with every snapshot built.
+    let generation: UInt64
 
     init(byId: [String: TenantView]) {
         self.byId = byId
@@ -36,27 +45,169 @@ public final class TenantSnapshot: Sendable, AtomicReference {
         self.byDomain = domains
         self.byRealm = realms
         self.byIssuer = issuers
+        // Built from the dictionaries themselves, so they map exactly the same keys to the same views.
+        idIndex = TenantIndex(byId, key: .tenantId)
+        domainIndex = TenantIndex(domains, key: .domain)
+        generation = snapshotGenerations.wrappingIncrementThenLoad(ordering: .relaxed)
+    }
+
+    deinit {
+        idIndex.release()
+        domainIndex.release()
+    }
+
+    /// The hash indexes' shape, for diagnostics: `name:keys/slots x slot bytes + suffixes`.
+    public var hashIndexSummary: String {
+        [("idIndex", idIndex), ("domainIndex", domainIndex)]
+            .map { "\($0.0):\($0.1.count)/\($0.1.capacity)x\($0.1.slotSize)B+\($0.1.suffixCount)suffixes" }
+            .joined(separator: ",")
+    }
+
+    /// `byId[id]`, through the hash index.
+    public func tenant(id: String) -> TenantView? {
+        switch idIndex.probe(id) {
+        case .hit(let view): view.takeUnretainedValue()
+        case .miss: nil
+        case .unsure: byId[id]
+        }
+    }
+
+    /// `byDomain[domain]`, through the hash index.
+    public func tenant(domain: String) -> TenantView? {
+        switch domainIndex.probe(domain) {
+        case .hit(let view): view.takeUnretainedValue()
+        case .miss: nil
+        case .unsure: byDomain[domain]
+        }
     }
 }
+
+/// A snapshot a reader thread let go of while holding its last reference, waiting for a writer to free it.
+private final class RetiredSnapshot: AtomicReference, Sendable {
+    let snapshot: TenantSnapshot
+    let next: RetiredSnapshot?
+
+    init(_ snapshot: TenantSnapshot, next: RetiredSnapshot?) {
+        self.snapshot = snapshot
+        self.next = next
+    }
+}
+
+/// A thread's most recently used snapshot, with a reference of its own: a lookup that finds it still
+/// current uses it without touching any shared reference count (see `TenantDirectory`).
+private final class ThreadSnapshotCache {
+    var generation: UInt64 = 0
+    var snapshot: Unmanaged<TenantSnapshot>?
+
+    deinit { snapshot?.release() }
+
+    /// This thread's cache, created on first use and released when the thread exits.
+    static var current: ThreadSnapshotCache {
+        if let raw = pthread_getspecific(threadSnapshotCacheKey) {
+            return Unmanaged<ThreadSnapshotCache>.fromOpaque(raw).takeUnretainedValue()
+        }
+        let cache = ThreadSnapshotCache()
+        let status = pthread_setspecific(threadSnapshotCacheKey, Unmanaged.passRetained(cache).toOpaque())
+        precondition(status == 0, "pthread_setspecific failed: \(status)")
+        return cache
+    }
+}
+
+private let threadSnapshotCacheKey: pthread_key_t = {
+    var key = pthread_key_t()
+    let status = pthread_key_create(&key) { raw in
+        // The thread exits: drop its cache and the snapshot it holds.
+        #if canImport(Darwin)
+        Unmanaged<ThreadSnapshotCache>.fromOpaque(raw).release()
+        #else
+        if let raw { Unmanaged<ThreadSnapshotCache>.fromOpaque(raw).release() }
+        #endif
+    }
+    precondition(status == 0, "pthread_key_create failed: \(status)")
+    return key
+}()
 
 /// The in-memory tenant view the hot path reads: lock-free loads of an immutable snapshot, replaced
 /// on every local write, on NOTIFY from other instances, and by a periodic full reload.
 /// Writers merge by version, so a slow full reload never overwrites a newer single-tenant update.
+///
+/// Readers do not load the snapshot reference itself on every lookup (an atomic strong load is a few
+/// locked read-modify-writes on one shared cache line, which also keep consecutive lookups from
+/// overlapping their cache misses). Each thread keeps the snapshot it last used, and a lookup only compares
+/// that snapshot's generation with the directory's current one (one plain load); when they differ the
+/// thread loads the new snapshot and caches it. Writers publish the snapshot before its generation, so a
+/// reader that sees the new generation gets the new snapshot. A thread holds on to a replaced snapshot
+/// until its next lookup (or its exit). Freeing a snapshot of 100k tenants takes milliseconds, so a
+/// reader that finds it holds the last reference does not free it but hands it to `retired`, which the
+/// next `merge` (a writer: a write, a NOTIFY, the periodic reload) empties.
 public final class TenantDirectory: Sendable {
-    private let snapshot = ManagedAtomic(TenantSnapshot(byId: [:]))
+    private let snapshot: ManagedAtomic<TenantSnapshot>
+    private let retired = ManagedAtomic<RetiredSnapshot?>(nil)
+    /// The generation of the snapshot in `snapshot`, stored after it.
+    private let generation: Atomic<UInt64>
     private let writer = Mutex(())
+    /// `threadSnapshotCacheKey`, copied so that a lookup does not go through the global's lazy initializer.
+    private let cacheKey = threadSnapshotCacheKey
 
-    public init() {}
+    public init() {
+        let empty = TenantSnapshot(byId: [:])
+        snapshot = ManagedAtomic(empty)
+        generation = Atomic(empty.generation)
+    }
 
     /// The current snapshot; take it once per request.
-    public var current: TenantSnapshot { snapshot.load(ordering: .acquiring) }
+    public var current: TenantSnapshot { currentReference().takeUnretainedValue() }
 
-    public func tenant(id: String) -> TenantView? { current.byId[id] }
+    public func tenant(id: String) -> TenantView? {
+        currentReference()._withUnsafeGuaranteedRef { $0.tenant(id: id) }
+    }
 
-    public func tenant(domain: String) -> TenantView? { current.byDomain[domain] }
+    public func tenant(domain: String) -> TenantView? {
+        currentReference()._withUnsafeGuaranteedRef { $0.tenant(domain: domain) }
+    }
 
-    /// Adds or replaces tenants whose version is newer than what the view holds.
+    /// The current snapshot, owned by this thread's cache: valid until this thread's next call into the
+    /// directory, so use it right away and never across a call that could refresh the cache.
+    @inline(__always)
+    private func currentReference() -> Unmanaged<TenantSnapshot> {
+        let expected = generation.load(ordering: .acquiring)
+        if let raw = pthread_getspecific(cacheKey) {
+            let cached = Unmanaged<ThreadSnapshotCache>.fromOpaque(raw)._withUnsafeGuaranteedRef {
+                $0.generation == expected ? $0.snapshot : nil
+            }
+            if let cached { return cached }
+        }
+        return refreshThreadCache()
+    }
+
+    @inline(never)
+    private func refreshThreadCache() -> Unmanaged<TenantSnapshot> {
+        let latest = Unmanaged.passRetained(snapshot.load(ordering: .acquiring))
+        let cache = ThreadSnapshotCache.current
+        let previous = cache.snapshot
+        cache.snapshot = latest
+        cache.generation = latest._withUnsafeGuaranteedRef { $0.generation }
+        if var previous = previous?.takeRetainedValue(), isKnownUniquelyReferenced(&previous) {
+            retire(previous)
+        }
+        return latest
+    }
+
+    private func retire(_ snapshot: TenantSnapshot) {
+        var head = retired.load(ordering: .relaxed)
+        while true {
+            let (done, current) = retired.compareExchange(
+                expected: head, desired: RetiredSnapshot(snapshot, next: head), ordering: .releasing)
+            if done { return }
+            head = current
+        }
+    }
+
+    /// Adds or replaces tenants whose version is newer than what the view holds. Also frees the snapshots
+    /// readers retired (see above).
     public func merge(_ tenants: [Tenant]) {
+        let retiredSnapshots = retired.exchange(nil, ordering: .acquiring)
+        defer { withExtendedLifetime(retiredSnapshots) {} }
         guard !tenants.isEmpty else { return }
         writer.withLock { _ in
             var byId = snapshot.load(ordering: .acquiring).byId
@@ -65,7 +216,11 @@ public final class TenantDirectory: Sendable {
                 byId[tenant.tenantId] = TenantView(tenant)
                 changed = true
             }
-            if changed { snapshot.store(TenantSnapshot(byId: byId), ordering: .releasing) }
+            if changed {
+                let next = TenantSnapshot(byId: byId)
+                snapshot.store(next, ordering: .releasing)
+                generation.store(next.generation, ordering: .releasing)
+            }
         }
     }
 }

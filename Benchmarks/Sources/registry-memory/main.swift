@@ -6,8 +6,8 @@
 /// a new `TenantDirectory`, drops the tenant array, then measures the directory alone:
 /// - malloc: glibc mallinfo2 in-use bytes (uordblks + hblkhd) after − before, i.e. the live heap the
 ///   directory holds: every dictionary of its `TenantSnapshot` (by id, by domain, …; listed in the output
-///   as `indexes=`) with their `TenantView` values, and the heap strings they reference (shared between
-///   the dictionaries, counted once).
+///   as `indexes=`) with their `TenantView` values, the hash indexes the lookups use (`hash_indexes=`:
+///   keys/slots x slot size), and the heap strings they reference (shared, counted once).
 /// - rss: /proc/self/statm resident pages after − before, each after malloc_trim(0); coarser (page
 ///   granular, includes fragmentation), reported as a cross-check.
 /// Runs single-threaded on the main thread (mallinfo2 sees the main arena only). One N per process.
@@ -68,5 +68,5 @@ print(
     "memory n=\(count) malloc_bytes=\(mallocBytes) malloc_per_tenant=\(mallocBytes / count)",
     "rss_bytes=\(rssBytes) rss_per_tenant=\(rssBytes / count)",
     "view_stride=\(MemoryLayout<TenantView>.stride) key_stride=\(MemoryLayout<String>.stride)",
-    "byId_capacity=\(snapshot.byId.capacity) indexes=\(indexes)")
+    "byId_capacity=\(snapshot.byId.capacity) indexes=\(indexes) hash_indexes=\(snapshot.hashIndexSummary)")
 withExtendedLifetime(directory) {}

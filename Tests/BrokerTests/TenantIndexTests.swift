@@ -1,0 +1,256 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import TenantRegistry
+
+/// The hash indexes behind `TenantDirectory.tenant(id:)` / `tenant(domain:)` must answer exactly what the
+/// snapshot's dictionaries (`byId`, `byDomain`) answer, for every query.
+@Suite("tenant hash index") struct TenantIndexTests {
+    static func tenant(_ id: String, domain: String, version: Int = 1) -> Tenant {
+        Tenant(
+            tenantId: id, domain: domain,
+            keycloak: KeycloakSettings(realm: id, clientId: "cx-portal", clientSecret: nil, issuer: nil, otpManagerURL: nil),
+            campaigns: [:], dialer: [:], mediaServer: nil, twoFA: .disabled, logo: nil, subscriptionExpiresAt: nil,
+            storedStatus: .active, createdAt: Date(timeIntervalSince1970: 0), updatedAt: Date(timeIntervalSince1970: 0),
+            deletedAt: nil, version: version)
+    }
+
+    /// Ids and domains of every length class the index treats apart: up to 7 bytes, 8-15 (two words),
+    /// 16-48 (inline in a 64-byte slot), longer: split at the first dot, or compared against the view.
+    static func tenants(_ count: Int) -> [Tenant] {
+        (0..<count).map { index in
+            let id: String
+            switch index % 5 {
+            case 0: id = "t\(index)"
+            case 1: id = "tenant-\(index)"
+            case 2: id = "a\(index)-" + String(repeating: "x", count: 20)
+            case 3: id = "b\(index)-" + String(repeating: "y", count: 63 - "b\(index)-".count)
+            default: id = String(format: "t%014d", index)
+            }
+            let domain: String
+            switch index % 4 {
+            case 0: domain = "d\(index).io"
+            case 1: domain = "\(id).expertflow.com"
+            case 2: domain = "sub.sub.\(index).example.org"
+            default:
+                domain = index % 8 == 3
+                    ? String(repeating: "l", count: 63) + "." + String(repeating: "m", count: 63) + ".t\(index).com"  // long
+                    : "lbl\(index)." + String(repeating: "s", count: 50) + ".com"  // split in a 64-byte slot
+            }
+            return tenant(id, domain: domain)
+        }
+    }
+
+    /// Queries that must miss (or hit only as the dictionary does): near misses of every stored key.
+    static func nearMisses(_ key: String) -> [String] {
+        // A trailing NUL leaves the zero-padded words of a short key unchanged: only its length tells it apart.
+        var variants = [key + "x", key + "\u{0}", String(key.dropLast()), String(key.dropFirst()), key.uppercased(), "x" + key]
+        if let dot = key.firstIndex(of: ".") {
+            // Around the first dot, where split keys are cut: a NUL before it (same zero-padded label words),
+            // no dot, the label alone, the suffix alone.
+            variants += [key[..<dot] + "\u{0}" + key[dot...], key.replacingOccurrences(of: ".", with: "-"),
+                         String(key[..<dot]), String(key[dot...]), String(key[key.index(after: dot)...])]
+        }
+        var bytes = Array(key.utf8)
+        if !bytes.isEmpty {
+            bytes[bytes.count / 2] ^= 0x01
+            variants.append(String(decoding: bytes, as: UTF8.self))
+            bytes[bytes.count / 2] ^= 0x01
+            bytes[bytes.count - 1] ^= 0x02
+            variants.append(String(decoding: bytes, as: UTF8.self))
+        }
+        return variants
+    }
+
+    /// The index's answer, completed by the dictionary when the index is unsure (as `TenantSnapshot` does).
+    func answer(_ index: TenantIndex, _ query: String, _ dictionary: [String: TenantView]) -> TenantView? {
+        switch index.probe(query) {
+        case .hit(let view): view.takeUnretainedValue()
+        case .miss: nil
+        case .unsure: dictionary[query]
+        }
+    }
+
+    /// A copy in its own storage, as a key parsed from a request is.
+    static func fresh(_ text: String) -> String { String(decoding: Array(text.utf8), as: UTF8.self) }
+
+    @Test("every id and every domain among 5,000 tenants is found, and is the dictionary's view")
+    func everyKeyIsFound() {
+        let directory = TenantDirectory()
+        let tenants = Self.tenants(5_000)
+        directory.merge(tenants)
+        let snapshot = directory.current
+        #expect(snapshot.byId.count == 5_000 && snapshot.byDomain.count == 5_000)
+        for tenant in tenants {
+            let byId = directory.tenant(id: Self.fresh(tenant.tenantId))
+            #expect(byId != nil && byId === snapshot.byId[tenant.tenantId], "id \(tenant.tenantId)")
+            #expect(byId?.tenantId == tenant.tenantId)
+            let byDomain = directory.tenant(domain: Self.fresh(tenant.domain))
+            #expect(byDomain != nil && byDomain === snapshot.byDomain[tenant.domain], "domain \(tenant.domain)")
+            #expect(byDomain?.domain == tenant.domain)
+            #expect(snapshot.tenant(id: tenant.tenantId) === byId && snapshot.tenant(domain: tenant.domain) === byDomain)
+        }
+    }
+
+    @Test("near misses, other-case keys, the empty string and the other index's keys are not found, as in the dictionaries")
+    func missesAreMisses() {
+        let directory = TenantDirectory()
+        let tenants = Self.tenants(2_000)
+        directory.merge(tenants)
+        let snapshot = directory.current
+        for tenant in tenants.prefix(500) {
+            for query in Self.nearMisses(tenant.tenantId) + [tenant.domain] {
+                #expect(directory.tenant(id: query) === snapshot.byId[query], "id query \(query)")
+            }
+            for query in Self.nearMisses(tenant.domain) + [tenant.tenantId] {
+                #expect(directory.tenant(domain: query) === snapshot.byDomain[query], "domain query \(query)")
+            }
+        }
+        for query in ["", "T0", "TENANT-1", "D0.IO", "unknown", "unknown.expertflow.com", String(repeating: "z", count: 300)] {
+            #expect(directory.tenant(id: query) == nil && directory.tenant(domain: query) == nil, "\(query)")
+        }
+        // Lookups are case-sensitive, as the dictionaries are: no normalisation of the query.
+        #expect(directory.tenant(id: "tenant-1") != nil && directory.tenant(id: "Tenant-1") == nil)
+        #expect(directory.tenant(domain: "d0.io") != nil && directory.tenant(domain: "D0.io") == nil)
+        #expect(TenantDirectory().tenant(id: "t0") == nil && TenantDirectory().tenant(domain: "d0.io") == nil)
+    }
+
+    @Test("keys that all share one hash (and so one probe chain) are still told apart by their bytes", arguments: [0, 0b111, 0xFFFF_0000_0000_0000] as [UInt64])
+    func forcedCollisions(hashMask: UInt64) {
+        let views = Self.tenants(600).map(TenantView.init)
+        let byId = Dictionary(uniqueKeysWithValues: views.map { ($0.tenantId, $0) })
+        let byDomain = Dictionary(uniqueKeysWithValues: views.map { ($0.domain, $0) })
+        let ids = TenantIndex(byId, key: .tenantId, seed: 42, hashMask: hashMask)
+        let domains = TenantIndex(byDomain, key: .domain, seed: 42, hashMask: hashMask)
+        defer {
+            ids.release()
+            domains.release()
+        }
+        #expect(ids.isComplete && domains.isComplete && ids.count == 600 && domains.count == 600)
+        #expect(ids.slotSize == 64 && domains.slotSize == 64 && ids.suffixCount == 0 && domains.suffixCount == 1)
+        for view in views {
+            #expect(answer(ids, Self.fresh(view.tenantId), byId) === view)
+            #expect(answer(domains, Self.fresh(view.domain), byDomain) === view)
+            for query in Self.nearMisses(view.tenantId) {
+                #expect(answer(ids, query, byId) === byId[query])
+            }
+            for query in Self.nearMisses(view.domain) {
+                #expect(answer(domains, query, byDomain) === byDomain[query])
+            }
+        }
+    }
+
+    @Test("keys of up to 16 bytes get 32-byte slots; the table has 4/3 as many slots as keys")
+    func shortKeys() {
+        let views = (0..<1_000).map { TenantView(Self.tenant($0 % 2 == 0 ? "t\($0)" : "tenant-\($0)-abcd", domain: "d\($0).io")) }
+        let byId = Dictionary(uniqueKeysWithValues: views.map { ($0.tenantId, $0) })
+        for hashMask in [.max, 0] as [UInt64] {
+            let index = TenantIndex(byId, key: .tenantId, hashMask: hashMask)
+            defer { index.release() }
+            #expect(index.slotSize == 32 && index.capacity == 1_333 && index.count == 1_000 && index.isComplete)
+            for view in views {
+                #expect(answer(index, Self.fresh(view.tenantId), byId) === view)
+                for query in Self.nearMisses(view.tenantId) {
+                    #expect(answer(index, query, byId) === byId[query], "\(query)")
+                }
+            }
+        }
+        let empty = TenantIndex([:], key: .domain)
+        defer { empty.release() }
+        #expect(empty.capacity == 16 && empty.count == 0)
+        guard case .miss = empty.probe("anything") else {
+            Issue.record("an empty index answers a miss")
+            return
+        }
+    }
+
+    @Test("domains longer than 16 bytes are split at their first dot into 32-byte slots and a few shared suffixes", arguments: [.max, 0] as [UInt64])
+    func splitDomains(hashMask: UInt64) {
+        let views = (0..<3_000).map { number in
+            let id = number % 3 == 0 ? "t\(number)" : String(format: "tenant-%07d", number)
+            let domain = switch number % 4 {
+            case 0: "\(id).expertflow.com"
+            case 1: "x\(number % 100).example.org"
+            case 2: "a.\(number).example-long.io"  // a suffix of its own
+            default: "\(id).e.co"  // short suffix: compared as one word ending at the key's end
+            }
+            return TenantView(Self.tenant(id, domain: domain))
+        }
+        let byDomain = Dictionary(views.map { ($0.domain, $0) }, uniquingKeysWith: { first, _ in first })
+        let index = TenantIndex(byDomain, key: .domain, hashMask: hashMask)
+        defer { index.release() }
+        #expect(index.slotSize == 32 && index.isComplete && index.count == byDomain.count)
+        let suffixes = Set(byDomain.keys.filter { $0.utf8.count > 16 }.map { $0.split(separator: ".", maxSplits: 1)[1] })
+        #expect(suffixes.count > 750 && index.suffixCount == suffixes.count)
+        for (domain, view) in byDomain {
+            #expect(answer(index, Self.fresh(domain), byDomain) === view, "\(domain)")
+            for query in Self.nearMisses(domain) {
+                #expect(answer(index, query, byDomain) === byDomain[query], "\(query)")
+            }
+        }
+    }
+
+    @Test("non-ASCII keys and queries get the dictionary's answer (String equality is canonical equivalence)")
+    func unicode() {
+        let directory = TenantDirectory()
+        // Never valid through the API, but a directory takes what the store holds.
+        directory.merge([
+            Self.tenant("tenantK", domain: "kelvin.example.com"),
+            Self.tenant("caf\u{E9}", domain: "caf\u{E9}.example.com"),
+            Self.tenant("plain", domain: "plain.example.com"),
+        ])
+        let snapshot = directory.current
+        let queries = [
+            "tenant\u{212A}",  // KELVIN SIGN: canonically equivalent to "K"
+            "tenantK", "tenantk", "caf\u{E9}", "cafe\u{301}", "cafe", "caf", "plain", "pl\u{61}in", "plai\u{F1}",
+            "caf\u{E9}.example.com", "cafe\u{301}.example.com", "plain.example.com", "kelvin.example.com",
+        ]
+        for query in queries {
+            #expect(directory.tenant(id: query) === snapshot.byId[query], "id \(query)")
+            #expect(directory.tenant(domain: query) === snapshot.byDomain[query], "domain \(query)")
+        }
+        #expect(directory.tenant(id: "tenant\u{212A}")?.tenantId == "tenantK")
+        #expect(directory.tenant(id: "cafe\u{301}")?.tenantId == "caf\u{E9}")
+        #expect(directory.tenant(domain: "cafe\u{301}.example.com")?.tenantId == "caf\u{E9}")
+        #expect(directory.tenant(id: "cafe") == nil)
+    }
+
+    @Test("a thread sees a merge at once, and each directory answers with its own tenants")
+    func refreshAndIsolation() async {
+        let first = TenantDirectory()
+        let second = TenantDirectory()
+        first.merge([Self.tenant("shared", domain: "first.example.com")])
+        second.merge([Self.tenant("shared", domain: "second.example.com")])
+        for _ in 0..<3 {
+            #expect(first.tenant(id: "shared")?.domain == "first.example.com")
+            #expect(second.tenant(id: "shared")?.domain == "second.example.com")
+            #expect(first.tenant(domain: "second.example.com") == nil && second.tenant(domain: "first.example.com") == nil)
+        }
+        first.merge([Self.tenant("shared", domain: "first.example.org", version: 2)])
+        #expect(first.tenant(id: "shared")?.version == 2)
+        #expect(first.tenant(domain: "first.example.org")?.tenantId == "shared")
+        #expect(first.tenant(domain: "first.example.com") == nil)
+        #expect(first.current.byId["shared"]?.version == 2)
+        // An older version changes nothing.
+        first.merge([Self.tenant("shared", domain: "stale.example.org", version: 1)])
+        #expect(first.tenant(id: "shared")?.domain == "first.example.org")
+
+        // Other threads, each with its own cached snapshot, see every merge made before they look.
+        for version in 3...6 {
+            first.merge([Self.tenant("shared", domain: "v\(version).example.org", version: version)])
+            let seen = await withTaskGroup(of: Int?.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { first.tenant(domain: "v\(version).example.org")?.version }
+                }
+                return await group.reduce(into: [Int?]()) { $0.append($1) }
+            }
+            #expect(seen == Array(repeating: version, count: 8))
+            let seenByThread = Mutex<Int?>(nil)
+            let thread = Thread { seenByThread.withLock { $0 = first.tenant(id: "shared")?.version } }
+            thread.start()
+            while !thread.isFinished { usleep(1_000) }
+            #expect(seenByThread.withLock { $0 } == version)
+        }
+    }
+}
