@@ -3,8 +3,9 @@
 /// For N in 10k and 100k tenants:
 /// - "lookup by id (N)": `TenantDirectory.tenant(id:)`
 /// - "lookup by domain (N)": `TenantDirectory.tenant(domain:)`
-/// Each lookup is what a request pays: an acquiring load of the snapshot, a dictionary lookup (hash + key
-/// compare) and a copy of the `TenantView` out (its strings retained, then released by `blackHole`).
+/// Each lookup is what a request pays: the check of the thread's cached snapshot against the directory's
+/// generation, a probe of the snapshot's hash index (`TenantIndex`: hash, slot, byte compare) and the
+/// `TenantView` handed out (retained, then released after `blackHole`).
 ///
 /// The directory (N tenants from RegistryFixtures) and the keys are built once per N in `setup`, outside
 /// the measured region. Keys are every tenant's id / domain in random order, so lookups touch the whole
