@@ -14,8 +14,11 @@ public final class TenantView: Sendable {
     public let twoFA: TwoFAConfig
     public let otpManagerURL: String?
     public let version: Int
+    /// Whether `domain` is `<tenantId>.<base domain>` for the base domain the view was made with: then a
+    /// lookup by domain can go through the id index (see `TenantSnapshot.tenant(domain:)`).
+    public let hasDefaultDomain: Bool
 
-    public init(_ tenant: Tenant) {
+    public init(_ tenant: Tenant, baseDomain: String? = nil) {
         tenantId = tenant.tenantId
         domain = tenant.domain
         realm = tenant.keycloak.realm
@@ -26,6 +29,7 @@ public final class TenantView: Sendable {
         twoFA = tenant.twoFA
         otpManagerURL = tenant.keycloak.otpManagerURL
         version = tenant.version
+        hasDefaultDomain = baseDomain.map { tenant.domain == tenant.tenantId + "." + $0 } ?? false
     }
 
     /// Status at `now`, as `Tenant.status(at:)`.
