@@ -18,9 +18,8 @@ let package = Package(
             name: "JOSEBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
+                "JOSEFixtures",
                 .product(name: "JOSE", package: "token-broker"),
-                .product(name: "Keycloak", package: "token-broker"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/JOSEBenchmarks",
             plugins: [
@@ -48,6 +47,21 @@ let package = Package(
                 .product(name: "JOSE", package: "token-broker"),
             ],
             path: "Sources/RegistryFixtures"
+        ),
+        .target(
+            name: "JOSEFixtures",
+            dependencies: [
+                .product(name: "JOSE", package: "token-broker"),
+                .product(name: "Keycloak", package: "token-broker"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/JOSEFixtures"
+        ),
+        // JOSE throughput measured like `openssl speed` (timed loop, no per-operation instrumentation).
+        .executableTarget(
+            name: "jose-speed",
+            dependencies: ["JOSEFixtures", .product(name: "JOSE", package: "token-broker")],
+            path: "Sources/jose-speed"
         ),
         .target(name: "CMallocInfo", path: "Sources/CMallocInfo"),
         .executableTarget(
