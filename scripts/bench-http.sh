@@ -12,7 +12,9 @@
 #    Benchmarks/http/setup.py, timed, not measured).
 # 4. wrk with the Lua scripts of Benchmarks/http/ (each counts non-2xx answers), one run per scenario:
 #    mint, verify (cached token), verify (20k distinct tokens: one pass of cache misses, then cycling),
-#    introspection, and /healthz as the ceiling of the HTTP stack.
+#    introspection, and /healthz as the ceiling of the HTTP stack; then the cached verification again at
+#    8, 16, 32 and 64 connections (BENCH_SWEEP_CONNECTIONS, BENCH_SWEEP_DURATION 8s), since its target
+#    pairs a throughput with a latency bound and latency at saturation grows with the connection count.
 # 5. One table: scenario, req/s, p50, p99, non-2xx, CPU per request of the broker and of wrk, CPU of
 #    other processes during the run, target, verdict; then the reference figures and notes.
 # All traffic goes to 127.0.0.1 only. It is a report, not a test: it exits 0 whatever the verdicts
@@ -188,6 +190,18 @@ run once verify-distinct.lua "$work/tokens.txt" once "$THREADS"
 run cycle verify-distinct.lua "$work/tokens.txt" cycle "$THREADS"
 run introspect introspect.lua "$BASIC" "$TOKEN"
 run healthz healthz.lua
+# The cached-verify target couples throughput with a latency bound, and latency at saturation is queueing:
+# about connections / throughput. So (b) is also run at other connection counts (same script, shorter).
+SWEEP=(${BENCH_SWEEP_CONNECTIONS:-8 16 32 64})
+SWEEP_DURATION=${BENCH_SWEEP_DURATION:-8s}
+declare -A sweep
+for c in "${SWEEP[@]}"; do
+    server_alive
+    log "wrk: cached verify at -c$c (-t$THREADS -d$SWEEP_DURATION)..."
+    wrk -t"$THREADS" -c"$c" -d"$SWEEP_DURATION" --latency -s "$LUA/verify-cached.lua" "$URL" -- "$TOKEN" "$HOST" >"$work/sweep-$c.out" 2>&1 \
+        || { cat "$work/sweep-$c.out" >&2; die "wrk failed for the sweep at -c$c"; }
+    sweep[$c]=$(grep '^BENCH ' "$work/sweep-$c.out" | tail -1) || die "no BENCH line for the sweep at -c$c"
+done
 server_alive
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -233,6 +247,15 @@ line_of once "(c) verify 20k distinct, 1st pass (miss)" "report only" "-"
 line_of cycle "(c) verify 20k distinct, cycling (hits)" "report only" "-"
 line_of introspect "(d) introspect POST /oauth2/introspect" "report only" "-"
 line_of healthz "    GET /healthz (HTTP stack ceiling)" "reference" "-"
+echo
+echo "(b) at other connection counts (wrk -t$THREADS -d$SWEEP_DURATION each; the target holds at a count when both bounds do):"
+printf '  %-12s %8s %9s %9s  %-10s %s\n' "connections" "req/s" "p50" "p99" "non-2xx" "both bounds (>= 30,000 req/s, p99 <= 2 ms)"
+for c in "${SWEEP[@]}"; do
+    l=${sweep[$c]}
+    ok=no
+    if clean "$l" && (($(rps "$l") >= 30000)) && awk -v us="$(field "$l" p99_us)" 'BEGIN { exit !(us <= 2000) }'; then ok=yes; fi
+    printf '  %-12s %8s %9s %9s  %-10s %s\n' "-c$c" "$(rps "$l")" "$(ms "$l" p50_us)" "$(ms "$l" p99_us)" "$(errors "$l")" "$ok"
+done
 echo
 echo "Reference figures (from the issue, for scale; not measured here):"
 echo "  Keycloak sizing guide:  ~120 client-credential grants/s per vCPU"
