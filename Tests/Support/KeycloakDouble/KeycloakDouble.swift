@@ -99,7 +99,7 @@ public final class KeycloakDouble: Sendable {
     }
 
     public var port: Int { server.port }
-    public var base: String { "http://127.0.0.1:\(port)" }
+    public var base: String { "http://\(server.host):\(port)" }
     public func issuer(_ realm: String) -> String { "\(base)/realms/\(realm)" }
     public func jwksURL(_ realm: String) -> String { "\(issuer(realm))/protocol/openid-connect/certs" }
     public var certsRequestCount: Int { count("certs") }

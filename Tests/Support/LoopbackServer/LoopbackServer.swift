@@ -3,15 +3,27 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// A Hummingbird server on 127.0.0.1 for the test doubles: starts on a free port (or the one it had, so a
-/// double can go down and come back at the same address), goes down on demand (connections refused).
+/// A Hummingbird server on a loopback address for the test doubles: starts on a free port (or the one it
+/// had, so a double can go down and come back at the same address), goes down on demand (connections refused).
+///
+/// Each server has its own address in 127.0.0.0/8 on Linux. The broker's upstream HTTP client is one pool per
+/// process, keyed by host and port; with every double on 127.0.0.1, a double started right after another one
+/// stopped could get its port back, and a request could go out on the stopped double's pooled connection
+/// before the pool had seen it close (an I/O error in a test that did nothing wrong).
 public final class LoopbackServer: Sendable {
     private let portBox = Atomic<Int>(0)
     private let task = Mutex<Task<Void, any Error>?>(nil)
     let label: String
+    /// The address this server listens on, for the whole of its life.
+    public let host: String
 
     public init(label: String) {
         self.label = label
+        #if os(Linux)
+        host = "127.\(UInt8.random(in: 1...254)).\(UInt8.random(in: 1...254)).\(UInt8.random(in: 1...254))"
+        #else
+        host = "127.0.0.1"
+        #endif
     }
 
     public var port: Int { portBox.load(ordering: .relaxed) }
@@ -20,7 +32,7 @@ public final class LoopbackServer: Sendable {
     public func start(_ router: Router<BasicRequestContext>) async throws {
         let requested = port
         let app = Application(
-            router: router, configuration: .init(address: .hostname("127.0.0.1", port: requested)),
+            router: router, configuration: .init(address: .hostname(host, port: requested)),
             onServerRunning: { [self] channel in portBox.store(channel.localAddress?.port ?? 0, ordering: .relaxed) },
             logger: Logger(label: label))
         portBox.store(0, ordering: .relaxed)

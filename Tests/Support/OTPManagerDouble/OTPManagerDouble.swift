@@ -49,7 +49,7 @@ public final class OTPManagerDouble: Sendable {
 
     public var port: Int { server.port }
     /// The `Otp_Manager_Url` a tenant names (with the trailing slash of the seeds' example).
-    public var url: String { "http://127.0.0.1:\(port)/" }
+    public var url: String { "http://\(server.host):\(port)/" }
     public func set(_ new: Behaviour) { behaviour.withLock { $0 = new } }
     /// The next `count` calls answer 503.
     public func failNext(_ count: Int) { state.withLock { $0.failNext = count } }
