@@ -53,6 +53,9 @@ public struct BrokerConfiguration: Sendable {
 
     /// Whether `issuer` was set explicitly (otherwise it follows the bound address).
     public var issuerIsExplicit: Bool
+    /// Every setting's value as resolved from its sources, by setting key (secrets included: compare, never
+    /// log). SIGHUP names each changed setting it cannot apply without a restart from this.
+    public var resolvedSettings: [String: String] = [:]
 
     /// Resolves settings from flags, then `TOKEN_BROKER_*` environment variables, then the JSON config file,
     /// then defaults. Unknown keys and invalid values are errors, never silently ignored.
@@ -202,7 +205,7 @@ public struct BrokerConfiguration: Sendable {
             else { throw ConfigurationError("--issuer: '\(explicit)' is not an absolute http(s) URL without query or fragment") }
             while issuer!.hasSuffix("/") { issuer!.removeLast() }
         }
-        return BrokerConfiguration(
+        var configuration = BrokerConfiguration(
             host: host, port: port, issuer: issuer ?? defaultIssuer(host: host, port: port, tls: tlsCert != nil), keysDir: keysDir,
             tlsCert: tlsCert, tlsKey: tlsKey, database: database,
             baseDomain: baseDomain, keycloakURL: keycloakURL, keycloakIssuer: keycloakIssuer,
@@ -215,6 +218,8 @@ public struct BrokerConfiguration: Sendable {
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,
             metricsTenants: metricsTenants, issuerIsExplicit: issuer != nil)
+        configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
+        return configuration
     }
 
     /// The `tenant` label value of every tenant `--metrics-tenants` does not list.

@@ -43,15 +43,22 @@ public final class RuntimeSettings: Sendable {
         }
         if tenantsChanged { changed.append("metricsTenants") }
         var restart = [String]()
+        // Every other setting applies only at start: any of them resolved differently is named.
+        for setting in Setting.all where !Self.reloadable.contains(setting.key) {
+            if new.resolvedSettings[setting.key] != old.resolvedSettings[setting.key] { restart.append(setting.key) }
+        }
         let fixed: [(String, Bool)] = [
             ("host", new.host != old.host), ("port", new.port != old.port), ("issuer", new.issuer != old.issuer), ("keysDir", new.keysDir != old.keysDir),
             ("database", "\(new.database)" != "\(old.database)"), ("baseDomain", new.baseDomain != old.baseDomain),
             ("keycloakUrl", new.keycloakURL != old.keycloakURL), ("keycloakIssuer", new.keycloakIssuer != old.keycloakIssuer),
             ("leeway", new.leeway != old.leeway), ("logFormat", new.logFormat != old.logFormat),
         ]
-        for (name, differs) in fixed where differs { restart.append(name) }
+        for (name, differs) in fixed where differs && !restart.contains(name) { restart.append(name) }
         return (changed, restart)
     }
+
+    /// The settings a SIGHUP applies at once.
+    static let reloadable: Set<String> = ["tokenTtl", "maxTokenTtl", "logLevel", "metricsTenants"]
 }
 
 /// A log level shared by reference, so every copy of a handler follows a reload.

@@ -258,9 +258,9 @@ final class LockedList: Sendable {
         let scratch = ScratchDirectory()
         let database = "sqlite:\(scratch.path)/db.sqlite"
         let configPath = scratch.path + "/config.json"
-        func writeConfig(ttl: Int, maxTTL: Int, level: String, metricsTenants: String = "") throws {
+        func writeConfig(ttl: Int, maxTTL: Int, level: String, metricsTenants: String = "", keycloakTimeout: Int = 10) throws {
             try Data(
-                "{\"tokenTtl\": \(ttl), \"maxTokenTtl\": \(maxTTL), \"logLevel\": \"\(level)\", \"metricsTenants\": \"\(metricsTenants)\", \"database\": \"\(database)\"}"
+                "{\"tokenTtl\": \(ttl), \"maxTokenTtl\": \(maxTTL), \"logLevel\": \"\(level)\", \"metricsTenants\": \"\(metricsTenants)\", \"database\": \"\(database)\", \"keycloakTimeout\": \(keycloakTimeout)}"
                     .utf8
             ).write(to: URL(fileURLWithPath: configPath))
         }
@@ -295,7 +295,7 @@ final class LockedList: Sendable {
         // Requests before, during and after the reload (waiting on counts, not on time, so a busy machine cannot skip a phase).
         let deadline = ContinuousClock.now + .seconds(20)
         while done.load(ordering: .relaxed) < 3, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        try writeConfig(ttl: 120, maxTTL: 600, level: "debug", metricsTenants: "t1")
+        try writeConfig(ttl: 120, maxTTL: 600, level: "debug", metricsTenants: "t1", keycloakTimeout: 20)
         broker.signal(SIGHUP)
         while !broker.log.contains("configuration reloaded"), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         let atReload = done.load(ordering: .relaxed)
@@ -312,6 +312,10 @@ final class LockedList: Sendable {
         #expect(metrics.contains(#"token_broker_tokens_minted_total{endpoint="v1",tenant="other"}"#), "mints before the reload")
         #expect(metrics.contains(#"token_broker_tokens_minted_total{endpoint="v1",tenant="t1"}"#), "mints after it: t1 is now listed")
         #expect(broker.log.contains("metricsTenants"), "the reload names the changed setting")
+        // A setting that applies only at start (any of them, not a hand-kept few) is named in the warning.
+        let warning = broker.log.split(separator: "\n").first { $0.contains("only apply after a restart") }
+        #expect(warning?.contains("keycloakTimeout") == true, "\(warning ?? "no warning")")
+        #expect(warning?.contains("tokenTtl") == false && warning?.contains("database") == false)
 
         // A config file that no longer loads keeps the running configuration.
         try Data("{\"tokenTtl\": \"soon\"}".utf8).write(to: URL(fileURLWithPath: configPath))
