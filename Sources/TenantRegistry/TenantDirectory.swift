@@ -19,12 +19,9 @@ public final class TenantSnapshot: Sendable, AtomicReference {
     let domainIndex: TenantIndex
     /// Unique in the process; increases with every snapshot built.
     let generation: UInt64
-    /// `.<base domain>` as bytes, for the default-domain fast path of `tenant(domain:)`; empty without one.
-    let defaultSuffix: [UInt8]
 
-    init(byId: [String: TenantView], defaultSuffix: [UInt8] = []) {
+    init(byId: [String: TenantView]) {
         self.byId = byId
-        self.defaultSuffix = defaultSuffix
         var domains = [String: TenantView]()
         var realms = [String: TenantView]()
         var issuers = [String: TenantView]()
@@ -59,21 +56,6 @@ public final class TenantSnapshot: Sendable, AtomicReference {
         domainIndex.release()
     }
 
-    @inline(__always)
-    private func defaultDomainTenant(_ domain: String) -> TenantView? {
-        domain.utf8.withContiguousStorageIfAvailable { query -> TenantView? in
-            let labelLength = query.count - defaultSuffix.count
-            guard labelLength > 0 else { return nil }
-            let matches = defaultSuffix.withUnsafeBufferPointer { suffix in
-                memcmp(query.baseAddress! + labelLength, suffix.baseAddress!, suffix.count) == 0
-            }
-            guard matches, case .hit(let view) = idIndex.probe(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: query[..<labelLength]))) else {
-                return nil
-            }
-            return view._withUnsafeGuaranteedRef { $0.hasDefaultDomain } ? view.takeUnretainedValue() : nil
-        } ?? nil
-    }
-
     /// The hash indexes' shape, for diagnostics: `name:keys/slots x slot bytes + suffixes`.
     public var hashIndexSummary: String {
         [("idIndex", idIndex), ("domainIndex", domainIndex)]
@@ -90,14 +72,9 @@ public final class TenantSnapshot: Sendable, AtomicReference {
         }
     }
 
-    /// `byDomain[domain]`, through the hash indexes. A domain `<label>.<base domain>` is first looked up by its
-    /// label in the id index: a tenant found there whose domain is the default one (`hasDefaultDomain`, set
-    /// when its view was made) has exactly this domain, so the answer is the dictionary's. That path reads a
-    /// short key from the query and no suffix table; anything else (no such label, a tenant with its own
-    /// domain) goes to the domain index.
+    /// `byDomain[domain]`, through the hash index.
     public func tenant(domain: String) -> TenantView? {
-        if !defaultSuffix.isEmpty, let view = defaultDomainTenant(domain) { return view }
-        return switch domainIndex.probe(domain) {
+        switch domainIndex.probe(domain) {
         case .hit(let view): view.takeUnretainedValue()
         case .miss: nil
         case .unsure: byDomain[domain]
@@ -172,14 +149,7 @@ public final class TenantDirectory: Sendable {
     /// `threadSnapshotCacheKey`, copied so that a lookup does not go through the global's lazy initializer.
     private let cacheKey = threadSnapshotCacheKey
 
-    /// `.<base domain>` (empty without one): views record whether their domain is the default one.
-    private let defaultSuffix: [UInt8]
-    private let baseDomain: String?
-
-    /// A directory; with `baseDomain`, lookups of `<tenantId>.<baseDomain>` take the id index (see `TenantSnapshot`).
-    public init(baseDomain: String? = nil) {
-        self.baseDomain = baseDomain
-        defaultSuffix = baseDomain.map { Array(".\($0)".utf8) } ?? []
+    public init() {
         let empty = TenantSnapshot(byId: [:])
         snapshot = ManagedAtomic(empty)
         generation = Atomic(empty.generation)
@@ -243,11 +213,11 @@ public final class TenantDirectory: Sendable {
             var byId = snapshot.load(ordering: .acquiring).byId
             var changed = false
             for tenant in tenants where (byId[tenant.tenantId]?.version ?? 0) < tenant.version {
-                byId[tenant.tenantId] = TenantView(tenant, baseDomain: baseDomain)
+                byId[tenant.tenantId] = TenantView(tenant)
                 changed = true
             }
             if changed {
-                let next = TenantSnapshot(byId: byId, defaultSuffix: defaultSuffix)
+                let next = TenantSnapshot(byId: byId)
                 snapshot.store(next, ordering: .releasing)
                 generation.store(next.generation, ordering: .releasing)
             }

@@ -185,14 +185,8 @@ struct TenantIndex: @unchecked Sendable {
         query.utf8.withContiguousStorageIfAvailable { probe(UnsafeRawBufferPointer($0), query) } ?? .unsure
     }
 
-    /// The view whose key is these bytes (`String` equality with `String(decoding: bytes, as: UTF8.self)`).
     @inline(__always)
-    func probe(bytes: UnsafeRawBufferPointer) -> Probe {
-        probe(bytes, nil)
-    }
-
-    @inline(__always)
-    private func probe(_ bytes: UnsafeRawBufferPointer, _ query: String?) -> Probe {
+    private func probe(_ bytes: UnsafeRawBufferPointer, _ query: String) -> Probe {
         guard let hashed = Self.hash(bytes, seed: seed) else { return .unsure }
         let hash = hashed.hash & hashMask
         let tag = hash & Self.tagMask | Self.tagBit
@@ -213,7 +207,7 @@ struct TenantIndex: @unchecked Sendable {
 
     /// Whether the key in `slot` (described by `meta`, the low 24 bits of its word 0) is `bytes`.
     @inline(__always)
-    private func matches(_ slot: UnsafeMutableRawPointer, _ meta: Int, _ bytes: UnsafeRawBufferPointer, _ hashed: Hashed, _ query: String?) -> Bool {
+    private func matches(_ slot: UnsafeMutableRawPointer, _ meta: Int, _ bytes: UnsafeRawBufferPointer, _ hashed: Hashed, _ query: String) -> Bool {
         let length = bytes.count
         let stored = meta >> 16
         if stored <= slotSize - 16 {
@@ -223,9 +217,7 @@ struct TenantIndex: @unchecked Sendable {
             }
             return Self.equal(UnsafeRawPointer(slot + 16), bytes.baseAddress!, length)
         }
-        if stored == Self.long {
-            return matchesLongKey(slot.load(fromByteOffset: 8, as: Unmanaged<TenantView>.self), query ?? String(decoding: bytes, as: UTF8.self))
-        }
+        if stored == Self.long { return matchesLongKey(slot.load(fromByteOffset: 8, as: Unmanaged<TenantView>.self), query) }
         // Split: label, dot, suffix. Split keys are longer than a key area (16 bytes), and so is a query
         // of the same length: its bytes are on the heap, and any word inside them can be read.
         let label = stored & 0x7F

@@ -14,11 +14,10 @@ public final class TenantService: Sendable {
     public let clock: @Sendable () -> Date
     let logger: Logger
 
-    /// `directory` defaults to a new one that knows `baseDomain` (for its default-domain fast path).
-    public init(store: SQLTenantStore, directory: TenantDirectory? = nil, baseDomain: String, logger: Logger,
+    public init(store: SQLTenantStore, directory: TenantDirectory = TenantDirectory(), baseDomain: String, logger: Logger,
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
-        self.directory = directory ?? TenantDirectory(baseDomain: baseDomain)
+        self.directory = directory
         self.baseDomain = baseDomain
         self.logger = logger
         self.clock = clock

@@ -14,11 +14,8 @@ public final class TenantView: Sendable {
     public let twoFA: TwoFAConfig
     public let otpManagerURL: String?
     public let version: Int
-    /// Whether `domain` is `<tenantId>.<base domain>` for the base domain the view was made with: then a
-    /// lookup by domain can go through the id index (see `TenantSnapshot.tenant(domain:)`).
-    public let hasDefaultDomain: Bool
 
-    public init(_ tenant: Tenant, baseDomain: String? = nil) {
+    public init(_ tenant: Tenant) {
         tenantId = tenant.tenantId
         domain = tenant.domain
         realm = tenant.keycloak.realm
@@ -29,7 +26,6 @@ public final class TenantView: Sendable {
         twoFA = tenant.twoFA
         otpManagerURL = tenant.keycloak.otpManagerURL
         version = tenant.version
-        hasDefaultDomain = baseDomain.map { tenant.domain == tenant.tenantId + "." + $0 } ?? false
     }
 
     /// Status at `now`, as `Tenant.status(at:)`.

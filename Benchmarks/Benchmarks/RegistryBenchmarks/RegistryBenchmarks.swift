@@ -2,10 +2,7 @@
 ///
 /// For N in 10k and 100k tenants:
 /// - "lookup by id (N)": `TenantDirectory.tenant(id:)`
-/// - "lookup by domain (N)": `TenantDirectory.tenant(domain:)` of `<id>.<base domain>`, the default domain (as
-///   `serve` builds the directory, with the base domain: through the id index)
-/// - "lookup by own domain (100k)": the same domains through the domain index only, as for tenants that
-///   have a domain of their own
+/// - "lookup by domain (N)": `TenantDirectory.tenant(domain:)`
 /// Each lookup is what a request pays: the check of the thread's cached snapshot against the directory's
 /// generation, a probe of the snapshot's hash index (`TenantIndex`: hash, slot, byte compare) and the
 /// `TenantView` handed out (retained, then released after `blackHole`).
@@ -27,10 +24,8 @@ final class LookupFixture: Sendable {
     let ids: [String]
     let domains: [String]
 
-    /// `baseDomain` as `serve` passes it (so `<id>.<base>` domains take the id index); nil makes every domain
-    /// lookup go through the domain index, as a tenant with its own domain does.
-    init(count: Int, baseDomain: String? = RegistryFixtures.baseDomain) {
-        directory = TenantDirectory(baseDomain: baseDomain)
+    init(count: Int) {
+        directory = TenantDirectory()
         directory.merge(RegistryFixtures.makeTenants(count))
         let order = Array(0..<count).shuffled()
         ids = order.map { RegistryFixtures.freshCopy(RegistryFixtures.tenantId($0)) }
@@ -52,7 +47,6 @@ func batch(_ keys: [String], _ benchmark: Benchmark) -> [String] {
 /// Built lazily (globals), so listing the benchmarks builds nothing; `setup` forces the one it needs.
 let fixture10k = LookupFixture(count: 10_000)
 let fixture100k = LookupFixture(count: 100_000)
-let fixture100kOwnDomains = LookupFixture(count: 100_000, baseDomain: nil)
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -89,18 +83,5 @@ let benchmarks: @Sendable () -> Void = {
         } setup: {
             precondition(fixture().directory.tenant(domain: fixture().domains[0]) != nil)
         }
-    }
-
-    // Tenants with a domain of their own (not `<id>.<base domain>`) are found through the domain index only.
-    Benchmark("lookup by own domain (100k)") { benchmark in
-        let directory = fixture100kOwnDomains.directory
-        let keys = batch(fixture100kOwnDomains.domains, benchmark)
-        benchmark.startMeasurement()
-        for key in keys {
-            blackHole(directory.tenant(domain: key))
-        }
-        benchmark.stopMeasurement()
-    } setup: {
-        precondition(fixture100kOwnDomains.directory.tenant(domain: fixture100kOwnDomains.domains[0]) != nil)
     }
 }

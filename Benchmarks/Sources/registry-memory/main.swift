@@ -35,7 +35,7 @@ func settle() -> (malloc: Int, rss: Int) {
 /// Warm-up: a throwaway directory of 100 tenants (ids outside 0..<N) so that lazily allocated state
 /// (Foundation date parsing, runtime metadata, the JSON parser's tables) exists before the baseline.
 func warmUp() {
-    let directory = TenantDirectory(baseDomain: RegistryFixtures.baseDomain)
+    let directory = TenantDirectory()
     directory.merge(RegistryFixtures.makeTenants(50_000_000..<50_000_100))
     precondition(directory.tenant(domain: RegistryFixtures.domain(50_000_000)) != nil)
 }
@@ -48,7 +48,7 @@ func fill(_ directory: TenantDirectory, count: Int) {
 
 warmUp()
 let before = settle()
-let directory = TenantDirectory(baseDomain: RegistryFixtures.baseDomain)
+let directory = TenantDirectory()
 fill(directory, count: count)
 let after = settle()
 

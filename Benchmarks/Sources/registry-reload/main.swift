@@ -52,7 +52,7 @@ do {
 
     var times = [Double]()
     for _ in 0..<runs {
-        let directory = TenantDirectory(baseDomain: RegistryFixtures.baseDomain)
+        let directory = TenantDirectory()
         let service = TenantService(store: store, directory: directory, baseDomain: RegistryFixtures.baseDomain, logger: logger)
         let start = ContinuousClock.now
         try await service.reloadAll()
@@ -66,7 +66,7 @@ do {
     let splitStart = ContinuousClock.now
     let tenants = try await store.allForView()
     let fetched = ContinuousClock.now
-    TenantDirectory(baseDomain: RegistryFixtures.baseDomain).merge(tenants)
+    TenantDirectory().merge(tenants)
     let fetchMilliseconds = milliseconds(splitStart.duration(to: fetched))
     let mergeMilliseconds = milliseconds(fetched.duration(to: .now))
     await store.close()
