@@ -60,25 +60,19 @@ public struct JSONParser: Sendable {
     /// a dictionary (for small objects read once, such as a JWS header). Duplicate keys are refused, as by
     /// `parseObject`; nested values are parsed as usual.
     public func parseMembers(buffer bytes: UnsafeBufferPointer<UInt8>) throws(Failure) -> [(key: String, value: JSONValue)] {
-        if bytes.count > maxBytes { throw .tooLarge }
-        var empty: UInt8 = 0
-        let result = withUnsafePointer(to: &empty) { placeholder -> Result<[(key: String, value: JSONValue)], Failure> in
-            var cursor = Cursor(base: bytes.baseAddress ?? placeholder, count: bytes.count, maxDepth: maxDepth)
-            do throws(Failure) {
-                cursor.skipWhitespace()
-                guard cursor.index < cursor.count, cursor.base[cursor.index] == UInt8(ascii: "{") else { throw .invalid(offset: cursor.index) }
-                let members = try cursor.parseMembers(depth: 1)
-                cursor.skipWhitespace()
-                guard cursor.atEnd else { throw .invalid(offset: cursor.index) }
-                return .success(members)
-            } catch {
-                return .failure(error)
-            }
-        }
-        return try result.get()
+        try document(bytes) { (cursor) throws(Failure) in
+            guard cursor.index < cursor.count, cursor.base[cursor.index] == UInt8(ascii: "{") else { throw .invalid(offset: cursor.index) }
+            return try cursor.parseMembers(depth: 1)
+        }.get()
     }
 
     private func parseResult(buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, Failure> {
+        document(buffer) { (cursor) throws(Failure) in try cursor.parseValue(depth: 0) }
+    }
+
+    /// One whole document: size bound, whitespace around `parse`, nothing after it.
+    @inline(__always)
+    private func document<T>(_ buffer: UnsafeBufferPointer<UInt8>, _ parse: (inout Cursor) throws(Failure) -> T) -> Result<T, Failure> {
         if buffer.count > maxBytes { return .failure(.tooLarge) }
         // A non-nil base even for empty input, so the cursor can use plain pointer arithmetic.
         var empty: UInt8 = 0
@@ -86,7 +80,7 @@ public struct JSONParser: Sendable {
             var cursor = Cursor(base: buffer.baseAddress ?? placeholder, count: buffer.count, maxDepth: maxDepth)
             do throws(Failure) {
                 cursor.skipWhitespace()
-                let value = try cursor.parseValue(depth: 0)
+                let value = try parse(&cursor)
                 cursor.skipWhitespace()
                 guard cursor.atEnd else { throw .invalid(offset: cursor.index) }
                 return .success(value)
@@ -152,52 +146,28 @@ public struct JSONParser: Sendable {
         }
 
         mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
-            if depth > maxDepth { throw .tooDeep }
-            index += 1
-            skipWhitespace()
-            if index < count, base[index] == UInt8(ascii: "}") {
-                index += 1
-                return .object([:])
-            }
             // Room for a typical JWT claim set or header without rehashing while it grows.
-            var members = [String: JSONValue](minimumCapacity: depth == 1 ? min(max((count - index) / 40, 3), 32) : 3)
-            while true {
-                skipWhitespace()
-                guard index < count, base[index] == UInt8(ascii: "\"") else { throw fail() }
-                let key = try parseString()
-                skipWhitespace()
-                guard index < count, base[index] == UInt8(ascii: ":") else { throw fail() }
-                index += 1
-                skipWhitespace()
-                let value = try parseValue(depth: depth)
-                if members.updateValue(value, forKey: key) != nil { throw .duplicateKey }
-                skipWhitespace()
-                guard index < count else { throw fail() }
-                if base[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                if base[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return .object(members)
-                }
-                throw fail()
-            }
+            var members = ObjectMembers(capacity: depth == 1 ? min(max((count - index) / 40, 3), 32) : 3)
+            try walkObject(depth: depth, into: &members)
+            return .object(members.dictionary)
         }
 
-        /// An object's members in order, at `{`. Duplicates are found by comparing keys (cheap for the few
-        /// members of a header); past 16 members a set takes over, so a hostile object stays linear.
+        /// An object's members in order, at `{`.
         mutating func parseMembers(depth: Int) throws(Failure) -> [(key: String, value: JSONValue)] {
+            var members = OrderedMembers()
+            try walkObject(depth: depth, into: &members)
+            return members.pairs
+        }
+
+        /// Reads one object, at `{`, handing each member to `members` (which refuses duplicates).
+        mutating func walkObject<Members: MemberSink>(depth: Int, into members: inout Members) throws(Failure) {
             if depth > maxDepth { throw .tooDeep }
             index += 1
-            var members = [(key: String, value: JSONValue)]()
             skipWhitespace()
             if index < count, base[index] == UInt8(ascii: "}") {
                 index += 1
-                return members
+                return
             }
-            members.reserveCapacity(4)
-            var seen: Set<String>?
             while true {
                 skipWhitespace()
                 guard index < count, base[index] == UInt8(ascii: "\"") else { throw fail() }
@@ -206,14 +176,7 @@ public struct JSONParser: Sendable {
                 guard index < count, base[index] == UInt8(ascii: ":") else { throw fail() }
                 index += 1
                 skipWhitespace()
-                let value = try parseValue(depth: depth)
-                if seen == nil, members.count == 16 { seen = Set(members.map(\.key)) }
-                if seen != nil {
-                    if seen!.insert(key).inserted == false { throw .duplicateKey }
-                } else if members.contains(where: { $0.key == key }) {
-                    throw .duplicateKey
-                }
-                members.append((key, value))
+                try members.add(key, try parseValue(depth: depth))
                 skipWhitespace()
                 guard index < count else { throw fail() }
                 if base[index] == UInt8(ascii: ",") {
@@ -222,7 +185,7 @@ public struct JSONParser: Sendable {
                 }
                 if base[index] == UInt8(ascii: "}") {
                     index += 1
-                    return members
+                    return
                 }
                 throw fail()
             }
@@ -398,5 +361,39 @@ public struct JSONParser: Sendable {
             guard let value = Double(text), value.isFinite else { throw fail() }
             return .double(value)
         }
+    }
+}
+
+/// Where `walkObject` puts an object's members; a duplicate key is refused.
+private protocol MemberSink {
+    mutating func add(_ key: String, _ value: JSONValue) throws(JSONParser.Failure)
+}
+
+/// Members as a dictionary (claims, nested objects).
+private struct ObjectMembers: MemberSink {
+    var dictionary: [String: JSONValue]
+
+    init(capacity: Int) { dictionary = .init(minimumCapacity: capacity) }
+
+    mutating func add(_ key: String, _ value: JSONValue) throws(JSONParser.Failure) {
+        if dictionary.updateValue(value, forKey: key) != nil { throw .duplicateKey }
+    }
+}
+
+/// Members in document order (a JWS header). Duplicates are found by comparing keys, cheap for the few
+/// members of a header; past 16 members a set takes over, so a hostile object stays linear.
+private struct OrderedMembers: MemberSink {
+    var pairs = [(key: String, value: JSONValue)]()
+    private var seen: Set<String>?
+
+    mutating func add(_ key: String, _ value: JSONValue) throws(JSONParser.Failure) {
+        if seen == nil, pairs.count == 16 { seen = Set(pairs.map(\.key)) }
+        if seen != nil {
+            if seen!.insert(key).inserted == false { throw .duplicateKey }
+        } else if pairs.contains(where: { $0.key == key }) {
+            throw .duplicateKey
+        }
+        if pairs.isEmpty { pairs.reserveCapacity(4) }
+        pairs.append((key, value))
     }
 }

@@ -249,24 +249,24 @@ public enum JWS {
 
     /// Base64url-decodes one part into temporary storage and parses it as a JSON object's members.
     static func decodeMembers(_ part: UnsafeBufferPointer<UInt8>, part name: String) -> Result<[(key: String, value: JSONValue)], JOSEError> {
-        guard let length = Base64URL.decodedCount(part.count) else { return .failure(.invalidBase64URL(name)) }
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(length, 1)) { storage in
-            guard Base64URL.decode(part, into: storage.baseAddress!) else { return .failure(.invalidBase64URL(name)) }
-            do throws(JSONParser.Failure) {
-                return .success(try parser.parseMembers(buffer: UnsafeBufferPointer(start: storage.baseAddress!, count: length)))
-            } catch {
-                return .failure(.invalidJSON(name))
-            }
-        }
+        decode(part, part: name) { (bytes) throws(JSONParser.Failure) in try parser.parseMembers(buffer: bytes) }
     }
 
     /// Base64url-decodes one part into temporary storage and parses it as a JSON object.
     static func decodeObject(_ part: UnsafeBufferPointer<UInt8>, part name: String) -> Result<[String: JSONValue], JOSEError> {
+        decode(part, part: name) { (bytes) throws(JSONParser.Failure) in try parser.parseObject(buffer: bytes) }
+    }
+
+    /// Base64url-decodes one part into temporary storage and hands the bytes to `parse`.
+    @inline(__always)
+    private static func decode<T>(
+        _ part: UnsafeBufferPointer<UInt8>, part name: String, parse: (UnsafeBufferPointer<UInt8>) throws(JSONParser.Failure) -> T
+    ) -> Result<T, JOSEError> {
         guard let length = Base64URL.decodedCount(part.count) else { return .failure(.invalidBase64URL(name)) }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(length, 1)) { storage in
             guard Base64URL.decode(part, into: storage.baseAddress!) else { return .failure(.invalidBase64URL(name)) }
             do throws(JSONParser.Failure) {
-                return .success(try parser.parseObject(buffer: UnsafeBufferPointer(start: storage.baseAddress!, count: length)))
+                return .success(try parse(UnsafeBufferPointer(start: storage.baseAddress!, count: length)))
             } catch {
                 return .failure(.invalidJSON(name))
             }
