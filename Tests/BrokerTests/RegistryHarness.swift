@@ -10,6 +10,28 @@ import Synchronization
 import TenantRegistry
 import Testing
 
+/// Lets at most `limit` callers in at once; the rest wait their turn, first come first served.
+actor SetupGate {
+    static let postgres = SetupGate(limit: 2)
+    private let limit: Int
+    private var inside = 0
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(limit: Int) { self.limit = limit }
+
+    func enter() async {
+        if inside < limit {
+            inside += 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func leave() {
+        if waiting.isEmpty { inside -= 1 } else { waiting.removeFirst().resume() }
+    }
+}
+
 /// The two stores every registry test runs against.
 enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite, postgres
@@ -76,6 +98,24 @@ struct RegistryHarness: Sendable {
     /// A broker on a fresh database, or, with `sharing`, a second instance on another harness's database.
     static func make(
         _ backend: Backend, clock: TestClock = TestClock(Date()), flags: [String: String] = [:], sharing other: RegistryHarness? = nil
+    ) async throws -> RegistryHarness {
+        // Dozens of tests start at once; each PostgreSQL one creates a database, opens a pool and migrates.
+        // All of that together on 2 cores (next to CPU-heavy suites) kept some of them past the store's 5 s
+        // deadline in CI, so those set-ups take turns; the tests themselves still run side by side.
+        guard backend == .postgres else { return try await makeNow(backend, clock: clock, flags: flags, sharing: other) }
+        await SetupGate.postgres.enter()
+        do {
+            let harness = try await makeNow(backend, clock: clock, flags: flags, sharing: other)
+            await SetupGate.postgres.leave()
+            return harness
+        } catch {
+            await SetupGate.postgres.leave()
+            throw error
+        }
+    }
+
+    private static func makeNow(
+        _ backend: Backend, clock: TestClock, flags: [String: String], sharing other: RegistryHarness?
     ) async throws -> RegistryHarness {
         let scratch = ScratchDirectory()
         let databaseURL = try other?.databaseURL ?? backend.freshDatabase(in: scratch)
