@@ -49,8 +49,13 @@ public struct BrokerApplication: Sendable {
         self.runtime = runtime ?? RuntimeSettings(configuration: configuration)
         self.reloadConfiguration = reloadConfiguration
         self.tls = tls
-        self.discovery = OIDCDiscovery(logger: logger) { metrics.recordUpstreamDuration("keycloak", operation: "discovery", duration: $0) }
-        self.jwks = JWKSCache(minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), logger: logger) {
+        // Discovery is a call to the provider like any other: it gets --keycloak-timeout (it had a fixed 5 s).
+        self.discovery = OIDCDiscovery(timeout: .seconds(configuration.keycloakTimeout), logger: logger) {
+            metrics.recordUpstreamDuration("keycloak", operation: "discovery", duration: $0)
+        }
+        self.jwks = JWKSCache(
+            minimumRefetchInterval: .seconds(configuration.jwksMinRefetchInterval), timeout: .seconds(configuration.keycloakTimeout), logger: logger
+        ) {
             metrics.recordUpstreamDuration("keycloak", operation: "jwks", duration: $0)
         }
         self.oidc = OIDCClient(discovery: discovery, timeout: .seconds(configuration.keycloakTimeout), logger: logger)

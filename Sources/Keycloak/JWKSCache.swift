@@ -44,12 +44,15 @@ public final class JWKSCache: Sendable {
 
     /// Told how long each fetch took, success or failure alike (for a latency histogram).
     let onFetch: @Sendable (Duration) -> Void
+    /// How long one JWKS fetch may take (`--keycloak-timeout`).
+    let timeout: Duration
 
     public init(
         httpClient: HTTPClient = UpstreamHTTP.client, minimumRefetchInterval: Duration = .seconds(10), staleLimit: Duration = .seconds(86_400),
-        logger: Logger, onFetch: @escaping @Sendable (Duration) -> Void = { _ in }
+        timeout: Duration = .seconds(10), logger: Logger, onFetch: @escaping @Sendable (Duration) -> Void = { _ in }
     ) {
         self.httpClient = httpClient
+        self.timeout = timeout
         self.minimumRefetchInterval = minimumRefetchInterval
         self.staleLimit = staleLimit
         self.logger = logger
@@ -182,7 +185,7 @@ public final class JWKSCache: Sendable {
         do {
             var request = HTTPClientRequest(url: jwksURL)
             request.headers.add(name: "Accept", value: "application/json")
-            let response = try await httpClient.execute(request, timeout: .seconds(5))
+            let response = try await httpClient.execute(request, timeout: timeout.timeAmount)
             guard response.status == .ok else { throw Failure.unavailable("JWKS answered \(response.status.code)") }
             let body = try await response.body.collect(upTo: 512 * 1024)
             let set = try JWKSet(json: Array(buffer: body))

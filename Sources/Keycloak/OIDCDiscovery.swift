@@ -28,15 +28,18 @@ public final class OIDCDiscovery: Sendable {
     let retryInterval: Duration
     /// Metadata older than this is fetched again on next use; the old copy keeps serving if that fails.
     let maxAge: Duration
+    /// How long one fetch of a metadata document may take (`--keycloak-timeout`).
+    let timeout: Duration
 
     /// Told how long each fetch of a metadata document took, success or failure alike (for a latency histogram).
     let onFetch: @Sendable (Duration) -> Void
 
     public init(
-        httpClient: HTTPClient = UpstreamHTTP.client, retryInterval: Duration = .seconds(10), maxAge: Duration = .seconds(3600), logger: Logger,
-        onFetch: @escaping @Sendable (Duration) -> Void = { _ in }
+        httpClient: HTTPClient = UpstreamHTTP.client, retryInterval: Duration = .seconds(10), maxAge: Duration = .seconds(3600),
+        timeout: Duration = .seconds(10), logger: Logger, onFetch: @escaping @Sendable (Duration) -> Void = { _ in }
     ) {
         self.httpClient = httpClient
+        self.timeout = timeout
         self.retryInterval = retryInterval
         self.maxAge = maxAge
         self.logger = logger
@@ -57,7 +60,7 @@ public final class OIDCDiscovery: Sendable {
         do {
             var request = HTTPClientRequest(url: issuer + "/.well-known/openid-configuration")
             request.headers.add(name: "Accept", value: "application/json")
-            let response = try await httpClient.execute(request, timeout: .seconds(5))
+            let response = try await httpClient.execute(request, timeout: timeout.timeAmount)
             guard response.status == .ok else { throw DiscoveryError.status(Int(response.status.code)) }
             let document = try JSONParser(maxBytes: 256 * 1024).parseObject(Array(buffer: try await response.body.collect(upTo: 256 * 1024)))
             // OIDC Discovery §4.3: the issuer in the document must be the one asked for.
