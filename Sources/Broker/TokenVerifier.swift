@@ -114,7 +114,10 @@ final class TokenVerifier: Sendable {
             // Time is checked per request; here only the static rules (typ, iss, claim types).
             try ClaimsValidator(issuers: [issuer()], audiences: nil, types: [CXToken.type], leeway: leeway).validate(jwt, now: now)
         } catch {
-            let timeBound = error == .expired || error == .notYetValid || error == .issuedInFuture
+            // Not yet valid, or issued in the future: that may change with time, so it is checked again. Expired
+            // is final (time only moves on), so it is remembered like a bad signature: a client replaying an
+            // expired token does not cost a signature check per request.
+            let timeBound = error == .notYetValid || error == .issuedInFuture
             return .failure(StaticFailureBox(reason: .invalid(error.description), isStatic: !timeBound))
         }
         let claims = jwt.claims

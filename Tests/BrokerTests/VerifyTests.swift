@@ -169,6 +169,27 @@ extension RegistryHarness {
         }
     }
 
+    @Test("an expired token's refusal is remembered: a replay costs no second signature check")
+    func expiredIsRemembered() async throws {
+        let clock = TestClock(Date())
+        let harness = try await RegistryHarness.make(.sqlite, clock: clock)
+        try await harness.run { client in
+            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("tenant1"))
+            let now = clock.now
+            let expired = try harness.forge(claims: harness.claims(now: now, ttl: 60))
+            clock.set(now.addingTimeInterval(60 + 61))  // past exp and the 60 s leeway
+            let first = try await client.send(.get, "/v1/verify", key: expired)
+            #expect(first.status == .unauthorized)
+            #expect(first.headers[.wwwAuthenticate]?.contains("expired") == true, "\(first.headers[.wwwAuthenticate] ?? "")")
+            // Back inside its lifetime: a recomputed verdict would now pass; the remembered refusal does not.
+            clock.set(now.addingTimeInterval(30))
+            #expect(try await client.send(.get, "/v1/verify", key: expired).status == .unauthorized)
+            // The clock really is back: a token with the same lifetime, never seen before, verifies.
+            let unseen = try harness.forge(claims: harness.claims(now: now, ttl: 60))
+            #expect(try await client.send(.get, "/v1/verify", key: unseen).status == .ok)
+        }
+    }
+
     @Test("suspending or deleting a tenant, or revoking a token, stops its cached tokens at the next request")
     func invalidation() async throws {
         let harness = try await RegistryHarness.make(.sqlite)
