@@ -47,13 +47,6 @@ public final class RuntimeSettings: Sendable {
         for setting in Setting.all where !Self.reloadable.contains(setting.key) {
             if new.resolvedSettings[setting.key] != old.resolvedSettings[setting.key] { restart.append(setting.key) }
         }
-        let fixed: [(String, Bool)] = [
-            ("host", new.host != old.host), ("port", new.port != old.port), ("issuer", new.issuer != old.issuer), ("keysDir", new.keysDir != old.keysDir),
-            ("database", "\(new.database)" != "\(old.database)"), ("baseDomain", new.baseDomain != old.baseDomain),
-            ("keycloakUrl", new.keycloakURL != old.keycloakURL), ("keycloakIssuer", new.keycloakIssuer != old.keycloakIssuer),
-            ("leeway", new.leeway != old.leeway), ("logFormat", new.logFormat != old.logFormat),
-        ]
-        for (name, differs) in fixed where differs && !restart.contains(name) { restart.append(name) }
         return (changed, restart)
     }
 
