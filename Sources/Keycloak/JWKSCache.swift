@@ -36,7 +36,15 @@ public final class JWKSCache: Sendable {
     private let entries = Mutex<[String: Entry]>([:])
     /// kid → the one key set that has it and the key, fresh within the stale limit; a kid found in several
     /// key sets is left out (callers then go by issuer). Rebuilt after every fetch.
-    private let byKid = Mutex<[String: (jwksURL: String, key: JWSPublicKey, fetchedAt: ContinuousClock.Instant)]>([:])
+    private let byKid = Mutex<[String: IndexedKey]>([:])
+
+    /// One entry of `byKid`. A struct, not a tuple: a tuple as a generic argument costs a runtime metadata
+    /// lookup on every access, and this index is read for every Keycloak token verified.
+    private struct IndexedKey: Sendable {
+        let jwksURL: String
+        let key: JWSPublicKey
+        let fetchedAt: ContinuousClock.Instant
+    }
     private let fetchCount = Atomic<Int>(0)
     private let failedFetchCount = Atomic<Int>(0)
     private let hitCount = Atomic<Int>(0)
@@ -133,13 +141,13 @@ public final class JWKSCache: Sendable {
 
     private func rebuildKidIndex() {
         let snapshot = entries.withLock { $0 }
-        var index = [String: (jwksURL: String, key: JWSPublicKey, fetchedAt: ContinuousClock.Instant)]()
+        var index = [String: IndexedKey]()
         var ambiguous = Set<String>()
         for (url, entry) in snapshot {
             guard let fetched = entry.fetchedAt else { continue }
             for (kid, key) in entry.keys {
                 if index[kid] != nil { ambiguous.insert(kid) }
-                index[kid] = (url, key, fetched)
+                index[kid] = IndexedKey(jwksURL: url, key: key, fetchedAt: fetched)
             }
         }
         for kid in ambiguous { index[kid] = nil }
