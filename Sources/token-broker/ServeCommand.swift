@@ -80,6 +80,9 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // A file-size limit (LimitFSIZE=, ulimit -f) reached by the SQLite file must fail that write (EFBIG, answered
+        // 503), not terminate the broker: SIGXFSZ's default action is to kill the process.
+        signal(SIGXFSZ, SIG_IGN)
         let configuration: BrokerConfiguration
         do {
             configuration = try BrokerConfiguration.load(flags: flags, configFile: config)

@@ -402,4 +402,84 @@ final class PausableProxy: @unchecked Sendable {
         #expect(try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("t2")).status == 201)
         #expect(broker.process.isRunning)
     }
+
+    /// Disk full is simulated with the broker's file-size limit (RLIMIT_FSIZE, set on the running process with
+    /// `prlimit`): a write past it fails with EFBIG or comes up short, which SQLite reports as SQLITE_IOERR_WRITE or
+    /// SQLITE_FULL, the same failure paths as ENOSPC, without needing root to mount a small file system.
+    @Test("SQLite disk full: writes answer 503 and keep nothing, reads and the hot path keep serving, no restart needed, nothing corrupted")
+    func sqliteDiskFull() async throws {
+        let scratch = ScratchDirectory()
+        let file = scratch.path + "/db.sqlite"
+        let database = "sqlite:" + file
+        let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        let broker = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", database])
+        defer { broker.signal(SIGKILL) }
+        #expect(try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("t0")).status == 201)
+
+        // Each create carries a 300 KiB logo, so the database and its WAL must grow past the limit within a few writes.
+        var logo: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        var generator = SystemRandomNumberGenerator()
+        while logo.count < 300 * 1024 { logo.append(UInt8.random(in: 0...255, using: &generator)) }
+        let logoBase64 = Data(logo).base64EncodedString()
+        func sizeOf(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
+        let limit = max(sizeOf(file), sizeOf(file + "-wal")) + 1 << 20
+        try runTool("/usr/bin/prlimit", ["--pid", "\(broker.pid)", "--fsize=\(limit):"])
+
+        var acknowledged: [String] = []
+        var refused: [String] = []
+        for index in 1...40 where refused.isEmpty {
+            let id = "big\(index)"
+            let reply = try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody(id) {
+                $0["logo"] = .object(["contentType": .string("image/png"), "data": .string(logoBase64)])
+            })
+            switch reply.status {
+            case 201: acknowledged.append(id)
+            case 503:
+                refused.append(id)
+                #expect(reply.text.contains("store_unavailable") || reply.text.contains("unavailable"), "\(reply.text)")
+                #expect(!reply.text.contains("s3cret"))
+            default: Issue.record("create \(id) answered \(reply.status): \(reply.text)")
+            }
+        }
+        #expect(refused.count == 1, "no write failed under a \(limit)-byte file-size limit")
+        // With next to no room left, small writes fail too; a write past the limit may also raise SIGXFSZ, which must not kill the broker.
+        try runTool("/usr/bin/prlimit", ["--pid", "\(broker.pid)", "--fsize=8192:"])
+        let small = try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("small"))
+        #expect(small.status == 503, "\(small.text)")
+        refused.append("small")
+        #expect(try await HTTP.send(.PATCH, broker.baseURL + "/v1/tenants/t0", key: key, json: .object([
+            "logo": .object(["contentType": .string("image/png"), "data": .string(pngBase64)])])).status == 503)
+        #expect(broker.process.isRunning, "a file-size limit must fail the write, not kill the broker")
+        let unchanged = try JSONParser().parseObject(try await HTTP.send(.GET, broker.baseURL + "/v1/tenants/t0", key: key).body)
+        #expect(unchanged["logo"] == nil || unchanged["logo"] == .null, "the refused PATCH left a logo")
+
+        // Reads, minting and verification need no write.
+        for id in refused { #expect(try await HTTP.send(.GET, broker.baseURL + "/v1/tenants/\(id)", key: key).status == 404) }
+        #expect(try await HTTP.send(.GET, broker.baseURL + "/v1/tenants/t0", key: key).status == 200)
+        let minted = try await HTTP.send(.POST, broker.baseURL + "/v1/tenants/t0/token", key: key)
+        #expect(minted.status == 200, "\(minted.text)")
+        let token = try JSONParser().parseObject(minted.body)["access_token"]?.stringValue ?? ""
+        #expect(try await HTTP.get(broker.baseURL + "/v1/verify?tenant=t0", headers: [("Authorization", "Bearer \(token)")]).status == 200)
+
+        // Space comes back: the next write succeeds without a restart.
+        try runTool("/usr/bin/prlimit", ["--pid", "\(broker.pid)", "--fsize=unlimited:"])
+        #expect(try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("after")).status == 201)
+        broker.signal(SIGTERM)
+        #expect(try await broker.waitForExit() == 0)
+
+        // The file is intact, and holds exactly the acknowledged writes.
+        let check = try runTool("/usr/bin/python3", ["-c", """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            print(db.execute("PRAGMA integrity_check").fetchone()[0])
+            print(",".join(sorted(r[0] for r in db.execute("SELECT tenant_id FROM tenants"))))
+            """, file])
+        let lines = check.split(separator: "\n").map(String.init)
+        #expect(lines.first == "ok", "\(check)")
+        #expect(lines.dropFirst().first == (["after", "t0"] + acknowledged).sorted().joined(separator: ","))
+        let restarted = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", database])
+        defer { restarted.signal(SIGKILL) }
+        for id in acknowledged { #expect(try await HTTP.send(.GET, restarted.baseURL + "/v1/tenants/\(id)", key: key).status == 200) }
+        for id in refused { #expect(try await HTTP.send(.GET, restarted.baseURL + "/v1/tenants/\(id)", key: key).status == 404) }
+    }
 }
