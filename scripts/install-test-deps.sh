@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: OpenSSL 3 headers for the
-# COpenSSL target, and the Python peers (PyJWT, joserfc) and OpenAPI validator the tests call.
+# COpenSSL target, and the Python peers (PyJWT, joserfc), the OpenAPI validator and the OTLP schema
+# (opentelemetry-proto, for the trace receiver) the tests call.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -19,9 +20,10 @@ fi
 
 python3 - <<'PY' 2>/dev/null || {
 import jwt, joserfc, openapi_spec_validator, yaml, cryptography
+import opentelemetry.proto.collector.trace.v1.trace_service_pb2
 assert tuple(int(x) for x in jwt.__version__.split(".")[:2]) >= (2, 8)
 PY
-    echo "install-test-deps: pip install PyJWT joserfc openapi-spec-validator PyYAML"
+    echo "install-test-deps: pip install PyJWT joserfc openapi-spec-validator PyYAML opentelemetry-proto"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        "PyJWT[crypto]>=2.8" "joserfc>=1.0" "openapi-spec-validator>=0.7" "PyYAML>=6"
+        "PyJWT[crypto]>=2.8" "joserfc>=1.0" "openapi-spec-validator>=0.7" "PyYAML>=6" "opentelemetry-proto>=1.20"
 }

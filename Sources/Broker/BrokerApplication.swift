@@ -38,13 +38,17 @@ public struct BrokerApplication: Sendable {
     /// Every tenant's OTP Manager, with per-tenant isolation.
     let otpClient: OTPManagerClient
     let sealingKey: [UInt8]
+    /// The OpenTelemetry exporter (`--tracing-endpoint`): started first and stopped last, so the spans of requests
+    /// that finish while draining are exported too. nil: no tracing middleware on the request path at all.
+    let tracing: (any Service)?
 
     /// Assembles a broker around an already loaded key ring.
     public init(
         configuration: BrokerConfiguration, keyRing: KeyRing, tenants: TenantService, logger: Logger, metrics: BrokerMetrics = BrokerMetrics(),
         notifier: SystemdNotifier = SystemdNotifier(), runtime: RuntimeSettings? = nil,
-        reloadConfiguration: (@Sendable () throws -> BrokerConfiguration)? = nil, tls: TLSMaterial? = nil
+        reloadConfiguration: (@Sendable () throws -> BrokerConfiguration)? = nil, tls: TLSMaterial? = nil, tracing: (any Service)? = nil
     ) {
+        self.tracing = tracing
         self.notifier = notifier
         self.runtime = runtime ?? RuntimeSettings(configuration: configuration)
         self.reloadConfiguration = reloadConfiguration
@@ -84,6 +88,12 @@ public struct BrokerApplication: Sendable {
             keyRing: keyRing, tenants: tenants, revocations: tenants.revocations, issuer: { issuer.current }, leeway: configuration.leeway)
     }
 
+    /// Query parameters whose values a span never records. The contract puts no credential in a query, but a
+    /// client may: these are the names credentials go by in OAuth, OIDC and common APIs.
+    static let redactedQueryParameters: Set<String> = [
+        "access_token", "id_token", "refresh_token", "token", "code", "otp", "password", "client_secret", "secret", "api_key", "apikey", "key",
+    ]
+
     /// The native HTTPS listener's certificate and key, when `--tls-cert` / `--tls-key` are set.
     public let tls: TLSMaterial?
 
@@ -93,7 +103,12 @@ public struct BrokerApplication: Sendable {
     /// Every route, behind the observability middleware.
     public func buildRouter() -> Router<BrokerRequestContext> {
         let router = Router(context: BrokerRequestContext.self)
-        router.add(middleware: RequestObservabilityMiddleware(metrics: metrics))
+        if tracing != nil {
+            // Outermost, so the span covers the whole request and sees the status the next middleware answers.
+            // The query is recorded with the values of parameters that may carry credentials redacted.
+            router.add(middleware: TracingMiddleware(redactingQueryParameters: Self.redactedQueryParameters))
+        }
+        router.add(middleware: RequestObservabilityMiddleware(metrics: metrics, tracing: tracing != nil))
         let keycloak = KeycloakCallerVerifier(
             discovery: discovery, jwks: jwks, tenants: tenants, masterIssuer: configuration.keycloakIssuer, keycloakURL: configuration.keycloakURL,
             adminRole: configuration.adminRole, rolesClaim: configuration.rolesClaim, leeway: Double(configuration.leeway),
@@ -170,7 +185,7 @@ public struct BrokerApplication: Sendable {
             configuration: ConfigurationReloader(current: configuration, runtime: runtime, load: reloadConfiguration))
         let sync = TenantSyncService(service: tenants, reloadInterval: .seconds(30), logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [
+            services: (tracing.map { [ServiceGroupConfiguration.ServiceConfiguration(service: $0)] } ?? []) + [
                 .init(service: ImpatientShutdownService(logger: logger)), .init(service: server), .init(service: reloader), .init(service: sync), .init(service: WatchdogService(notifier: notifier)),
                 .init(service: JWKSRefreshService(cache: jwks)), .init(service: ChallengePurgeService(tenants: tenants, logger: logger)),
                 .init(service: shutdown),

@@ -45,6 +45,8 @@ public struct BrokerConfiguration: Sendable {
     /// Tenants whose metrics carry their own `tenant` label; every other tenant is counted as `other`, so
     /// the number of series stays bounded however many tenants there are.
     public var metricsTenants: Set<String>
+    /// `--tracing-endpoint`: where spans go over OTLP/HTTP; nil: no tracing (no middleware on the request path).
+    public var tracingEndpoint: String?
 
     /// How log lines are written.
     public enum LogFormat: String, Sendable {
@@ -194,6 +196,9 @@ public struct BrokerConfiguration: Sendable {
             throw ConfigurationError("--metrics-tenants lists \(metricsTenants.count) tenants; at most \(Self.maxMetricsTenants), so /metrics stays small")
         }
 
+        var tracingEndpoint: String?
+        if let raw = text("tracingEndpoint"), !raw.isEmpty { tracingEndpoint = try url("tracingEndpoint", raw) }
+
         let tlsCert = text("tlsCert").flatMap { $0.isEmpty ? nil : $0 }
         let tlsKey = text("tlsKey").flatMap { $0.isEmpty ? nil : $0 }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ConfigurationError("--tls-cert and --tls-key go together: set both or neither") }
@@ -217,7 +222,7 @@ public struct BrokerConfiguration: Sendable {
             jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,
-            metricsTenants: metricsTenants, issuerIsExplicit: issuer != nil)
+            metricsTenants: metricsTenants, tracingEndpoint: tracingEndpoint, issuerIsExplicit: issuer != nil)
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
         return configuration
     }

@@ -162,7 +162,7 @@ final class OTPManagerClient: Sendable {
             request.body = .bytes(ByteBuffer(bytes: body))
             var retryAfter: Double?
             do {
-                let response = try await httpClient.execute(request, timeout: remaining.timeAmount)
+                let response = try await httpClient.tracedExecute(request, timeout: remaining.timeAmount, operation: isVerify ? "OTP Manager verify" : "OTP Manager generate")
                 let bytes = try await response.body.collect(upTo: 64 * 1024)
                 let status = Int(response.status.code)
                 switch status {

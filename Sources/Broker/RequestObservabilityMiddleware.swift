@@ -3,6 +3,7 @@ import Hummingbird
 import JOSE
 import Logging
 import TenantRegistry
+import Tracing
 
 /// Outermost middleware: assigns the request id, turns every error into the contract's error shape,
 /// records metrics and writes the access log line. Nothing a client sends can make it answer 500
@@ -14,6 +15,8 @@ import TenantRegistry
 struct RequestObservabilityMiddleware: RouterMiddleware {
     typealias Context = BrokerRequestContext
     let metrics: BrokerMetrics
+    /// `--tracing-endpoint` is set: every line a request logs carries its `traceId`.
+    var tracing = false
 
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     /// The route whose handler reports its tenant through `BrokerRequestContext.tenantReport`.
@@ -25,6 +28,7 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
         context.requestId = requestId
         context.logger[metadataKey: "requestId"] = .string(requestId)
         context.logger[metadataKey: "hb.request.id"] = nil
+        if tracing, let traceId = Self.currentTraceID() { context.logger[metadataKey: "traceId"] = .string(traceId) }
         if let tenantId = context.parameters.get("tenantId") {
             // Only a well-formed id: a hostile path segment stays in `path`, where it is already logged as sent.
             if TenantRules.isValidTenantId(tenantId) { context.logger[metadataKey: "tenant"] = .string(tenantId) }
@@ -105,6 +109,21 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
             })
         else { return nil }
         return value
+    }
+
+    /// The trace id of the span the tracing middleware opened, read through the propagator (W3C `traceparent`:
+    /// `00-<32 hex trace id>-<16 hex span id>-<flags>`), so no tracer type is named here.
+    static func currentTraceID() -> String? {
+        guard let current = ServiceContext.current else { return nil }
+        var carrier: [String: String] = [:]
+        InstrumentationSystem.instrument.inject(current, into: &carrier, using: DictionaryInjector())
+        let parts = carrier["traceparent"]?.split(separator: "-") ?? []
+        guard parts.count == 4, parts[1].utf8.count == 32 else { return nil }
+        return String(parts[1])
+    }
+
+    private struct DictionaryInjector: Injector {
+        func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
     }
 
     static func newRequestID() -> String {

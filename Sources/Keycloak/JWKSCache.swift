@@ -193,7 +193,7 @@ public final class JWKSCache: Sendable {
         do {
             var request = HTTPClientRequest(url: jwksURL)
             request.headers.add(name: "Accept", value: "application/json")
-            let response = try await httpClient.execute(request, timeout: timeout.timeAmount)
+            let response = try await httpClient.tracedExecute(request, timeout: timeout.timeAmount, operation: "OIDC GET jwks")
             guard response.status == .ok else { throw Failure.unavailable("JWKS answered \(response.status.code)") }
             let body = try await response.body.collect(upTo: 512 * 1024)
             let set = try JWKSet(json: Array(buffer: body))

@@ -139,7 +139,7 @@ public final class OIDCClient: Sendable {
         guard let metadata = await discovery.metadata(for: issuer) else { throw .unavailable("discovery of \(issuer) failed") }
         var refusal: String?
         if let endSession = metadata.endSessionEndpoint {
-            let reply = try await post(endSession, client: client, form: [("refresh_token", refreshToken)], metadata: metadata, expectJSON: false)
+            let reply = try await post(endSession, operation: "OIDC end_session", client: client, form: [("refresh_token", refreshToken)], metadata: metadata, expectJSON: false)
             switch reply.outcome {
             case .success: return
             case .refused(let status, let error, _): refusal = "end_session answered \(status) \(error ?? "")"
@@ -149,7 +149,7 @@ public final class OIDCClient: Sendable {
             throw .invalidRefreshToken(refusal ?? "the provider offers neither end_session_endpoint nor revocation_endpoint")
         }
         let reply = try await post(
-            revocation, client: client, form: [("token", refreshToken), ("token_type_hint", "refresh_token")], metadata: metadata, expectJSON: false)
+            revocation, operation: "OIDC revoke", client: client, form: [("token", refreshToken), ("token_type_hint", "refresh_token")], metadata: metadata, expectJSON: false)
         switch reply.outcome {
         case .success: return
         case .refused(let status, let error, _): throw .invalidRefreshToken("revocation answered \(status) \(error ?? "")")
@@ -160,7 +160,7 @@ public final class OIDCClient: Sendable {
     public func introspect(issuer: String, client: OIDCClientCredentials, token: String) async throws(OIDCFailure) -> [String: JSONValue]? {
         guard let metadata = await discovery.metadata(for: issuer) else { throw .unavailable("discovery of \(issuer) failed") }
         guard let endpoint = metadata.introspectionEndpoint else { throw .unsupported("no introspection_endpoint") }
-        let reply = try await post(endpoint, client: client, form: [("token", token), ("token_type_hint", "access_token")], metadata: metadata, expectJSON: true)
+        let reply = try await post(endpoint, operation: "OIDC introspect", client: client, form: [("token", token), ("token_type_hint", "access_token")], metadata: metadata, expectJSON: true)
         switch reply.outcome {
         case .success(let object):
             guard let object else { throw .unavailable("introspection answered no JSON object") }
@@ -185,13 +185,13 @@ public final class OIDCClient: Sendable {
     func tokenCall(issuer: String, client: OIDCClientCredentials, form: [(String, String)]) async throws(OIDCFailure) -> Reply {
         guard let metadata = await discovery.metadata(for: issuer) else { throw .unavailable("discovery of \(issuer) failed") }
         guard let endpoint = metadata.tokenEndpoint else { throw .unsupported("no token_endpoint") }
-        return try await post(endpoint, client: client, form: form, metadata: metadata, expectJSON: true)
+        return try await post(endpoint, operation: "OIDC token", client: client, form: form, metadata: metadata, expectJSON: true)
     }
 
     /// POSTs a form with the client's credentials (in the form, or HTTP Basic when the provider only lists
     /// `client_secret_basic`). 5xx, timeouts, refused connections and unreadable 2xx bodies are `unavailable`.
     func post(
-        _ url: String, client: OIDCClientCredentials, form: [(String, String)], metadata: OIDCDiscovery.Metadata, expectJSON: Bool
+        _ url: String, operation: String, client: OIDCClientCredentials, form: [(String, String)], metadata: OIDCDiscovery.Metadata, expectJSON: Bool
     ) async throws(OIDCFailure) -> Reply {
         var fields = form
         var request = HTTPClientRequest(url: url)
@@ -211,7 +211,7 @@ public final class OIDCClient: Sendable {
         let response: HTTPClientResponse
         let body: ByteBuffer
         do {
-            response = try await httpClient.execute(request, timeout: timeout.timeAmount)
+            response = try await httpClient.tracedExecute(request, timeout: timeout.timeAmount, operation: operation)
             body = try await response.body.collect(upTo: Self.maxResponseBytes)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .connectTimeout || error == .readTimeout {
             throw .unavailable("timed out after \(timeout)")

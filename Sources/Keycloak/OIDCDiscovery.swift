@@ -60,7 +60,7 @@ public final class OIDCDiscovery: Sendable {
         do {
             var request = HTTPClientRequest(url: issuer + "/.well-known/openid-configuration")
             request.headers.add(name: "Accept", value: "application/json")
-            let response = try await httpClient.execute(request, timeout: timeout.timeAmount)
+            let response = try await httpClient.tracedExecute(request, timeout: timeout.timeAmount, operation: "OIDC GET discovery")
             guard response.status == .ok else { throw DiscoveryError.status(Int(response.status.code)) }
             let document = try JSONParser(maxBytes: 256 * 1024).parseObject(Array(buffer: try await response.body.collect(upTo: 256 * 1024)))
             // OIDC Discovery §4.3: the issuer in the document must be the one asked for.

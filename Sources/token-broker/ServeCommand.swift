@@ -3,7 +3,10 @@ import Broker
 import Foundation
 import KeyRing
 import Logging
+import OTel
+import ServiceLifecycle
 import TenantRegistry
+import Tracing
 
 /// `token-broker serve`: runs the daemon until SIGTERM.
 struct ServeCommand: AsyncParsableCommand {
@@ -60,6 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
     @Option(help: "text or json (default text).") var logFormat: String?
     @Option(help: "Comma-separated tenant ids whose minted tokens /metrics counts by id; all others as tenant=\"other\" (default none; SIGHUP re-reads it).") var metricsTenants: String?
+    @Option(help: "OTLP/HTTP traces URL of an OpenTelemetry collector (e.g. http://otel-collector:4318/v1/traces); default: tracing off.") var tracingEndpoint: String?
 
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
@@ -74,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
             ("shutdownGracePeriod", shutdownGracePeriod), ("logLevel", logLevel), ("logFormat", logFormat),
-            ("metricsTenants", metricsTenants),
+            ("metricsTenants", metricsTenants), ("tracingEndpoint", tracingEndpoint),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })
     }
@@ -115,17 +119,42 @@ struct ServeCommand: AsyncParsableCommand {
                 Self.fail("TLS error: \(error.description)")
             }
         }
+        let tracing = configuration.tracingEndpoint.map { Self.bootstrapTracing(endpoint: $0, logger: logger) }
         let flags = self.flags
         let configFile = config
         let broker = BrokerApplication(
             configuration: configuration, keyRing: keyRing, tenants: tenants, logger: logger,
             runtime: RuntimeSettings(configuration: configuration, logLevel: logLevel),
-            reloadConfiguration: { try BrokerConfiguration.load(flags: flags, configFile: configFile) }, tls: tls)
+            reloadConfiguration: { try BrokerConfiguration.load(flags: flags, configFile: configFile) }, tls: tls, tracing: tracing)
         do {
             try await broker.run()
         } catch {
             logger.critical("broker stopped with an error", metadata: ["error": .string(String(describing: error))])
             Self.fail("token-broker: \(error)")
+        }
+    }
+
+    /// Makes swift-otel's tracer the process's tracer, exporting over OTLP/HTTP (protobuf) to `endpoint`, and returns
+    /// the service that batches and exports spans. Traces only: logs and metrics keep their own outputs. The
+    /// standard `OTEL_*` variables (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_HEADERS`, ...)
+    /// apply, as in every OpenTelemetry SDK.
+    static func bootstrapTracing(endpoint: String, logger: Logger) -> some Service {
+        var otel = OTel.Configuration.default
+        otel.serviceName = "token-broker"
+        otel.logs.enabled = false
+        otel.metrics.enabled = false
+        otel.traces.enabled = true
+        otel.traces.exporter = .otlp
+        otel.traces.otlpExporter.endpoint = endpoint
+        otel.traces.otlpExporter.protocol = .httpProtobuf
+        otel.diagnosticLogger = .custom(logger)
+        do {
+            let backend = try OTel.makeTracingBackend(configuration: otel)
+            InstrumentationSystem.bootstrap(backend.factory)
+            logger.info("tracing on", metadata: ["endpoint": .string(endpoint)])
+            return backend.service
+        } catch {
+            fail("tracing error: \(error)")
         }
     }
 

@@ -57,3 +57,36 @@ struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// A Python helper from `Tests/Support/scripts` that listens on loopback and prints "listening <port> <pid>" as
+/// its first line; killed when this is released.
+final class LoopbackScript: Sendable {
+    let port: Int
+    /// Python's own pid (an interpreter shim may sit between it and the process started here).
+    let pid: Int32
+
+    init(_ script: String, _ arguments: [String]) throws {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", PythonPeer.repositoryRoot + "/Tests/Support/scripts/" + script] + arguments
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // One line, read byte by byte (FileHandle.availableData may wait for more than it has).
+        var bytes = [UInt8]()
+        var byte: UInt8 = 0
+        let fd = output.fileHandleForReading.fileDescriptor
+        while bytes.count < 64, read(fd, &byte, 1) == 1, byte != 0x0A { bytes.append(byte) }
+        let line = String(decoding: bytes, as: UTF8.self)
+        let words = line.split(separator: " ")
+        guard words.count == 3, words[0] == "listening", let port = Int(words[1]), let pid = Int32(words[2]) else {
+            process.terminate()
+            throw TestFailure("\(script) did not start: \(line)")
+        }
+        self.port = port
+        self.pid = pid
+    }
+
+    deinit { kill(pid, SIGKILL) }
+}

@@ -85,6 +85,7 @@ public final class KeycloakDouble: Sendable {
     private let wrongPasswordStatus = Mutex<HTTPResponse.Status>(.unauthorized)
     private let counters = Mutex<[String: Int]>([:])
     private let requestLog = Mutex<[(path: String, form: [String: String], authorization: String?)]>([])
+    private let traceparentLog = Mutex<[(path: String, values: [String])]>([])
     private let omitted = Mutex<Set<String>>([])
     private let server = LoopbackServer(label: "keycloak-double")
     /// The access token lifetime Keycloak's master realm uses by default.
@@ -107,6 +108,8 @@ public final class KeycloakDouble: Sendable {
     public func count(_ endpoint: String) -> Int { counters.withLock { $0[endpoint] ?? 0 } }
     /// Every form sent to the token, logout, introspect and revoke endpoints, with its Authorization header.
     public var forms: [(path: String, form: [String: String], authorization: String?)] { requestLog.withLock { $0 } }
+    /// The W3C `traceparent` headers of each form request, in order (empty when a request had none).
+    public var traceparents: [(path: String, values: [String])] { traceparentLog.withLock { $0 } }
     public func set(_ newMode: Mode) { mode.withLock { $0 = newMode } }
     /// Leaves these members out of discovery documents (a provider without `end_session_endpoint`, say).
     public func omitFromDiscovery(_ members: Set<String>) { omitted.withLock { $0 = members } }
@@ -496,6 +499,8 @@ public final class KeycloakDouble: Sendable {
         }
         let authorization = request.headers[.authorization]
         requestLog.withLock { $0.append((path, fields, authorization)) }
+        let traceparents = HTTPField.Name("traceparent").map { request.headers[values: $0] } ?? []
+        traceparentLog.withLock { $0.append((path, traceparents)) }
         return .success(fields)
     }
 
