@@ -1,13 +1,22 @@
 internal import COpenSSL
 import Synchronization
 
-/// Reusable EVP contexts for one key and one direction (sign or verify).
+/// Reusable OpenSSL contexts for one key and one direction (sign or verify).
 ///
-/// The template is initialised once when the key is loaded (algorithm fetch, padding, digest),
-/// so the hot path only copies it into a pooled working context: no PEM parsing, no fetch.
+/// The template is initialised once when the key is loaded (algorithm fetch, padding, digest), so the hot path
+/// never parses or fetches. Signing (and EdDSA verification) copies the template into a pooled EVP_MD_CTX per
+/// use; verification of the other algorithms hashes first and reuses a pooled EVP_PKEY_CTX as it is, with no
+/// copy at all (a verify does not change its context).
 final class ContextPool: @unchecked Sendable {
+    private enum Kind {
+        /// EVP_MD_CTX template, copied into the working context before each use.
+        case message
+        /// EVP_PKEY_CTX, duplicated once per pooled context, used as is for SHA-256 digests.
+        case prehashed
+    }
+    private let kind: Kind
     private let template: OpaquePointer
-    /// An EVP_MD_CTX that only one caller uses at a time (taken from, then returned to, the pool).
+    /// A context that only one caller uses at a time (taken from, then returned to, the pool).
     private struct Context: @unchecked Sendable {
         let pointer: OpaquePointer
     }
@@ -15,28 +24,66 @@ final class ContextPool: @unchecked Sendable {
     private let maxIdle = 64
 
     init?(key: OpaquePointer, algorithm: JWSAlgorithm, sign: Bool) {
-        guard let template = tb_make_template(key, algorithm.shimID, sign ? 1 : 0) else { return nil }
-        self.template = template
+        if !sign, algorithm != .edDSA {
+            guard let template = tb_make_prehashed_verifier(key, algorithm.shimID, Crypto.sha256MD) else { return nil }
+            kind = .prehashed
+            self.template = template
+        } else {
+            guard let template = tb_make_template(key, algorithm.shimID, sign ? 1 : 0) else { return nil }
+            kind = .message
+            self.template = template
+        }
     }
 
     deinit {
-        EVP_MD_CTX_free(template)
+        free(template)
         idle.withLock { contexts in
-            for context in contexts { EVP_MD_CTX_free(context.pointer) }
+            for context in contexts { free(context.pointer) }
         }
     }
 
-    /// Runs `body` with the template and a working context borrowed from the pool.
-    func withContext<R>(_ body: (_ template: OpaquePointer, _ work: OpaquePointer) -> R) -> R {
-        let work = idle.withLock { $0.popLast() } ?? Context(pointer: EVP_MD_CTX_new()!)
+    private func free(_ context: OpaquePointer) {
+        switch kind {
+        case .message: EVP_MD_CTX_free(context)
+        case .prehashed: EVP_PKEY_CTX_free(context)
+        }
+    }
+
+    /// Runs `body` with a working context borrowed from the pool (made on first need: a fresh EVP_MD_CTX, or a
+    /// duplicate of the EVP_PKEY_CTX template); nil when OpenSSL cannot make one.
+    private func withWork<R>(_ body: (OpaquePointer) -> R) -> R? {
+        guard let work = idle.withLock({ $0.popLast() })?.pointer ?? makeWork() else { return nil }
         defer {
             let kept = idle.withLock { contexts -> Bool in
                 guard contexts.count < maxIdle else { return false }
-                contexts.append(work)
+                contexts.append(Context(pointer: work))
                 return true
             }
-            if !kept { EVP_MD_CTX_free(work.pointer) }
+            if !kept { free(work) }
         }
-        return body(template, work.pointer)
+        return body(work)
+    }
+
+    private func makeWork() -> OpaquePointer? {
+        switch kind {
+        case .message: EVP_MD_CTX_new()
+        case .prehashed: EVP_PKEY_CTX_dup(template)
+        }
+    }
+
+    /// Signs `count` bytes at `data` into `signature` (capacity in `length`, the signature's length out).
+    func sign(_ data: UnsafePointer<UInt8>?, _ count: Int, into signature: UnsafeMutablePointer<UInt8>, length: inout Int) -> Bool {
+        precondition(kind == .message, "a verification pool cannot sign")
+        return withWork { work in tb_sign(template, work, data, count, signature, &length) == 1 } ?? false
+    }
+
+    /// Checks `signature` (OpenSSL's format: DER for ECDSA) over `count` bytes at `data`.
+    func verify(_ data: UnsafePointer<UInt8>?, _ count: Int, signature: UnsafePointer<UInt8>?, _ signatureCount: Int) -> Bool {
+        withWork { work in
+            switch kind {
+            case .message: tb_verify(template, work, data, count, signature, signatureCount) == 1
+            case .prehashed: tb_verify_prehashed(work, Crypto.sha256MD, data, count, signature, signatureCount) == 1
+            }
+        } ?? false
     }
 }

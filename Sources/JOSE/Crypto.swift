@@ -2,7 +2,8 @@ internal import COpenSSL
 
 /// Small OpenSSL-backed primitives shared by the broker: hashing, randomness, constant-time comparison.
 public enum Crypto {
-    nonisolated(unsafe) private static let sha256MD: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+    /// Fetched once: an implicit fetch per call (`EVP_sha256()`) costs a provider lookup each time.
+    nonisolated(unsafe) static let sha256MD: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
 
     /// SHA-256 of `data`.
     public static func sha256(_ data: some Collection<UInt8>) -> [UInt8] {

@@ -146,8 +146,9 @@ public struct JSONParser: Sendable {
         }
 
         mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
-            // Room for a typical JWT claim set or header without rehashing while it grows.
-            var members = ObjectMembers(capacity: depth == 1 ? min(max((count - index) / 40, 3), 32) : 3)
+            // Room for a typical JWT claim set without rehashing while it grows: claims average about 32 bytes
+            // a member (a Keycloak access token: 16 in 517 bytes), so one per 28 bytes leaves some margin.
+            var members = ObjectMembers(capacity: depth == 1 ? min(max((count - index) / 28, 3), 32) : 3)
             try walkObject(depth: depth, into: &members)
             return .object(members.dictionary)
         }

@@ -82,10 +82,8 @@ public final class JWSPrivateKey: Sendable {
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: derCapacity + 64) { storage in
             let der = storage.baseAddress!
             var length = derCapacity
-            let ok = signer.withContext { template, work in
-                tb_sign(template, work, base, input.count, der, &length)
-            }
-            guard ok == 1, length <= derCapacity else { return .failure(.cryptoFailure("signing")) }
+            let ok = signer.sign(base, input.count, into: der, length: &length)
+            guard ok, length <= derCapacity else { return .failure(.cryptoFailure("signing")) }
             guard algorithm == .es256 else { return .success(body(UnsafeBufferPointer(start: der, count: length))) }
             let raw = der + derCapacity
             guard JWSPrivateKey.ecdsaRaw(der: UnsafeBufferPointer(start: der, count: length), into: raw)

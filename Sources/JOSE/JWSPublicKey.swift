@@ -85,16 +85,12 @@ public final class JWSPublicKey: Sendable {
     func verify(signature: UnsafeBufferPointer<UInt8>, over input: UnsafeRawBufferPointer) -> Bool {
         let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
         guard algorithm == .es256 else {
-            return verifier.withContext { template, work in
-                tb_verify(template, work, base, input.count, signature.baseAddress, signature.count) == 1
-            }
+            return verifier.verify(base, input.count, signature: signature.baseAddress, signature.count)
         }
         guard signature.count == 64 else { return false }
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 72) { der in
             let length = JWSPublicKey.ecdsaDER(raw: signature, into: der.baseAddress!)
-            return verifier.withContext { template, work in
-                tb_verify(template, work, base, input.count, der.baseAddress, length) == 1
-            }
+            return verifier.verify(base, input.count, signature: der.baseAddress, length)
         }
     }
 
