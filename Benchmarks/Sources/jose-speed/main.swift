@@ -53,10 +53,3 @@ for algorithm in JOSEFixtures.algorithms {
     measure("sign \(algorithm.rawValue)") { fixture.sign() }
     measure("verify \(algorithm.rawValue)") { fixture.verify() }
 }
-if filter == "capacity" {
-    let parts = keycloak.token.split(separator: ".")
-    var s = String(parts[1]); while s.count % 4 != 0 { s += "=" }
-    let data = Array(Data(base64Encoded: s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/"))!)
-    let object = try! JSONParser().parseObject(data)
-    print("bytes", data.count, "members", object.count, "capacity", object.capacity)
-}
