@@ -11,7 +11,7 @@ struct TenantSyncService: Service {
     let logger: Logger
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 if service.store.isShared {
                     group.addTask { await listenLoop() }

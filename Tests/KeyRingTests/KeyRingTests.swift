@@ -55,7 +55,7 @@ struct TemporaryDirectory: ~Copyable {
 
         let second = try directory.rotate()
         #expect(second.state == .active)
-        try ring.reload(logger: logger).get()
+        _ = try ring.reload(logger: logger).get()
         #expect(ring.current.active.kid == second.kid)
         #expect(ring.current.key(forKid: first) != nil)
         _ = try JWS.verify(token) { ring.current.key(forKid: $0) }
@@ -63,7 +63,7 @@ struct TemporaryDirectory: ~Copyable {
 
         #expect(throws: KeyRingError.cannotRetireActive(second.kid)) { try directory.retire(kid: second.kid) }
         _ = try directory.retire(kid: first)
-        try ring.reload(logger: logger).get()
+        _ = try ring.reload(logger: logger).get()
         #expect(ring.current.key(forKid: first) == nil)
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/\(first).pem"))
         #expect(throws: JOSEError.unknownKeyID) { try JWS.verify(token) { ring.current.key(forKid: $0) } }
@@ -78,14 +78,14 @@ struct TemporaryDirectory: ~Copyable {
         let ring = try KeyRing(directory: directory, bootstrap: true, logger: logger)
         let next = try directory.generate(algorithm)
         #expect(next.state == .next)
-        try ring.reload(logger: logger).get()
+        _ = try ring.reload(logger: logger).get()
         #expect(ring.current.active.algorithm == .es256)
         #expect(ring.current.key(forKid: next.kid)?.algorithm == algorithm)
         let jwks = try JWKSet(json: ring.current.jwks)
         #expect(jwks.keys.count == 2)
         let promoted = try directory.rotate()
         #expect(promoted.kid == next.kid)
-        try ring.reload(logger: logger).get()
+        _ = try ring.reload(logger: logger).get()
         #expect(ring.current.active.kid == next.kid)
         #expect(ring.current.active.algorithm == algorithm)
     }
