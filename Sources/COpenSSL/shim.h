@@ -155,6 +155,18 @@ done:
     return pkey;
 }
 
+/* RS256: PKCS#1 v1.5 padding; PS256: PSS with SHA-256 MGF1 and a salt as long as the digest (RFC 7518
+ * §3.5). Other algorithms need nothing. Returns 1 on success. */
+static inline int tb_set_rsa_padding(EVP_PKEY_CTX *pctx, int alg) {
+    if (alg == TB_ALG_PS256) {
+        return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
+            && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0
+            && EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) > 0;
+    }
+    if (alg == TB_ALG_RS256) return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) > 0;
+    return 1;
+}
+
 /* A ready-to-copy EVP_MD_CTX initialised for signing (sign=1) or verifying (sign=0) with `alg`. */
 static inline EVP_MD_CTX *tb_make_template(EVP_PKEY *pkey, int alg, int sign) {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
@@ -164,13 +176,7 @@ static inline EVP_MD_CTX *tb_make_template(EVP_PKEY *pkey, int alg, int sign) {
     int ok = sign ? EVP_DigestSignInit_ex(ctx, &pctx, md, NULL, NULL, pkey, NULL)
                   : EVP_DigestVerifyInit_ex(ctx, &pctx, md, NULL, NULL, pkey, NULL);
     if (ok <= 0) goto fail;
-    if (alg == TB_ALG_PS256) {
-        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0) goto fail;
-        if (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0) goto fail;
-        if (EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, "SHA256", NULL) <= 0) goto fail;
-    } else if (alg == TB_ALG_RS256) {
-        if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) goto fail;
-    }
+    if (!tb_set_rsa_padding(pctx, alg)) goto fail;
     return ctx;
 fail:
     EVP_MD_CTX_free(ctx);
@@ -204,13 +210,7 @@ static inline EVP_PKEY_CTX *tb_make_prehashed_verifier(EVP_PKEY *pkey, int alg, 
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     if (ctx == NULL) goto fail;
     if (EVP_PKEY_verify_init(ctx) <= 0) goto fail;
-    if (alg == TB_ALG_PS256) {
-        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) <= 0) goto fail;
-        if (EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) <= 0) goto fail;
-        if (EVP_PKEY_CTX_set_rsa_mgf1_md_name(ctx, "SHA256", NULL) <= 0) goto fail;
-    } else if (alg == TB_ALG_RS256) {
-        if (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0) goto fail;
-    }
+    if (!tb_set_rsa_padding(ctx, alg)) goto fail;
     if (EVP_PKEY_CTX_set_signature_md(ctx, sha256) <= 0) goto fail;
     return ctx;
 fail:
