@@ -139,6 +139,17 @@ struct ServeCommand: AsyncParsableCommand {
     /// standard `OTEL_*` variables (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_HEADERS`, ...)
     /// apply, as in every OpenTelemetry SDK.
     static func bootstrapTracing(endpoint: String, logger: Logger) -> some Service {
+        // swift-otel stops the process (fatalError) on a protocol or exporter this build leaves out: refuse
+        // those settings here with an error that names them. The per-signal variable wins over the shared one.
+        let environment = ProcessInfo.processInfo.environment
+        for (name, value) in [("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")].compactMap({ specific, shared in
+            environment[specific].map { (specific, $0) } ?? environment[shared].map { (shared, $0) }
+        }) where !["http/protobuf", "http/json"].contains(value.lowercased()) {
+            fail("tracing error: \(name)=\(value): traces are exported over OTLP/HTTP only (http/protobuf, the default, or http/json)")
+        }
+        if let exporter = environment["OTEL_TRACES_EXPORTER"], !["otlp", "none"].contains(exporter.lowercased()) {
+            fail("tracing error: OTEL_TRACES_EXPORTER=\(exporter): only otlp (the default) or none")
+        }
         var otel = OTel.Configuration.default
         otel.serviceName = "token-broker"
         otel.logs.enabled = false

@@ -129,12 +129,19 @@ extension [String: JSONValue] {
         #expect(!broker.log.contains("traceId"))
     }
 
-    @Test("--tracing-endpoint must be an absolute http(s) URL")
-    func badEndpoint() async throws {
+    @Test("a bad tracing set-up is a clear start-up error, not a crash", arguments: [
+        (["--tracing-endpoint", "otel-collector:4318"], [:], "--tracing-endpoint"),
+        (["--tracing-endpoint", "http://127.0.0.1:4318/v1/traces"], ["OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"], "OTEL_EXPORTER_OTLP_PROTOCOL=grpc"),
+        (["--tracing-endpoint", "http://127.0.0.1:4318/v1/traces"], ["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"],
+         "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc"),
+        (["--tracing-endpoint", "http://127.0.0.1:4318/v1/traces"], ["OTEL_TRACES_EXPORTER": "zipkin"], "OTEL_TRACES_EXPORTER=zipkin"),
+    ] as [([String], [String: String], String)])
+    func badTracingSetUp(flags: [String], environment: [String: String], named: String) async throws {
         let scratch = ScratchDirectory()
         let result = try await BrokerProcess.run(
-            ["serve", "--port", "0", "--keys-dir", scratch.path + "/keys", "--tracing-endpoint", "otel-collector:4318"], directory: scratch.path)
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("--tracing-endpoint"), "\(result.stderr)")
+            ["serve", "--port", "0", "--keys-dir", scratch.path + "/keys", "--database", "sqlite:\(scratch.path)/db.sqlite"] + flags,
+            environment: environment, directory: scratch.path)
+        #expect(result.status == 1, "exit \(result.status): \(result.stderr)")
+        #expect(result.stderr.contains(named), "\(result.stderr)")
     }
 }
