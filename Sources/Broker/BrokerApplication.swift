@@ -88,12 +88,6 @@ public struct BrokerApplication: Sendable {
             keyRing: keyRing, tenants: tenants, revocations: tenants.revocations, issuer: { issuer.current }, leeway: configuration.leeway)
     }
 
-    /// Query parameters whose values a span never records. The contract puts no credential in a query, but a
-    /// client may: these are the names credentials go by in OAuth, OIDC and common APIs.
-    static let redactedQueryParameters: Set<String> = [
-        "access_token", "id_token", "refresh_token", "token", "code", "otp", "password", "client_secret", "secret", "api_key", "apikey", "key",
-    ]
-
     /// The native HTTPS listener's certificate and key, when `--tls-cert` / `--tls-key` are set.
     public let tls: TLSMaterial?
 
@@ -105,8 +99,7 @@ public struct BrokerApplication: Sendable {
         let router = Router(context: BrokerRequestContext.self)
         if tracing != nil {
             // Outermost, so the span covers the whole request and sees the status the next middleware answers.
-            // The query is recorded with the values of parameters that may carry credentials redacted.
-            router.add(middleware: TracingMiddleware(redactingQueryParameters: Self.redactedQueryParameters))
+            router.add(middleware: RequestTracingMiddleware())
         }
         router.add(middleware: RequestObservabilityMiddleware(metrics: metrics, tracing: tracing != nil))
         let keycloak = KeycloakCallerVerifier(

@@ -197,7 +197,14 @@ public struct BrokerConfiguration: Sendable {
         }
 
         var tracingEndpoint: String?
-        if let raw = text("tracingEndpoint"), !raw.isEmpty { tracingEndpoint = try url("tracingEndpoint", raw) }
+        if let raw = text("tracingEndpoint"), !raw.isEmpty {
+            let endpoint = try url("tracingEndpoint", raw)
+            // swift-otel posts to this URL as given: without a path every export would go to `/` and be lost.
+            guard let path = URL(string: endpoint)?.path, !path.isEmpty, path != "/" else {
+                throw ConfigurationError("--tracing-endpoint: '\(raw)' has no path; give the full traces URL, e.g. http://otel-collector:4318/v1/traces")
+            }
+            tracingEndpoint = endpoint
+        }
 
         let tlsCert = text("tlsCert").flatMap { $0.isEmpty ? nil : $0 }
         let tlsKey = text("tlsKey").flatMap { $0.isEmpty ? nil : $0 }

@@ -78,7 +78,7 @@ public struct Setting: Sendable {
         Setting("shutdownGracePeriod", "30", "seconds in-flight requests get to finish after SIGTERM"),
         Setting("logLevel", "info", "trace, debug, info, notice, warning, error or critical"),
         Setting("logFormat", "text", "text, or json for production"),
-        Setting("tracingEndpoint", nil, "OTLP/HTTP traces URL of an OpenTelemetry collector, e.g. http://otel-collector:4318/v1/traces; set: a span per request and per upstream call is exported, OTEL_* variables (sampler, service name, headers) apply (default: tracing off)"),
+        Setting("tracingEndpoint", nil, "full OTLP/HTTP traces URL of an OpenTelemetry collector, e.g. http://otel-collector:4318/v1/traces; set: a span per request and per upstream call is exported, OTEL_* variables (sampler, service name, headers) apply (default: tracing off)"),
         Setting("metricsTenants", nil, "comma-separated tenant ids whose minted tokens are counted under their own tenant label in /metrics; all others as tenant=\"other\" (default: none)"),
     ]
 

@@ -65,10 +65,12 @@ final class ContextPool: @unchecked Sendable {
     }
 
     private func makeWork() -> OpaquePointer? {
-        switch kind {
+        let work = switch kind {
         case .message: EVP_MD_CTX_new()
         case .prehashed: EVP_PKEY_CTX_dup(template)
         }
+        if work == nil { ERR_clear_error() }
+        return work
     }
 
     /// Signs `count` bytes at `data` into `signature` (capacity in `length`, the signature's length out).

@@ -139,8 +139,9 @@ struct ServeCommand: AsyncParsableCommand {
     /// standard `OTEL_*` variables (`OTEL_SERVICE_NAME`, `OTEL_TRACES_SAMPLER`, `OTEL_EXPORTER_OTLP_HEADERS`, ...)
     /// apply, as in every OpenTelemetry SDK.
     static func bootstrapTracing(endpoint: String, logger: Logger) -> some Service {
-        // swift-otel stops the process (fatalError) on a protocol or exporter this build leaves out: refuse
-        // those settings here with an error that names them. The per-signal variable wins over the shared one.
+        // swift-otel stops the process (fatalError) on a protocol, exporter, propagator or sampler it (or this
+        // build) leaves out: refuse those settings here with an error that names them. The per-signal protocol
+        // variable wins over the shared one.
         let environment = ProcessInfo.processInfo.environment
         for (name, value) in [("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")].compactMap({ specific, shared in
             environment[specific].map { (specific, $0) } ?? environment[shared].map { (shared, $0) }
@@ -149,6 +150,16 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if let exporter = environment["OTEL_TRACES_EXPORTER"], !["otlp", "none"].contains(exporter.lowercased()) {
             fail("tracing error: OTEL_TRACES_EXPORTER=\(exporter): only otlp (the default) or none")
+        }
+        if let propagators = environment["OTEL_PROPAGATORS"],
+            let unsupported = propagators.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
+                .first(where: { !["tracecontext", "none", ""].contains($0) })
+        {
+            fail("tracing error: OTEL_PROPAGATORS=\(propagators): \(unsupported) is not supported, only tracecontext (W3C traceparent, the default)")
+        }
+        let samplers = ["always_on", "always_off", "traceidratio", "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio"]
+        if let sampler = environment["OTEL_TRACES_SAMPLER"], !samplers.contains(sampler.lowercased()) {
+            fail("tracing error: OTEL_TRACES_SAMPLER=\(sampler): use one of \(samplers.joined(separator: ", "))")
         }
         var otel = OTel.Configuration.default
         otel.serviceName = "token-broker"

@@ -27,7 +27,8 @@ final class BrokerProcess: Sendable {
 
     /// The environment without any TOKEN_BROKER_* the developer may have set, plus `extra`.
     static func environment(_ extra: [String: String]) -> [String: String] {
-        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TOKEN_BROKER_") }
+        // The developer's own broker and OpenTelemetry settings must not change what a test starts.
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("TOKEN_BROKER_") && !$0.key.hasPrefix("OTEL_") }
         for (key, value) in extra { env[key] = value }
         return env
     }
@@ -106,7 +107,9 @@ final class BrokerProcess: Sendable {
         return nil
     }
 
+    /// Sends `signal` while the process runs (never to a pid the system may have handed to another process since).
     func signal(_ signal: Int32) {
+        guard process.isRunning else { return }
         kill(pid, signal)
     }
 

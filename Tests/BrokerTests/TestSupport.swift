@@ -70,8 +70,9 @@ final class LoopbackScript: Sendable {
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", PythonPeer.repositoryRoot + "/Tests/Support/scripts/" + script] + arguments
+        let errors = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
         // One line, read byte by byte (FileHandle.availableData may wait for more than it has).
         var bytes = [UInt8]()
@@ -81,9 +82,14 @@ final class LoopbackScript: Sendable {
         let line = String(decoding: bytes, as: UTF8.self)
         let words = line.split(separator: " ")
         guard words.count == 3, words[0] == "listening", let port = Int(words[1]), let pid = Int32(words[2]) else {
+            // It failed before listening (a missing Python module, say): its standard error says why.
             process.terminate()
-            throw TestFailure("\(script) did not start: \(line)")
+            process.waitUntilExit()
+            let why = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            throw TestFailure("\(script) did not start: \(line)\n\(why)")
         }
+        // From here on nothing reads its standard error: let it go nowhere rather than fill a pipe.
+        try? errors.fileHandleForReading.close()
         self.port = port
         self.pid = pid
     }

@@ -100,6 +100,37 @@ enum TestKeys {
         expectRejected([parts[0], parts[1], Base64URL.encode(signature)].joined(separator: "."))
     }
 
+    @Test("a refused signature leaves the key's pooled contexts sound: good, bad and good again, also from many tasks at once",
+        arguments: JWSAlgorithm.allCases)
+    func contextsSurviveFailures(algorithm: JWSAlgorithm) async throws {
+        let key = TestKeys.key(algorithm)
+        let token = try JWS.sign(claims: ["sub": .string("a"), "exp": .int(2_000_000_000)], key: key)
+        let parts = token.split(separator: ".").map(String.init)
+        var signature = Base64URL.decode(parts[2])!
+        signature[signature.count / 2] ^= 0x01
+        let forged = [parts[0], parts[1], Base64URL.encode(signature)].joined(separator: ".")
+        for _ in 0..<3 {
+            #expect((try? JWS.verify(token, key: TestKeys.lookup)) != nil)
+            expectRejected(forged, .invalidSignature)
+        }
+        let outcomes = await withTaskGroup(of: (Bool, Bool).self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    var good = true
+                    var bad = true
+                    for _ in 0..<25 {
+                        good = good && (try? JWS.verify(token, key: TestKeys.lookup)) != nil
+                        bad = bad && (try? JWS.verify(forged, key: TestKeys.lookup)) == nil
+                    }
+                    return (good, bad)
+                }
+            }
+            return await group.reduce(into: [(Bool, Bool)]()) { $0.append($1) }
+        }
+        #expect(outcomes.allSatisfy { $0.0 }, "a valid token failed after refusals")
+        #expect(outcomes.allSatisfy { $0.1 }, "a forged token verified")
+    }
+
     @Test("alg none is refused, in any spelling, with or without a signature")
     func algNone() {
         for alg in ["none", "None", "NONE", "nOnE"] {
