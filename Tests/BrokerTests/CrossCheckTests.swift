@@ -15,24 +15,11 @@ enum PythonPeer {
     }
 
     static func run(_ arguments: [String]) throws -> [UInt8] {
-        let process = Process()
         let python = ProcessInfo.processInfo.environment["TOKEN_BROKER_TEST_PYTHON"] ?? "python3"
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [python, "-W", "ignore", repositoryRoot + "/scripts/crosscheck.py"] + arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let errors = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw TestFailure(
-                "crosscheck.py \(arguments.first ?? "") failed (\(process.terminationStatus)); are PyJWT and joserfc installed (scripts/test)?\n"
-                    + String(decoding: errors, as: UTF8.self))
-        }
-        return Array(data)
+        let output = try runTool(
+            "/usr/bin/env", [python, "-W", "ignore", repositoryRoot + "/scripts/crosscheck.py"] + arguments,
+            hint: "are PyJWT and joserfc installed (scripts/test)?")
+        return Array(output.utf8)
     }
 }
 

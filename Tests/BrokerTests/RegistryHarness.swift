@@ -68,32 +68,6 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     }
 }
 
-/// Runs a command to completion and returns its standard output; throws with its standard error when it fails.
-/// Standard error goes to a file, so a child that writes a lot there cannot block on a full pipe while this
-/// reads standard output.
-@discardableResult
-func runTool(_ path: String, _ arguments: [String]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe()
-    let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("runTool-\(UUID().uuidString).err")
-    _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: errorFile) }
-    let errorHandle = try FileHandle(forWritingTo: errorFile)
-    defer { try? errorHandle.close() }
-    process.standardOutput = out
-    process.standardError = errorHandle
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        let errors = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
-        throw TestFailure("\(([path] + arguments).joined(separator: " ")) failed: \(errors)")
-    }
-    return String(decoding: output, as: UTF8.self)
-}
 
 /// A settable clock, so lifecycle and dashboard tests control "now".
 final class TestClock: Sendable {

@@ -9,17 +9,10 @@ import Testing
 func makeCertificate(in directory: String, name: String) throws -> (certificate: String, key: String) {
     let certificate = "\(directory)/\(name).crt"
     let key = "\(directory)/\(name).key"
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = [
+    try runTool("/usr/bin/env", [
         "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", "/CN=\(name)",
         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
-    ]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { throw TestFailure("openssl req failed") }
+    ])
     chmod(key, 0o600)
     return (certificate, key)
 }
