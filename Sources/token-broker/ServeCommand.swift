@@ -63,7 +63,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
     @Option(help: "text or json (default text).") var logFormat: String?
     @Option(help: "Comma-separated tenant ids whose minted tokens /metrics counts by id; all others as tenant=\"other\" (default none; SIGHUP re-reads it).") var metricsTenants: String?
-    @Option(help: "OTLP/HTTP traces URL of an OpenTelemetry collector (e.g. http://otel-collector:4318/v1/traces); default: tracing off.") var tracingEndpoint: String?
+    @Option(help: "Full OTLP/HTTP traces URL of an OpenTelemetry collector (e.g. http://otel-collector:4318/v1/traces); default: tracing off.") var tracingEndpoint: String?
 
     var flags: [String: String] {
         let pairs: [(String, String?)] = [
@@ -143,10 +143,9 @@ struct ServeCommand: AsyncParsableCommand {
         // build) leaves out: refuse those settings here with an error that names them. The per-signal protocol
         // variable wins over the shared one.
         let environment = ProcessInfo.processInfo.environment
-        for (name, value) in [("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")].compactMap({ specific, shared in
-            environment[specific].map { (specific, $0) } ?? environment[shared].map { (shared, $0) }
-        }) where !["http/protobuf", "http/json"].contains(value.lowercased()) {
-            fail("tracing error: \(name)=\(value): traces are exported over OTLP/HTTP only (http/protobuf, the default, or http/json)")
+        let protocolName = environment["OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"] != nil ? "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL" : "OTEL_EXPORTER_OTLP_PROTOCOL"
+        if let value = environment[protocolName], !["http/protobuf", "http/json"].contains(value.lowercased()) {
+            fail("tracing error: \(protocolName)=\(value): traces are exported over OTLP/HTTP only (http/protobuf, the default, or http/json)")
         }
         if let exporter = environment["OTEL_TRACES_EXPORTER"], !["otlp", "none"].contains(exporter.lowercased()) {
             fail("tracing error: OTEL_TRACES_EXPORTER=\(exporter): only otlp (the default) or none")
@@ -173,7 +172,11 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             let backend = try OTel.makeTracingBackend(configuration: otel)
             InstrumentationSystem.bootstrap(backend.factory)
-            logger.info("tracing on", metadata: ["endpoint": .string(endpoint)])
+            // The URL may carry credentials (user:password@); the log line never does.
+            var shown = URLComponents(string: endpoint)
+            shown?.user = nil
+            shown?.password = nil
+            logger.info("tracing on", metadata: ["endpoint": .string(shown?.string ?? "-")])
             return backend.service
         } catch {
             fail("tracing error: \(error)")

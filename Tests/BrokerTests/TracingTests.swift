@@ -49,7 +49,10 @@ extension [String: JSONValue] {
         defer { double.stop() }
         let broker = try await BrokerProcess.serve(
             keysDir: scratch.path + "/keys", directory: scratch.path,
-            extraArguments: ["--database", "sqlite:\(scratch.path)/db.sqlite", "--keycloak-url", double.base, "--tracing-endpoint", sink.endpoint],
+            extraArguments: [
+                "--database", "sqlite:\(scratch.path)/db.sqlite", "--keycloak-url", double.base,
+                "--tracing-endpoint", sink.endpoint.replacingOccurrences(of: "http://", with: "http://collector:tracing-secret@"),
+            ],
             environment: ["OTEL_BSP_SCHEDULE_DELAY": "100"])
         defer { broker.signal(SIGKILL) }
 
@@ -84,6 +87,7 @@ extension [String: JSONValue] {
             "no header, address or other attribute: \(verify.attributes.keys.sorted())")
         #expect(verify["parentSpanId"] == .string(""), "a request without traceparent starts its own trace")
         let verifyTrace = try #require(verify["traceId"]?.stringValue)
+        #expect(broker.log.contains("tracing on") && !broker.log.contains("tracing-secret"), "the endpoint's credentials are not logged")
         let verifyLine = try #require(broker.log.split(separator: "\n").first { $0.contains("\"route\":\"/v1/verify\"") })
         #expect(verifyLine.contains("\"traceId\":\"\(verifyTrace)\""), "the request's log line names its trace: \(verifyLine)")
 
