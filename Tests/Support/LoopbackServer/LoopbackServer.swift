@@ -28,7 +28,8 @@ public final class LoopbackServer: Sendable {
 
     public var port: Int { portBox.load(ordering: .relaxed) }
 
-    /// Serves `router` and returns once it listens.
+    /// Serves `router` and returns once it listens; throws if it does not within 30 s (a starved test process at
+    /// the start of a full run can take seconds), rather than hand out port 0 for a double that is not there.
     public func start(_ router: Router<BasicRequestContext>) async throws {
         let requested = port
         let app = Application(
@@ -38,8 +39,12 @@ public final class LoopbackServer: Sendable {
         portBox.store(0, ordering: .relaxed)
         let running = Task { try await app.runService(gracefulShutdownSignals: []) }
         task.withLock { $0 = running }
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while port == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        guard port != 0 else {
+            running.cancel()
+            throw LoopbackServerError(message: "\(label) did not listen on \(host) within 30 s")
+        }
     }
 
     /// Stops listening and waits for it; `start` again reuses the port.
@@ -56,4 +61,10 @@ public final class LoopbackServer: Sendable {
 
     /// Stops without waiting (for `defer` in synchronous contexts).
     public func stop() { task.withLock { $0?.cancel() } }
+}
+
+/// A double that could not start.
+public struct LoopbackServerError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }
