@@ -21,10 +21,11 @@ import Testing
 
         let rotated = try await BrokerProcess.run(["keys", "rotate"] + keys, directory: scratch.path)
         #expect(rotated.stdout.contains("active key is now \(newKid)"))
-        let refused = try await BrokerProcess.run(["keys", "retire", newKid] + keys, directory: scratch.path)
+        // Kids are base64url and may begin with "-": after "--" they cannot be taken for an option.
+        let refused = try await BrokerProcess.run(["keys", "retire"] + keys + ["--", newKid], directory: scratch.path)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("active signing key"))
-        let retired = try await BrokerProcess.run(["keys", "retire", oldKid] + keys, directory: scratch.path)
+        let retired = try await BrokerProcess.run(["keys", "retire"] + keys + ["--", oldKid], directory: scratch.path)
         #expect(retired.status == 0)
         let table = try await BrokerProcess.run(["keys", "list"] + keys, directory: scratch.path)
         #expect(table.stdout.contains(oldKid) && table.stdout.contains("retired"))
