@@ -91,14 +91,29 @@ final class TokenVerifier: Sendable {
         }
         if now >= token.expiresAt + leeway { return .failure(.invalid(JOSEError.expired.description)) }
         if let nbf = token.notBefore, now + leeway < nbf { return .failure(.invalid(JOSEError.notYetValid.description)) }
-        guard let view = tenants.directory.tenant(id: token.tenantId), view.domain == token.tenantDomain else {
-            return .failure(.invalid("the token's tenant is unknown"))
+        // Borrowed, not retained: every request for a tenant would otherwise update the reference count
+        // of that tenant's one view object, a cache line the event loop threads would pass back and forth.
+        let tenantFailure: Failure? = tenants.directory.withTenant(id: token.tenantId) { view in
+            guard let view, view.domain == token.tenantDomain else { return .invalid("the token's tenant is unknown") }
+            guard view.status(at: Date(timeIntervalSince1970: now)) == .active else { return .tenantInactive }
+            // The default audience is the tenant's own origin, which is the token's `tenant_domain` (checked above).
+            if audience == nil, !token.audiences.contains(where: { Self.isOrigin($0, of: view.domain) }) {
+                return .invalid(JOSEError.invalidAudience.description)
+            }
+            return nil
         }
-        guard view.status(at: Date(timeIntervalSince1970: now)) == .active else { return .failure(.tenantInactive) }
-        let expected = audience ?? "https://\(view.domain)"
-        guard token.audiences.contains(expected) else { return .failure(.invalid(JOSEError.invalidAudience.description)) }
+        if let tenantFailure { return .failure(tenantFailure) }
+        if let audience, !token.audiences.contains(audience) { return .failure(.invalid(JOSEError.invalidAudience.description)) }
         if revocations.isRevoked(token.jti) { return .failure(.revoked) }
         return .success(token)
+    }
+
+    /// Whether `audience` is exactly `https://<domain>` (without building that string per request).
+    static func isOrigin(_ audience: String, of domain: String) -> Bool {
+        let scheme = "https://".utf8
+        let audience = audience.utf8
+        return audience.count == scheme.count + domain.utf8.count && audience.starts(with: scheme)
+            && audience.dropFirst(scheme.count).elementsEqual(domain.utf8)
     }
 
     private func verifyStatic(_ token: String, now: Double) -> Result<VerifiedCXToken, StaticFailureBox> {

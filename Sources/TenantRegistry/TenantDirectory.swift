@@ -166,6 +166,33 @@ public final class TenantDirectory: Sendable {
         currentReference()._withUnsafeGuaranteedRef { $0.tenant(domain: domain) }
     }
 
+    /// Calls `body` with the tenant whose id is `id` (nil if none), without retaining it: the view is borrowed
+    /// from this thread's snapshot, valid only inside `body`, which must not call into the directory. On
+    /// the hot path this saves the atomic reference count update on the view, whose cache line is usually
+    /// cold at 100k tenants, and which keeps consecutive lookups from overlapping their cache misses.
+    @inline(__always)
+    public func withTenant<Result>(id: String, _ body: (borrowing TenantView?) throws -> Result) rethrows -> Result {
+        try currentReference()._withUnsafeGuaranteedRef { snapshot in
+            switch snapshot.idIndex.probe(id) {
+            case .hit(let view): try view._withUnsafeGuaranteedRef { try body($0) }
+            case .miss: try body(nil)
+            case .unsure: try body(snapshot.byId[id])
+            }
+        }
+    }
+
+    /// As `withTenant(id:_:)`, by domain.
+    @inline(__always)
+    public func withTenant<Result>(domain: String, _ body: (borrowing TenantView?) throws -> Result) rethrows -> Result {
+        try currentReference()._withUnsafeGuaranteedRef { snapshot in
+            switch snapshot.domainIndex.probe(domain) {
+            case .hit(let view): try view._withUnsafeGuaranteedRef { try body($0) }
+            case .miss: try body(nil)
+            case .unsure: try body(snapshot.byDomain[domain])
+            }
+        }
+    }
+
     /// The current snapshot, owned by this thread's cache: valid until this thread's next call into the
     /// directory, so use it right away and never across a call that could refresh the cache.
     @inline(__always)

@@ -90,6 +90,8 @@ import Testing
             #expect(byDomain != nil && byDomain === snapshot.byDomain[tenant.domain], "domain \(tenant.domain)")
             #expect(byDomain?.domain == tenant.domain)
             #expect(snapshot.tenant(id: tenant.tenantId) === byId && snapshot.tenant(domain: tenant.domain) === byDomain)
+            #expect(directory.withTenant(id: Self.fresh(tenant.tenantId)) { $0 === byId && $0 != nil })
+            #expect(directory.withTenant(domain: Self.fresh(tenant.domain)) { $0 === byDomain && $0 != nil })
         }
     }
 
@@ -102,9 +104,11 @@ import Testing
         for tenant in tenants.prefix(500) {
             for query in Self.nearMisses(tenant.tenantId) + [tenant.domain] {
                 #expect(directory.tenant(id: query) === snapshot.byId[query], "id query \(query)")
+                #expect(directory.withTenant(id: query) { $0 === snapshot.byId[query] }, "borrowed id query \(query)")
             }
             for query in Self.nearMisses(tenant.domain) + [tenant.tenantId] {
                 #expect(directory.tenant(domain: query) === snapshot.byDomain[query], "domain query \(query)")
+                #expect(directory.withTenant(domain: query) { $0 === snapshot.byDomain[query] }, "borrowed domain query \(query)")
             }
         }
         for query in ["", "T0", "TENANT-1", "D0.IO", "unknown", "unknown.expertflow.com", String(repeating: "z", count: 300)] {
@@ -209,6 +213,8 @@ import Testing
         for query in queries {
             #expect(directory.tenant(id: query) === snapshot.byId[query], "id \(query)")
             #expect(directory.tenant(domain: query) === snapshot.byDomain[query], "domain \(query)")
+            #expect(directory.withTenant(id: query) { $0 === snapshot.byId[query] }, "borrowed id \(query)")
+            #expect(directory.withTenant(domain: query) { $0 === snapshot.byDomain[query] }, "borrowed domain \(query)")
         }
         #expect(directory.tenant(id: "tenant\u{212A}")?.tenantId == "tenantK")
         #expect(directory.tenant(id: "cafe\u{301}")?.tenantId == "caf\u{E9}")

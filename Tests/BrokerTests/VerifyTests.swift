@@ -7,10 +7,11 @@ import Testing
 
 extension RegistryHarness {
     /// Signs arbitrary header and claims text with the broker's active key (or `key`), to forge hostile tokens.
-    func forge(header: String? = nil, claims: String, key: JWSPrivateKey? = nil) throws -> String {
+    /// `encodedPayload` replaces the encoded claims as is (for payloads that are not valid base64url).
+    func forge(header: String? = nil, claims: String, key: JWSPrivateKey? = nil, encodedPayload: String? = nil) throws -> String {
         let signing = try key ?? KeyRingDirectory(path: scratch.path + "/keys").privateKey(kid: broker.keyRing.current.active.kid)
         let headerText = header ?? "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"\(signing.kid)\"}"
-        let input = Base64URL.encode(Array(headerText.utf8)) + "." + Base64URL.encode(Array(claims.utf8))
+        let input = Base64URL.encode(Array(headerText.utf8)) + "." + (encodedPayload ?? Base64URL.encode(Array(claims.utf8)))
         return input + "." + Base64URL.encode(try signing.sign(Array(input.utf8)))
     }
 
@@ -89,49 +90,66 @@ extension RegistryHarness {
             let hsInput = Base64URL.encode(Array("{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"\(kid)\"}".utf8)) + "." + Base64URL.encode(Array(harness.claims(now: now).utf8))
             let hsToken = hsInput + "." + Base64URL.encode(hmacSHA256(key: Array(pubPEM.utf8), message: Array(hsInput.utf8)))
 
-            var cases: [(String, String)] = [
-                ("alg none", Base64URL.encode(Array("{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"\(kid)\"}".utf8)) + "." + parts[1] + "."),
-                ("HS256 with our public key", hsToken),
-                ("unknown kid", try harness.forge(header: "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"nope\"}", claims: harness.claims(now: now))),
-                ("foreign key with our kid", try harness.forge(header: "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"\(kid)\"}", claims: harness.claims(now: now), key: foreign)),
-                ("nbf in the future", try harness.forge(claims: harness.claims(now: now, ["nbf": "\(Int(now.timeIntervalSince1970) + 600)"]))),
-                ("wrong iss", try harness.forge(claims: harness.claims(now: now, ["iss": "\"https://evil.example\""]))),
-                ("wrong aud", try harness.forge(claims: harness.claims(now: now, ["aud": "\"https://tenant2.expertflow.com\""]))),
-                ("tampered payload", parts[0] + "." + Base64URL.encode(Array(harness.claims(now: now, ["roles": "[\"admin\"]"]).utf8)) + "." + parts[2]),
-                ("truncated", String(good.dropLast(10))),
-                ("bad base64url", parts[0] + "." + parts[1] + "!" + "." + parts[2]),
-                ("padding", parts[0] + "." + parts[1] + "." + parts[2] + "=="),
-                ("1 MB token", String(repeating: "A", count: 1_000_000)),
-                ("duplicate JSON keys", try harness.forge(claims: "{\"exp\":1,\"exp\":\(Int(now.timeIntervalSince1970) + 300)," + harness.claims(now: now, ["exp": "-"]).dropFirst())),
-                ("non-object payload", try harness.forge(claims: "[1,2,3]")),
-                ("exp as a string", try harness.forge(claims: harness.claims(now: now, ["exp": "\"\(Int(now.timeIntervalSince1970) + 300)\""]))),
-                ("typ JWT", try harness.forge(header: "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"\(kid)\"}", claims: harness.claims(now: now))),
-                ("unknown tenant", try harness.forge(claims: harness.claims(tenant: "ghost", now: now))),
-                ("tenant_domain not the tenant's", try harness.forge(claims: harness.claims(now: now, ["tenant_domain": "\"tenant2.expertflow.com\""]))),
-                ("roles not an array", try harness.forge(claims: harness.claims(now: now, ["roles": "\"admin\""]))),
-                ("no jti", try harness.forge(claims: harness.claims(now: now, ["jti": "-"]))),
+            let cases: [(String, String, String)] = [
+                ("alg none", Base64URL.encode(Array("{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"\(kid)\"}".utf8)) + "." + parts[1] + ".", "malformed token: empty part"),
+                ("HS256 with our public key", hsToken, "algorithm 'HS256' is not accepted"),
+                ("unknown kid", try harness.forge(header: "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"nope\"}", claims: harness.claims(now: now)), "no key with this kid"),
+                ("foreign key with our kid", try harness.forge(header: "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"\(kid)\"}", claims: harness.claims(now: now), key: foreign), "signature does not verify"),
+                ("nbf in the future", try harness.forge(claims: harness.claims(now: now, ["nbf": "\(Int(now.timeIntervalSince1970) + 600)"])), "token is not yet valid"),
+                ("wrong iss", try harness.forge(claims: harness.claims(now: now, ["iss": "\"https://evil.example\""])), "issuer is not accepted"),
+                ("wrong aud", try harness.forge(claims: harness.claims(now: now, ["aud": "\"https://tenant2.expertflow.com\""])), "audience is not accepted"),
+                // Near misses of the default audience, the tenant's origin `https://tenant1.expertflow.com`.
+                ("aud with a trailing slash", try harness.forge(claims: harness.claims(now: now, ["aud": "\"https://tenant1.expertflow.com/\""])), "audience is not accepted"),
+                ("aud over http", try harness.forge(claims: harness.claims(now: now, ["aud": "\"http://tenant1.expertflow.com\""])), "audience is not accepted"),
+                ("aud one byte short", try harness.forge(claims: harness.claims(now: now, ["aud": "\"https://tenant1.expertflow.co\""])), "audience is not accepted"),
+                ("aud one byte long", try harness.forge(claims: harness.claims(now: now, ["aud": "\"https://tenant1.expertflow.comm\""])), "audience is not accepted"),
+                ("aud in capitals", try harness.forge(claims: harness.claims(now: now, ["aud": "\"https://TENANT1.expertflow.com\""])), "audience is not accepted"),
+                ("aud of bare domain", try harness.forge(claims: harness.claims(now: now, ["aud": "[\"tenant1.expertflow.com\",\"https://\"]"])), "audience is not accepted"),
+                ("tampered payload", parts[0] + "." + Base64URL.encode(Array(harness.claims(now: now, ["roles": "[\"admin\"]"]).utf8)) + "." + parts[2], "signature does not verify"),
+                ("truncated", String(good.dropLast(10)), "signature does not verify"),
+                ("bad base64url", parts[0] + "." + parts[1] + "!" + "." + parts[2], "signature does not verify"),
+                ("bad base64url under a good signature", try harness.forge(claims: "", encodedPayload: parts[1] + "!"), "payload is not canonical base64url"),
+                ("padded payload under a good signature", try harness.forge(claims: "", encodedPayload: parts[1] + "=="), "payload is not canonical base64url"),
+                ("padding", parts[0] + "." + parts[1] + "." + parts[2] + "==", "signature is not canonical base64url"),
+                ("1 MB token", String(repeating: "A", count: 1_000_000), "token exceeds the size limit"),
+                ("duplicate JSON keys", try harness.forge(claims: "{\"exp\":1,\"exp\":\(Int(now.timeIntervalSince1970) + 300)," + harness.claims(now: now, ["exp": "-"]).dropFirst()), "payload is not a valid JSON object"),
+                ("non-object payload", try harness.forge(claims: "[1,2,3]"), "payload is not a valid JSON object"),
+                ("exp as a string", try harness.forge(claims: harness.claims(now: now, ["exp": "\"\(Int(now.timeIntervalSince1970) + 300)\""])), "claim 'exp' has an invalid value"),
+                ("typ JWT", try harness.forge(header: "{\"alg\":\"ES256\",\"typ\":\"JWT\",\"kid\":\"\(kid)\"}", claims: harness.claims(now: now)), "token type is not accepted"),
+                ("unknown tenant", try harness.forge(claims: harness.claims(tenant: "ghost", now: now)), "the token's tenant is unknown"),
+                ("tenant_domain not the tenant's", try harness.forge(claims: harness.claims(now: now, ["tenant_domain": "\"tenant2.expertflow.com\""])), "the token's tenant is unknown"),
+                ("roles not an array", try harness.forge(claims: harness.claims(now: now, ["roles": "\"admin\""])), "claim 'roles' has an invalid value"),
+                ("no jti", try harness.forge(claims: harness.claims(now: now, ["jti": "-"])), "a cx-tenant claim is missing or not a string"),
             ]
-            let expired = try harness.forge(claims: harness.claims(now: now, ttl: 60))
-            let retiredToken = good
-            _ = try directory.rotate()
-            _ = try directory.retire(kid: kid)
-            harness.broker.keyRing.reload(logger: .init(label: "test"))
-            cases.append(("kid of a retired key", retiredToken))
-            clock.set(now.addingTimeInterval(60 + 61))
-            cases.append(("expired beyond leeway", expired))
-
             let longAlg = Base64URL.encode(Array("{\"alg\":\"\(String(repeating: "X", count: 6000))\",\"kid\":\"\(kid)\"}".utf8)) + "." + parts[1] + "." + parts[2]
             let reflected = try await client.send(.get, "/v1/verify", key: longAlg)
             #expect(reflected.status == .unauthorized)
             #expect((reflected.headers[.wwwAuthenticate]?.count ?? 0) < 200, "token text must not be reflected")
-            for (name, token) in cases {
-                let verify = try await client.send(.get, "/v1/verify", key: token)
-                #expect(verify.status == .unauthorized, "\(name): \(verify.status)")
-                #expect(verify.headers[.wwwAuthenticate]?.contains("invalid_token") == true, "\(name)")
-                #expect(verify.headers[HTTPField.Name("X-Auth-Tenant")!] == nil)
-                let introspection = try await client.form("/oauth2/introspect", [("token", token)], basic: (id, secret))
-                #expect(introspection.status.code < 500, "\(name)")
-                if introspection.status == .ok { #expect(try introspection.json == ["active": .bool(false)], "\(name)") }
+            // Each case must be refused for its own reason, so these are sent while their key is still current.
+            try await expectRefused(cases)
+
+            // Then the key rotates and the old one is retired: its tokens go with it. The expired token is
+            // signed by the new key, so that only its expiry can refuse it.
+            _ = try directory.rotate()
+            _ = try directory.retire(kid: kid)
+            harness.broker.keyRing.reload(logger: .init(label: "test"))
+            let expired = try harness.forge(claims: harness.claims(now: now, ttl: 60))
+            clock.set(now.addingTimeInterval(60 + 61))
+            try await expectRefused([("kid of a retired key", good, "no key with this kid"), ("expired beyond leeway", expired, "token has expired")])
+
+            /// Each token is refused with its own reason (so that no case passes by failing an earlier check).
+            func expectRefused(_ cases: [(String, String, String)]) async throws {
+                for (name, token, reason) in cases {
+                    let verify = try await client.send(.get, "/v1/verify", key: token)
+                    #expect(verify.status == .unauthorized, "\(name): \(verify.status)")
+                    #expect(
+                        verify.headers[.wwwAuthenticate] == "Bearer error=\"invalid_token\", error_description=\"\(reason)\"",
+                        "\(name): \(verify.headers[.wwwAuthenticate] ?? "no WWW-Authenticate")")
+                    #expect(verify.headers[HTTPField.Name("X-Auth-Tenant")!] == nil)
+                    let introspection = try await client.form("/oauth2/introspect", [("token", token)], basic: (id, secret))
+                    #expect(introspection.status.code < 500, "\(name)")
+                    if introspection.status == .ok { #expect(try introspection.json == ["active": .bool(false)], "\(name)") }
+                }
             }
         }
     }
