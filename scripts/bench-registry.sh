@@ -72,7 +72,7 @@ while IFS=$'\t' read -r name p50 p90 mallocs iterations; do
     lookup_p50[$name]=$p50; lookup_p90[$name]=$p90; lookup_malloc[$name]=$mallocs; lookup_iters[$name]=$iterations
 done <"$work/lookup.tsv"
 for n in 10k 100k; do
-    for kind in id domain; do
+    for kind in id domain "id, borrowed" "domain, borrowed"; do
         [[ -n ${lookup_p50["lookup by $kind ($n)"]:-} ]] || {
             echo "bench-registry: no result for 'lookup by $kind ($n)':" >&2; cat "$work/jmh.out" >&2; exit 1; }
     done
@@ -139,6 +139,11 @@ row "metric" "10k" "100k" "target" "verdict"
 printf '%s\n' "$(printf '%.0s-' {1..100})"
 lookup_row id
 lookup_row domain
+# The hot path's own form (TokenVerifier): the view lent inside a closure, not retained; its status is read.
+row "lookup by id, borrowed, ns/lookup (p50)" "$(printf '%.1f' "${lookup_p50["lookup by id, borrowed (10k)"]}")" \
+    "$(printf '%.1f' "${lookup_p50["lookup by id, borrowed (100k)"]}")" "(no target)" "-"
+row "lookup by domain, borrowed, ns/lookup (p50)" "$(printf '%.1f' "${lookup_p50["lookup by domain, borrowed (10k)"]}")" \
+    "$(printf '%.1f' "${lookup_p50["lookup by domain, borrowed (100k)"]}")" "(no target)" "-"
 verdict=PASS
 for n in "${SIZES[@]}"; do below "${memory_malloc[$n]}" 2048 || verdict=FAIL; done
 row "memory, bytes/tenant (malloc in use)" "${memory_malloc[10000]}" "${memory_malloc[100000]}" "< 2048 B/tenant" "$verdict"

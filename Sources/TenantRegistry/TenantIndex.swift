@@ -6,7 +6,7 @@ import Foundation
 /// (one cache line holding the hash, the key and the view's pointer), then the view itself.
 ///
 /// - Open addressing with linear probing over one cache-line-aligned allocation of 32- or 64-byte slots,
-///   twice as many slots as keys (load factor 0.5). The home slot is the hash's top 32 bits scaled to the
+///   4/3 as many slots as keys (load factor 0.75). The home slot is the hash's top 32 bits scaled to the
 ///   capacity (multiply-shift), so memory stays proportional to the tenant count.
 /// - A slot: word 0 = the hash's top 40 bits (the tag; never 0, which marks an empty slot) | a length
 ///   byte | a 16-bit suffix number; word 1 = the view; then `slotSize - 16` bytes of key, zero-padded.

@@ -3,6 +3,9 @@
 /// For N in 10k and 100k tenants:
 /// - "lookup by id (N)": `TenantDirectory.tenant(id:)`
 /// - "lookup by domain (N)": `TenantDirectory.tenant(domain:)`
+/// - "lookup by id, borrowed (N)" / "lookup by domain, borrowed (N)": `TenantDirectory.withTenant(id:_:)` /
+///   `withTenant(domain:_:)`, the form the verifier uses: the view is lent to a closure (no reference count
+///   update) that reads its status, as a request does.
 /// Each lookup is what a request pays: the check of the thread's cached snapshot against the directory's
 /// generation, a probe of the snapshot's hash index (`TenantIndex`: hash, slot, byte compare) and the
 /// `TenantView` handed out (retained, then released after `blackHole`).
@@ -66,6 +69,30 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.startMeasurement()
             for key in keys {
                 blackHole(directory.tenant(id: key))
+            }
+            benchmark.stopMeasurement()
+        } setup: {
+            precondition(fixture().directory.tenant(id: fixture().ids[0]) != nil)
+        }
+
+        Benchmark("lookup by domain, borrowed (\(label))") { benchmark in
+            let directory = fixture().directory
+            let keys = batch(fixture().domains, benchmark)
+            benchmark.startMeasurement()
+            for key in keys {
+                blackHole(directory.withTenant(domain: key) { $0?.storedStatus })
+            }
+            benchmark.stopMeasurement()
+        } setup: {
+            precondition(fixture().directory.tenant(domain: fixture().domains[0]) != nil)
+        }
+
+        Benchmark("lookup by id, borrowed (\(label))") { benchmark in
+            let directory = fixture().directory
+            let keys = batch(fixture().ids, benchmark)
+            benchmark.startMeasurement()
+            for key in keys {
+                blackHole(directory.withTenant(id: key) { $0?.storedStatus })
             }
             benchmark.stopMeasurement()
         } setup: {
