@@ -122,6 +122,28 @@ import Testing
         }
     }
 
+    @Test("generated request ids are distinct, base64url, one prefix per process, and do not count up visibly")
+    func generatedRequestIDs() async throws {
+        let harness = try await InProcessBroker()
+        let app = Application(router: harness.broker.buildRouter())
+        let header = HTTPField.Name("X-Request-Id")!
+        let ids = try await app.test(.router) { client in
+            var ids = [String]()
+            for _ in 0..<2_000 {
+                ids.append(try await client.execute(uri: "/healthz", method: .get) { try #require($0.headers[header]) })
+            }
+            return ids
+        }
+        let alphabet = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        #expect(ids.allSatisfy { $0.count == 16 && $0.allSatisfy(alphabet.contains) })
+        #expect(Set(ids).count == ids.count, "request ids repeat")
+        // The first 4 bytes (5 characters and 2 bits) are the process prefix; the counter part is mixed, so
+        // consecutive ids differ in many of their last 11 characters, not in one or two.
+        #expect(Set(ids.map { $0.prefix(5) }).count == 1)
+        let differing = zip(ids, ids.dropFirst()).map { pair in zip(pair.0.suffix(10), pair.1.suffix(10)).filter { $0 != $1 }.count }
+        #expect(Double(differing.reduce(0, +)) / Double(differing.count) > 7, "consecutive ids look sequential")
+    }
+
     @Test("/metrics exposes request counters by route pattern and key ring gauges")
     func metrics() async throws {
         let harness = try await InProcessBroker()
