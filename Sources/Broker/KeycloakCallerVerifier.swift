@@ -34,7 +34,7 @@ struct KeycloakCallerVerifier: Sendable {
 
     /// A Keycloak access token that verified: its claims, roles and (for tenant realms) tenant.
     struct Verified: Sendable {
-        let claims: [String: JSONValue]
+        let claims: JWTClaims
         let roles: Set<String>
         let tenant: TenantView?
     }
@@ -98,16 +98,16 @@ struct KeycloakCallerVerifier: Sendable {
         if let typ = verified.claims["typ"], typ != .string("Bearer") { return nil }
         if let tenant, tenant.status(at: tenants.clock()) == .deleted { return nil }
         if tenant == nil, !boundToBroker(verified.claims) { return nil }
-        var roleClaims = verified.claims
-        if JSONValue.object(verified.claims).value(atPath: rolesClaim) == nil {
+        var roles = verified.claims.value(atPath: rolesClaim)
+        if roles == nil {
             // A lightweight token (Keycloak 26 admin-cli style) carries no roles: ask the provider once, keep the answer until exp.
             switch await introspectedClaims(token, issuer: issuer, tenant: tenant, expiresAt: verified.claims["exp"]?.numberValue ?? 0) {
             case .inactive: return nil
-            case .claims(let claims): roleClaims = claims
+            case .claims(let claims): roles = JSONValue.object(claims).value(atPath: rolesClaim)
             case .unknown: break
             }
         }
-        return Verified(claims: verified.claims, roles: Self.roles(roleClaims, path: rolesClaim), tenant: tenant)
+        return Verified(claims: verified.claims, roles: Self.roles(roles), tenant: tenant)
     }
 
     struct UntrustedIssuer: Error {}
@@ -124,7 +124,7 @@ struct KeycloakCallerVerifier: Sendable {
     }
 
     /// `aud` / `azp` of a master-realm token against the configured allow-lists (not checked when none is configured).
-    func boundToBroker(_ claims: [String: JSONValue]) -> Bool {
+    func boundToBroker(_ claims: JWTClaims) -> Bool {
         if !authorizedParties.isEmpty {
             guard let azp = claims["azp"]?.stringValue, authorizedParties.contains(azp) else { return false }
         }
@@ -179,9 +179,9 @@ struct KeycloakCallerVerifier: Sendable {
         }
     }
 
-    /// Roles at a dotted claim path: an array of strings or one space-separated string.
-    static func roles(_ claims: [String: JSONValue], path: String) -> Set<String> {
-        switch JSONValue.object(claims).value(atPath: path) {
+    /// Roles from the value at the roles claim path: an array of strings or one space-separated string.
+    static func roles(_ value: JSONValue?) -> Set<String> {
+        switch value {
         case .array(let items)?: return Set(items.compactMap(\.stringValue))
         case .string(let text)?: return Set(text.split(separator: " ").map(String.init))
         default: return []

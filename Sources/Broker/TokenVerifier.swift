@@ -16,7 +16,7 @@ public struct VerifiedCXToken: Sendable {
     public let issuedAt: Int64
     public let notBefore: Double?
     public let expiresAt: Double
-    public let claims: [String: JSONValue]
+    public let claims: JWTClaims
     /// The key that verified the signature; it must still be published for a cached result to count.
     let key: JWSPublicKey
 }

@@ -172,7 +172,7 @@ struct VerifyController: Sendable {
                 keycloakToken.tenant.map({ caller.canSee($0.tenantId) && $0.status(at: service.clock()) == .active }) ?? caller.isSystemAdmin
             {
                 metrics.recordVerification("introspect_active")
-                var body = keycloakToken.claims
+                var body = keycloakToken.claims.dictionary
                 body["active"] = .bool(true)
                 body["token_type"] = .string("Bearer")
                 if let tenant = keycloakToken.tenant {

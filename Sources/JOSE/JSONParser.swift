@@ -66,6 +66,58 @@ public struct JSONParser: Sendable {
         }.get()
     }
 
+    /// Validates a JSON object exactly as `parseObject(buffer:)` does (same grammar, bounds, UTF-8 and duplicate
+    /// key rules) without building it, and returns its top-level members as byte ranges of `bytes`: `.members`.
+    /// Creates no strings for plain ASCII text. Returns `.needsFullParse` when a rule cannot be checked on bytes
+    /// alone (an object key with an escape or non-ASCII text, whose equality is `String`'s, or an object with
+    /// more than 16 members); the caller then parses the document with `parseObject`, which decides.
+    func indexObject(buffer bytes: UnsafeBufferPointer<UInt8>) -> Result<ObjectIndex, Failure> {
+        var index = ObjectIndex.members([])
+        let checked = document(bytes) { (cursor) throws(Failure) in
+            guard cursor.index < cursor.count, cursor.base[cursor.index] == UInt8(ascii: "{") else { throw cursor.fail() }
+            var members = [MemberRange]()
+            members.reserveCapacity(16)
+            do throws(ScanStop) {
+                try cursor.skipObject(depth: 1, members: &members)
+                index = .members(members)
+            } catch {
+                switch error {
+                case .invalid(let failure): throw failure
+                case .needsFullParse:
+                    // Not a verdict: the full parser reads the whole document again.
+                    index = .needsFullParse
+                    cursor.index = cursor.count
+                }
+            }
+        }
+        return checked.map { index }
+    }
+
+    /// Where `indexObject` found an object's members.
+    enum ObjectIndex {
+        case members([MemberRange])
+        case needsFullParse
+    }
+
+    /// A member's key (without quotes) and its value, as byte offsets.
+    struct MemberRange: Sendable {
+        var keyStart: Int32
+        var keyEnd: Int32
+        var valueStart: Int32
+        var valueEnd: Int32
+    }
+
+    /// Parses one value known to be valid (a range `indexObject` returned), at the nesting depth of a
+    /// top-level member, so that the depth bound counts as in a whole-document parse.
+    func parseMemberValue(buffer bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        var empty: UInt8 = 0
+        return withUnsafePointer(to: &empty) { placeholder in
+            var cursor = Cursor(base: bytes.baseAddress ?? placeholder, count: bytes.count, maxDepth: maxDepth)
+            guard let value = try? cursor.parseValue(depth: 1), cursor.atEnd else { return nil }
+            return value
+        }
+    }
+
     private func parseResult(buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, Failure> {
         document(buffer) { (cursor) throws(Failure) in try cursor.parseValue(depth: 0) }
     }
@@ -308,6 +360,151 @@ public struct JSONParser: Sendable {
             }
         }
 
+        // MARK: Validating without building (indexObject)
+
+        /// Skips one value, checking it as `parseValue` would.
+        mutating func skipValue(depth: Int) throws(ScanStop) {
+            guard index < count else { throw .invalid(fail()) }
+            switch base[index] {
+            case UInt8(ascii: "{"):
+                var unused = [MemberRange]()
+                return try skipObject(depth: depth + 1, members: &unused, keep: false)
+            case UInt8(ascii: "["): return try skipArray(depth: depth + 1)
+            default: break
+            }
+            do throws(Failure) {
+                switch base[index] {
+                case UInt8(ascii: "\""): _ = try skipString()
+                case UInt8(ascii: "t"): try expect("true")
+                case UInt8(ascii: "f"): try expect("false")
+                case UInt8(ascii: "n"): try expect("null")
+                default: _ = try parseNumber()
+                }
+            } catch {
+                throw .invalid(error)
+            }
+        }
+
+        /// Skips a string at its opening quote; true if it is plain ASCII without escapes (its bytes are its
+        /// value). Anything else goes through `parseString`, so it is checked by the same code.
+        mutating func skipString() throws(Failure) -> Bool {
+            let start = index
+            var scan = index + 1
+            while scan < count {
+                let byte = base[scan]
+                if byte == UInt8(ascii: "\"") {
+                    index = scan + 1
+                    return true
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+                scan += 1
+            }
+            index = start
+            _ = try parseString()
+            return false
+        }
+
+        /// Skips an object at `{`, checking it as `walkObject` would. Keys are compared as bytes, which is
+        /// `String` equality only for plain ASCII keys, so any other key (or more than 16 members, where
+        /// comparing every pair would stop being cheap) ends the scan with `needsFullParse`. With `keep`,
+        /// the members are appended to `members`.
+        mutating func skipObject(depth: Int, members: inout [MemberRange], keep: Bool = true) throws(ScanStop) {
+            if depth > maxDepth { throw .invalid(.tooDeep) }
+            index += 1
+            skipWhitespace()
+            if index < count, base[index] == UInt8(ascii: "}") {
+                index += 1
+                return
+            }
+            // Key ranges of this object, for the duplicate check.
+            var keys: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var lengths: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            var found = 0
+            while true {
+                skipWhitespace()
+                guard index < count, base[index] == UInt8(ascii: "\"") else { throw .invalid(fail()) }
+                let keyStart = index + 1
+                let plain: Bool
+                do throws(Failure) { plain = try skipString() } catch { throw .invalid(error) }
+                guard plain, found < 16 else { throw .needsFullParse }
+                let keyLength = index - 1 - keyStart
+                let duplicate = withUnsafeBytes(of: &keys) { starts in
+                    withUnsafeBytes(of: &lengths) { sizes in
+                        let starts = starts.bindMemory(to: Int.self), sizes = sizes.bindMemory(to: Int.self)
+                        for other in 0..<found where sizes[other] == keyLength {
+                            if Cursor.equalBytes(base + starts[other], base + keyStart, keyLength) { return true }
+                        }
+                        return false
+                    }
+                }
+                // A duplicate is refused whatever follows it, as walkObject refuses it once the value is read:
+                // read the value first so that an invalid value is reported as the full parser reports it.
+                withUnsafeMutableBytes(of: &keys) { $0.bindMemory(to: Int.self)[found] = keyStart }
+                withUnsafeMutableBytes(of: &lengths) { $0.bindMemory(to: Int.self)[found] = keyLength }
+                found += 1
+                skipWhitespace()
+                guard index < count, base[index] == UInt8(ascii: ":") else { throw .invalid(fail()) }
+                index += 1
+                skipWhitespace()
+                let valueStart = index
+                try skipValue(depth: depth)
+                if duplicate { throw .invalid(.duplicateKey) }
+                if keep {
+                    members.append(MemberRange(
+                        keyStart: Int32(truncatingIfNeeded: keyStart), keyEnd: Int32(truncatingIfNeeded: keyStart + keyLength),
+                        valueStart: Int32(truncatingIfNeeded: valueStart), valueEnd: Int32(truncatingIfNeeded: index)))
+                }
+                skipWhitespace()
+                guard index < count else { throw .invalid(fail()) }
+                if base[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if base[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return
+                }
+                throw .invalid(fail())
+            }
+        }
+
+        static func equalBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+            var offset = 0
+            while offset < count {
+                if a[offset] != b[offset] { return false }
+                offset += 1
+            }
+            return true
+        }
+
+        /// Skips an array at `[`, checking it as `parseArray` would.
+        mutating func skipArray(depth: Int) throws(ScanStop) {
+            if depth > maxDepth { throw .invalid(.tooDeep) }
+            index += 1
+            skipWhitespace()
+            if index < count, base[index] == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                try skipValue(depth: depth)
+                skipWhitespace()
+                guard index < count else { throw .invalid(fail()) }
+                if base[index] == UInt8(ascii: ",") {
+                    index += 1
+                    continue
+                }
+                if base[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return
+                }
+                throw .invalid(fail())
+            }
+        }
+
         @inline(__always)
         func isDigit(_ at: Int) -> Bool {
             at < count && base[at] &- UInt8(ascii: "0") < 10
@@ -363,6 +560,14 @@ public struct JSONParser: Sendable {
             return .double(value)
         }
     }
+}
+
+/// Why `indexObject` stopped early.
+private enum ScanStop: Error {
+    /// The document is invalid, as the full parser would say.
+    case invalid(JSONParser.Failure)
+    /// A rule needs `String` semantics: the full parser must decide.
+    case needsFullParse
 }
 
 /// Where `walkObject` puts an object's members; a duplicate key is refused.

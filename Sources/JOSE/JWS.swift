@@ -131,7 +131,7 @@ public enum JWS {
             case .failure(let error): return .failure(error)
             }
             let payload = UnsafeBufferPointer(rebasing: buffer[parts.payload])
-            return decodeObject(payload, part: "payload").map { VerifiedJWT(protectedHeader: header, claims: $0, key: key) }
+            return decodeClaims(payload).map { VerifiedJWT(protectedHeader: header, claims: $0, key: key) }
         }
         return try result.get()
     }
@@ -257,6 +257,18 @@ public enum JWS {
         decode(part, part: name) { (bytes) throws(JSONParser.Failure) in try parser.parseObject(buffer: bytes) }
     }
 
+    /// Base64url-decodes the payload into storage the claims keep, and checks it as `decodeObject` would.
+    static func decodeClaims(_ part: UnsafeBufferPointer<UInt8>) -> Result<JWTClaims, JOSEError> {
+        guard let length = Base64URL.decodedCount(part.count) else { return .failure(.invalidBase64URL("payload")) }
+        var decoded = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: max(length, 1)) { storage, count in
+            decoded = Base64URL.decode(part, into: storage.baseAddress!)
+            count = decoded ? length : 0
+        }
+        guard decoded else { return .failure(.invalidBase64URL("payload")) }
+        return JWTClaims.make(payload: bytes, parser: parser).mapError { _ in .invalidJSON("payload") }
+    }
+
     /// Base64url-decodes one part into temporary storage and hands the bytes to `parse`.
     @inline(__always)
     private static func decode<T>(
@@ -298,7 +310,7 @@ public struct VerifiedJWS: Sendable {
 /// A token whose signature verified: its header, its claims, and the key that verified it.
 public struct VerifiedJWT: Sendable {
     let protectedHeader: JWS.Header
-    public let claims: [String: JSONValue]
+    public let claims: JWTClaims
     public let key: JWSPublicKey
 
     /// The protected header (built on access; verification reads the members directly).

@@ -446,7 +446,7 @@ public final class KeycloakDouble: Sendable {
                 let now = Int64(Date().timeIntervalSince1970)
                 guard (verified.claims["exp"]?.intValue ?? 0) > now else { return nil }
                 if let jti = verified.claims["jti"]?.stringValue, state.withLock({ $0.revokedJTIs.contains(jti) }) { return nil }
-                return verified.claims
+                return verified.claims.dictionary
             }
         }
         return nil
