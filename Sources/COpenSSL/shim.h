@@ -219,12 +219,18 @@ fail:
     return NULL;
 }
 
-/* SHA-256 of `data`, then the signature check on `ctx` (from tb_make_prehashed_verifier, or a dup of one). */
-static inline int tb_verify_prehashed(EVP_PKEY_CTX *ctx, const EVP_MD *sha256, const unsigned char *data, size_t len,
-                                      const unsigned char *sig, size_t siglen) {
+/* SHA-256 of `data` on `mdctx` (kept between calls: re-initialising it for the same digest reuses the provider's
+   context, where EVP_Digest allocates and frees a fresh one each time), then the signature check on `ctx`
+   (from tb_make_prehashed_verifier, or a dup of one). */
+static inline int tb_verify_prehashed(EVP_PKEY_CTX *ctx, EVP_MD_CTX *mdctx, const EVP_MD *sha256, const unsigned char *data,
+                                      size_t len, const unsigned char *sig, size_t siglen) {
     unsigned char digest[32];
     unsigned int digestlen = 0;
-    if (EVP_Digest(data, len, digest, &digestlen, sha256, NULL) != 1 || digestlen != 32) { ERR_clear_error(); return 0; }
+    if (EVP_DigestInit_ex2(mdctx, sha256, NULL) != 1 || EVP_DigestUpdate(mdctx, data, len) != 1
+        || EVP_DigestFinal_ex(mdctx, digest, &digestlen) != 1 || digestlen != 32) {
+        ERR_clear_error();
+        return 0;
+    }
     int ok = EVP_PKEY_verify(ctx, sig, siglen, digest, digestlen) == 1;
     if (!ok) ERR_clear_error();
     return ok;

@@ -16,9 +16,11 @@ final class ContextPool: @unchecked Sendable {
     }
     private let kind: Kind
     private let template: OpaquePointer
-    /// A context that only one caller uses at a time (taken from, then returned to, the pool).
+    /// A context that only one caller uses at a time (taken from, then returned to, the pool); for `prehashed`,
+    /// with the digest context that hashes the input before each check.
     private struct Context: @unchecked Sendable {
         let pointer: OpaquePointer
+        let digest: OpaquePointer?
     }
     private let idle = Mutex<[Context]>([])
     private let maxIdle = 64
@@ -36,27 +38,28 @@ final class ContextPool: @unchecked Sendable {
     }
 
     deinit {
-        free(template)
+        free(Context(pointer: template, digest: nil))
         idle.withLock { contexts in
-            for context in contexts { free(context.pointer) }
+            for context in contexts { free(context) }
         }
     }
 
-    private func free(_ context: OpaquePointer) {
+    private func free(_ context: Context) {
         switch kind {
-        case .message: EVP_MD_CTX_free(context)
-        case .prehashed: EVP_PKEY_CTX_free(context)
+        case .message: EVP_MD_CTX_free(context.pointer)
+        case .prehashed: EVP_PKEY_CTX_free(context.pointer)
         }
+        EVP_MD_CTX_free(context.digest)
     }
 
     /// Runs `body` with a working context borrowed from the pool (made on first need: a fresh EVP_MD_CTX, or a
-    /// duplicate of the EVP_PKEY_CTX template); nil when OpenSSL cannot make one.
-    private func withWork<R>(_ body: (OpaquePointer) -> R) -> R? {
-        guard let work = idle.withLock({ $0.popLast() })?.pointer ?? makeWork() else { return nil }
+    /// duplicate of the EVP_PKEY_CTX template and a fresh EVP_MD_CTX); nil when OpenSSL cannot make one.
+    private func withWork<R>(_ body: (Context) -> R) -> R? {
+        guard let work = idle.withLock({ $0.popLast() }) ?? makeWork() else { return nil }
         defer {
             let kept = idle.withLock { contexts -> Bool in
                 guard contexts.count < maxIdle else { return false }
-                contexts.append(Context(pointer: work))
+                contexts.append(work)
                 return true
             }
             if !kept { free(work) }
@@ -64,27 +67,32 @@ final class ContextPool: @unchecked Sendable {
         return body(work)
     }
 
-    private func makeWork() -> OpaquePointer? {
-        let work = switch kind {
-        case .message: EVP_MD_CTX_new()
-        case .prehashed: EVP_PKEY_CTX_dup(template)
+    private func makeWork() -> Context? {
+        switch kind {
+        case .message:
+            if let work = EVP_MD_CTX_new() { return Context(pointer: work, digest: nil) }
+        case .prehashed:
+            if let work = EVP_PKEY_CTX_dup(template) {
+                if let digest = EVP_MD_CTX_new() { return Context(pointer: work, digest: digest) }
+                EVP_PKEY_CTX_free(work)
+            }
         }
-        if work == nil { ERR_clear_error() }
-        return work
+        ERR_clear_error()
+        return nil
     }
 
     /// Signs `count` bytes at `data` into `signature` (capacity in `length`, the signature's length out).
     func sign(_ data: UnsafePointer<UInt8>?, _ count: Int, into signature: UnsafeMutablePointer<UInt8>, length: inout Int) -> Bool {
         precondition(kind == .message, "a verification pool cannot sign")
-        return withWork { work in tb_sign(template, work, data, count, signature, &length) == 1 } ?? false
+        return withWork { work in tb_sign(template, work.pointer, data, count, signature, &length) == 1 } ?? false
     }
 
     /// Checks `signature` (OpenSSL's format: DER for ECDSA) over `count` bytes at `data`.
     func verify(_ data: UnsafePointer<UInt8>?, _ count: Int, signature: UnsafePointer<UInt8>?, _ signatureCount: Int) -> Bool {
         withWork { work in
             switch kind {
-            case .message: tb_verify(template, work, data, count, signature, signatureCount) == 1
-            case .prehashed: tb_verify_prehashed(work, Crypto.sha256MD, data, count, signature, signatureCount) == 1
+            case .message: tb_verify(template, work.pointer, data, count, signature, signatureCount) == 1
+            case .prehashed: tb_verify_prehashed(work.pointer, work.digest, Crypto.sha256MD, data, count, signature, signatureCount) == 1
             }
         } ?? false
     }
