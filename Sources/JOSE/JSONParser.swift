@@ -391,6 +391,12 @@ public struct JSONParser: Sendable {
             let start = index
             var scan = index + 1
             while scan < count {
+                // Eight bytes at a time while none of them is special (a quote, a backslash, a control
+                // character or a non-ASCII byte); the byte loop below decides on the first word that has one.
+                if scan + 8 <= count, !Cursor.hasSpecialByte(UnsafeRawPointer(base + scan).loadUnaligned(as: UInt64.self)) {
+                    scan += 8
+                    continue
+                }
                 let byte = base[scan]
                 if byte == UInt8(ascii: "\"") {
                     index = scan + 1
@@ -402,6 +408,19 @@ public struct JSONParser: Sendable {
             index = start
             _ = try parseString()
             return false
+        }
+
+        /// Whether any of the eight bytes in `word` is a quote, a backslash, below 0x20 or above 0x7F. Exact:
+        /// `(v - 0x01…) & ~v & 0x80…` is non-zero exactly when some byte of `v` is zero, and
+        /// `(v - 0x20…) & ~v & 0x80…` exactly when some byte is below 0x20 (bytes at or above 0x80 are
+        /// caught by the high-bit test first, so no borrow crosses a byte that matters).
+        @inline(__always)
+        static func hasSpecialByte(_ word: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            let quote = word ^ 0x2222_2222_2222_2222, backslash = word ^ 0x5C5C_5C5C_5C5C_5C5C
+            let zeroInQuote = (quote &- ones) & ~quote, zeroInBackslash = (backslash &- ones) & ~backslash
+            let control = (word &- 0x2020_2020_2020_2020) & ~word
+            return (word | zeroInQuote | zeroInBackslash | control) & highs != 0
         }
 
         /// Skips an object at `{`, checking it as `walkObject` would. Keys are compared as bytes, which is
@@ -416,10 +435,12 @@ public struct JSONParser: Sendable {
                 index += 1
                 return
             }
-            // Key ranges of this object, for the duplicate check.
+            // For the duplicate check, each key of this object as its start and a fingerprint: its length (16
+            // bits) and first six bytes. Keys of up to six bytes (most claim names) are equal exactly when their
+            // fingerprints are; longer ones with equal fingerprints (so equal lengths) are compared byte by byte.
             var keys: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
                 (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            var lengths: (Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int, Int) =
+            var fingerprints: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) =
                 (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
             var found = 0
             while true {
@@ -430,19 +451,24 @@ public struct JSONParser: Sendable {
                 do throws(Failure) { plain = try skipString() } catch { throw .invalid(error) }
                 guard plain, found < 16 else { throw .needsFullParse }
                 let keyLength = index - 1 - keyStart
-                let duplicate = withUnsafeBytes(of: &keys) { starts in
-                    withUnsafeBytes(of: &lengths) { sizes in
-                        let starts = starts.bindMemory(to: Int.self), sizes = sizes.bindMemory(to: Int.self)
-                        for other in 0..<found where sizes[other] == keyLength {
-                            if Cursor.equalBytes(base + starts[other], base + keyStart, keyLength) { return true }
-                        }
-                        return false
+                guard keyLength <= 0xFFFF else { throw .needsFullParse }
+                var fingerprint = UInt64(truncatingIfNeeded: keyLength)
+                for offset in 0..<min(keyLength, 6) {
+                    fingerprint |= UInt64(base[keyStart + offset]) << UInt64(8 * (offset + 2))
+                }
+                let duplicate = withUnsafeBytes(of: &fingerprints) { prints in
+                    let prints = prints.bindMemory(to: UInt64.self)
+                    for other in 0..<found where prints[other] == fingerprint {
+                        if keyLength <= 6 { return true }
+                        let otherStart = withUnsafeBytes(of: &keys) { $0.bindMemory(to: Int.self)[other] }
+                        if Cursor.equalBytes(base + otherStart, base + keyStart, keyLength) { return true }
                     }
+                    return false
                 }
                 // A duplicate is refused whatever follows it, as walkObject refuses it once the value is read:
                 // read the value first so that an invalid value is reported as the full parser reports it.
                 withUnsafeMutableBytes(of: &keys) { $0.bindMemory(to: Int.self)[found] = keyStart }
-                withUnsafeMutableBytes(of: &lengths) { $0.bindMemory(to: Int.self)[found] = keyLength }
+                withUnsafeMutableBytes(of: &fingerprints) { $0.bindMemory(to: UInt64.self)[found] = fingerprint }
                 found += 1
                 skipWhitespace()
                 guard index < count, base[index] == UInt8(ascii: ":") else { throw .invalid(fail()) }

@@ -33,6 +33,11 @@ import Testing
         // Keys that only String equality can compare: escapes and non-ASCII (the Kelvin sign is canonically "K").
         #"{"iss":"a","\u0069ss":"b"}"#, #"{"K":1,"\u212A":2}"#, #"{"K":1,"K":2}"#, #"{"é":1,"é":2}"#, #"{"\u00e9":1,"e\u0301":2}"#,
         #"{"a\"b":1}"#, #"{"\ud83d\ude00":1}"#, #"{"a":{"\u0062":1,"b":2}}"#,
+        // Long keys that share a prefix, or differ only in length or in their last byte.
+        #"{"aaaaaaaaaa":1,"aaaaaaaaab":2,"aaaaaaaaa":3,"aaaaaa":4,"aaaaaaa":5}"#, #"{"aaaaaaaaaa":1,"aaaaaaaaaa":2}"#,
+        #"{"abcdefg":1,"abcdefh":2}"#, #"{"abcdef":1,"abcdeg":2,"abcdef":3}"#,
+        "{\"\(String(repeating: "k", count: 300))\":1,\"\(String(repeating: "k", count: 256))\":2}",
+        "{\"\(String(repeating: "k", count: 300))\":1,\"\(String(repeating: "k", count: 300))\":2}",
         // Seventeen members, and seventeen with a duplicate.
         "{" + (0..<17).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}",
         "{" + (0..<17).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + ",\"k3\":0}",
