@@ -60,9 +60,11 @@ let package = Package(
         // JOSE throughput measured like `openssl speed` (timed loop, no per-operation instrumentation).
         .executableTarget(
             name: "jose-speed",
-            dependencies: ["JOSEFixtures", .product(name: "JOSE", package: "token-broker")],
+            dependencies: ["JOSEFixtures", "OpenSSLReference", .product(name: "JOSE", package: "token-broker")],
             path: "Sources/jose-speed"
         ),
+        // What `openssl speed rsa2048` times as verify/s, for jose-speed's interleaved comparison (`pair`).
+        .target(name: "OpenSSLReference", path: "Sources/OpenSSLReference", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "CMallocInfo", path: "Sources/CMallocInfo"),
         .executableTarget(
             name: "registry-memory",
