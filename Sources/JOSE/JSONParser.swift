@@ -159,6 +159,17 @@ public struct JSONParser: Sendable {
 
         func fail() -> Failure { .invalid(offset: index) }
 
+        /// After an object's member or an array's element and the whitespace after it: true at `,` (another
+        /// follows), false at `closer` (the container ends), both consumed; nil at anything else (invalid).
+        @inline(__always)
+        mutating func separator(closing closer: UInt8) -> Bool? {
+            guard index < count else { return nil }
+            let byte = base[index]
+            guard byte == UInt8(ascii: ",") || byte == closer else { return nil }
+            index += 1
+            return byte == UInt8(ascii: ",")
+        }
+
         @inline(__always)
         mutating func skipWhitespace() {
             while index < count {
@@ -231,16 +242,9 @@ public struct JSONParser: Sendable {
                 skipWhitespace()
                 try members.add(key, try parseValue(depth: depth))
                 skipWhitespace()
-                guard index < count else { throw fail() }
-                if base[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                if base[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return
-                }
-                throw fail()
+                guard let more = separator(closing: UInt8(ascii: "}")) else { throw fail() }
+                if more { continue }
+                return
             }
         }
 
@@ -258,16 +262,9 @@ public struct JSONParser: Sendable {
                 skipWhitespace()
                 values.append(try parseValue(depth: depth))
                 skipWhitespace()
-                guard index < count else { throw fail() }
-                if base[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                if base[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return .array(values)
-                }
-                throw fail()
+                guard let more = separator(closing: UInt8(ascii: "]")) else { throw fail() }
+                if more { continue }
+                return .array(values)
             }
         }
 
@@ -483,16 +480,9 @@ public struct JSONParser: Sendable {
                         valueStart: Int32(truncatingIfNeeded: valueStart), valueEnd: Int32(truncatingIfNeeded: index)))
                 }
                 skipWhitespace()
-                guard index < count else { throw .invalid(fail()) }
-                if base[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                if base[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return
-                }
-                throw .invalid(fail())
+                guard let more = separator(closing: UInt8(ascii: "}")) else { throw .invalid(fail()) }
+                if more { continue }
+                return
             }
         }
 
@@ -518,16 +508,9 @@ public struct JSONParser: Sendable {
                 skipWhitespace()
                 try skipValue(depth: depth)
                 skipWhitespace()
-                guard index < count else { throw .invalid(fail()) }
-                if base[index] == UInt8(ascii: ",") {
-                    index += 1
-                    continue
-                }
-                if base[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return
-                }
-                throw .invalid(fail())
+                guard let more = separator(closing: UInt8(ascii: "]")) else { throw .invalid(fail()) }
+                if more { continue }
+                return
             }
         }
 

@@ -35,21 +35,28 @@ func threadCPUSeconds() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 
+/// Runs `body` `warmUp` times, then in batches of `batch` until `seconds` of this thread's CPU time have
+/// passed; returns the operations counted and the CPU seconds they took.
+func timedLoop<T>(_ seconds: Double, warmUp: Int, batch: Int, _ body: () -> T) -> (count: Int, cpu: Double) {
+    for _ in 0..<warmUp { blackHole(body()) }
+    let start = threadCPUSeconds()
+    var count = 0
+    var cpu = 0.0
+    repeat {
+        for _ in 0..<batch { blackHole(body()) }
+        count += batch
+        cpu = threadCPUSeconds() - start
+    } while cpu < seconds
+    return (count, cpu)
+}
+
 /// Runs `body` in batches of 64 until `seconds` of CPU time have passed (after a short warm-up) and prints
 /// the rate per CPU second and per wall second.
 func measure<T>(_ name: String, _ body: () -> T) {
     guard filter.isEmpty || name.contains(filter) else { return }
-    for _ in 0..<200 { blackHole(body()) }
     let clock = ContinuousClock()
     let start = clock.now
-    let cpuStart = threadCPUSeconds()
-    var count = 0
-    var cpu = 0.0
-    repeat {
-        for _ in 0..<64 { blackHole(body()) }
-        count += 64
-        cpu = threadCPUSeconds() - cpuStart
-    } while cpu < seconds
+    let (count, cpu) = timedLoop(seconds, warmUp: 200, batch: 64, body)
     let elapsed = clock.now - start
     let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     print("speed name=\(name.replacingOccurrences(of: " ", with: "_")) ops=\(count) cpu_seconds=\(String(format: "%.3f", cpu)) wall_seconds=\(String(format: "%.3f", wall)) ops_per_s=\(String(format: "%.0f", Double(count) / cpu)) ops_per_wall_s=\(String(format: "%.0f", Double(count) / wall))")
@@ -57,15 +64,7 @@ func measure<T>(_ name: String, _ body: () -> T) {
 
 /// Operations per CPU second of `body` over `seconds` of this thread's CPU time (after a short warm-up).
 func rate<T>(_ seconds: Double, _ body: () -> T) -> Double {
-    for _ in 0..<50 { blackHole(body()) }
-    let start = threadCPUSeconds()
-    var count = 0
-    var cpu = 0.0
-    repeat {
-        for _ in 0..<32 { blackHole(body()) }
-        count += 32
-        cpu = threadCPUSeconds() - start
-    } while cpu < seconds
+    let (count, cpu) = timedLoop(seconds, warmUp: 50, batch: 32, body)
     return Double(count) / cpu
 }
 
