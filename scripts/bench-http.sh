@@ -77,13 +77,23 @@ BIN=$("${build[@]}" --show-bin-path 2>/dev/null)/token-broker
 # --- 3. wait for other benchmarks, then the server -------------------------------------------------
 waited=0
 wait_note=""
-while pgrep -f "$OTHER_BENCHMARKS" >/dev/null; do
+# Other benchmark processes, leaving out this script's own ancestors: a shell that runs several benchmark
+# scripts in a row (bash -c '...bench-registry.sh; ...bench-http.sh') has their names in its command line.
+ancestors() {
+    local pid=$$
+    while [[ -n $pid && $pid -gt 1 ]]; do
+        echo "$pid"
+        pid=$(ps -o ppid= -p "$pid" | tr -d ' ')
+    done
+}
+other_benchmarks() { pgrep -f "$OTHER_BENCHMARKS" | grep -vxF -f <(ancestors); }
+while other_benchmarks >/dev/null; do
     if ((waited >= WAIT_MAX)); then
         wait_note="another benchmark was still running after ${waited}s of waiting; figures are disturbed"
         log "$wait_note"
         break
     fi
-    ((waited == 0)) && log "another benchmark is running ($(pgrep -f "$OTHER_BENCHMARKS" | head -3 | tr '\n' ' ')); waiting (max ${WAIT_MAX}s)..."
+    ((waited == 0)) && log "another benchmark is running ($(other_benchmarks | head -3 | tr '\n' ' ')); waiting (max ${WAIT_MAX}s)..."
     sleep 20
     waited=$((waited + 20))
 done
