@@ -82,7 +82,7 @@ struct KeycloakCallerVerifier: Sendable {
         } else {
             guard let header = try? JWS.unverifiedHeader(token), let kid = header["kid"]?.stringValue else { return nil }
             // The unverified issuer only chooses which key set to try; it is checked again after the signature.
-            guard let claimed = (try? JWS.unverifiedClaims(token))?["iss"]?.stringValue, case .success(let found) = trustedIssuer(claimed),
+            guard let claimed = (try? JWS.unverifiedJWTClaims(token))?["iss"]?.stringValue, case .success(let found) = trustedIssuer(claimed),
                 let metadata = await discovery.metadata(for: claimed),
                 case .success(let key) = await jwks.key(jwksURL: metadata.jwksURI, kid: kid),
                 let checked = try? JWS.verify(token, key: { $0 == kid ? key : nil })

@@ -88,7 +88,7 @@ struct VerifyController: Sendable {
 
     /// Whether the token claims to be issued by this broker (then only the broker's own rules apply).
     static func isOurs(_ token: String, issuer: String) -> Bool {
-        (try? JWS.unverifiedClaims(token))?["iss"]?.stringValue == issuer
+        (try? JWS.unverifiedJWTClaims(token))?["iss"]?.stringValue == issuer
     }
 
     /// Forward-auth answer for a Keycloak access token: a tenant realm's token is for that (active) tenant;

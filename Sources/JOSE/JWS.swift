@@ -76,6 +76,14 @@ public enum JWS {
         return try bytes.withUTF8 { decodeObject(UnsafeBufferPointer(rebasing: $0[parts.payload]), part: "payload") }.get()
     }
 
+    /// The payload of a token as `JWTClaims`, without verifying anything: checked as `unverifiedClaims` checks
+    /// it, each claim parsed only when read. For routing a token (which issuer?) before it is verified.
+    public static func unverifiedJWTClaims(_ token: String) throws(JOSEError) -> JWTClaims {
+        let (token, parts) = try split(token)
+        var bytes = token
+        return try bytes.withUTF8 { decodeClaims(UnsafeBufferPointer(rebasing: $0[parts.payload])) }.get()
+    }
+
     /// Verifies a compact JWT with the key `lookup` returns for its `kid` (a kid is required) and parses its claims.
     public static func verify(
         _ token: String, maxBytes: Int = defaultMaxTokenBytes, key lookup: (String) -> JWSPublicKey?

@@ -87,6 +87,21 @@ import Testing
         #expect(accepted > 1_000 && accepted < 29_000, "accepted \(accepted)")
     }
 
+    @Test("a token's unverified payload reads the same as JWTClaims and as a dictionary, and fails alike")
+    func unverified() {
+        let header = Base64URL.encode(Array(#"{"alg":"ES256","kid":"k"}"#.utf8))
+        let payloads = [#"{"iss":"https://a.example","exp":1}"#, #"{"iss":"a","iss":"b"}"#, #"{"iss":"a","\u0069ss":"b"}"#, #"{"iss":1"#, #"[]"#]
+        var tokens = payloads.map { header + "." + Base64URL.encode(Array($0.utf8)) + ".c2ln" }
+        tokens += [header + ".e30=.c2ln", header + "..c2ln", "a.b", header + ".@@@.c2ln"]
+        for token in tokens {
+            let full = try? JWS.unverifiedClaims(token)
+            let lazy = try? JWS.unverifiedJWTClaims(token)
+            #expect(full == lazy?.dictionary, "\(token)")
+            #expect(full?["iss"] == lazy?["iss"], "\(token)")
+        }
+        #expect((try? JWS.unverifiedJWTClaims(tokens[0]))?["iss"] == .string("https://a.example"))
+    }
+
     @Test("dotted paths read nested claims; a dictionary round-trips")
     func paths() throws {
         let claims = try JWTClaims.make(payload: Array(#"{"realm_access":{"roles":["admin"]},"a.b":1,"x":{"y":{"z":"deep"}}}"#.utf8), parser: parser).get()
