@@ -458,7 +458,8 @@ public struct JSONParser: Sendable {
                     for other in 0..<found where prints[other] == fingerprint {
                         if keyLength <= 6 { return true }
                         let otherStart = withUnsafeBytes(of: &keys) { $0.bindMemory(to: Int.self)[other] }
-                        if Cursor.equalBytes(base + otherStart, base + keyStart, keyLength) { return true }
+                        let earlier = UnsafeBufferPointer(start: base + otherStart, count: keyLength)
+                        if earlier.elementsEqual(UnsafeBufferPointer(start: base + keyStart, count: keyLength)) { return true }
                     }
                     return false
                 }
@@ -484,15 +485,6 @@ public struct JSONParser: Sendable {
                 if more { continue }
                 return
             }
-        }
-
-        static func equalBytes(_ a: UnsafePointer<UInt8>, _ b: UnsafePointer<UInt8>, _ count: Int) -> Bool {
-            var offset = 0
-            while offset < count {
-                if a[offset] != b[offset] { return false }
-                offset += 1
-            }
-            return true
         }
 
         /// Skips an array at `[`, checking it as `parseArray` would.

@@ -267,13 +267,7 @@ public enum JWS {
 
     /// Base64url-decodes the payload into storage the claims keep, and checks it as `decodeObject` would.
     static func decodeClaims(_ part: UnsafeBufferPointer<UInt8>) -> Result<JWTClaims, JOSEError> {
-        guard let length = Base64URL.decodedCount(part.count) else { return .failure(.invalidBase64URL("payload")) }
-        var decoded = true
-        let bytes = [UInt8](unsafeUninitializedCapacity: max(length, 1)) { storage, count in
-            decoded = Base64URL.decode(part, into: storage.baseAddress!)
-            count = decoded ? length : 0
-        }
-        guard decoded else { return .failure(.invalidBase64URL("payload")) }
+        guard let bytes = Base64URL.decode(buffer: part) else { return .failure(.invalidBase64URL("payload")) }
         return JWTClaims.make(payload: bytes, parser: parser).mapError { _ in .invalidJSON("payload") }
     }
 
