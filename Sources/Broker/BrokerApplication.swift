@@ -6,6 +6,7 @@ import Keycloak
 import KeyRing
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import TenantRegistry
 
@@ -20,6 +21,8 @@ public struct BrokerApplication: Sendable {
     let logger: Logger
     /// Verification state (its cache) lives as long as the broker, shared by every route that verifies.
     let verifier: TokenVerifier
+    /// The HTTP server's own event loops when `--event-loop-threads` is set; nil: NIO's shared group.
+    let eventLoopGroup: MultiThreadedEventLoopGroup?
     /// Readiness and lifecycle notifications to systemd (no-op outside systemd).
     public let notifier: SystemdNotifier
     /// Settings a SIGHUP re-reads (token lifetimes, log level).
@@ -86,6 +89,7 @@ public struct BrokerApplication: Sendable {
         self.issuer = issuer
         self.verifier = TokenVerifier(
             keyRing: keyRing, tenants: tenants, revocations: tenants.revocations, issuer: { issuer.current }, leeway: configuration.leeway)
+        self.eventLoopGroup = configuration.eventLoopThreads > 0 ? MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads) : nil
     }
 
     /// The native HTTPS listener's certificate and key, when `--tls-cert` / `--tls-key` are set.
@@ -135,17 +139,23 @@ public struct BrokerApplication: Sendable {
     }
 
     /// Builds the Hummingbird application on `router` (default: `buildRouter()`); `onListening` receives the bound port.
+    /// `forwardAuthFastPath`: cached forward-auth successes are answered on the event loop (`ForwardAuthFastPath`);
+    /// false only for tests that compare the two paths.
     public func buildHTTPServer(
-        router: Router<BrokerRequestContext>? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        router: Router<BrokerRequestContext>? = nil, forwardAuthFastPath: Bool = true,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let configuration = self.configuration
         let issuer = self.issuer
         let logger = self.logger
         let notifier = self.notifier
-        var server = HTTPServerBuilder.http1()
+        let fastPath = forwardAuthFastPath
+            ? ForwardAuthFastPath(verifier: verifier, metrics: metrics, logger: logger, tracing: tracing != nil) : nil
+        let http1 = HTTPServerBuilder { responder in BrokerHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: fastPath) }
+        var server = http1
         if let tls {
             // Building the TLS channel cannot fail here: the material was validated when it was loaded.
-            server = (try? HTTPServerBuilder.tls(.http1(), tlsConfiguration: tls.serverConfiguration())) ?? .http1()
+            server = (try? HTTPServerBuilder.tls(http1, tlsConfiguration: tls.serverConfiguration())) ?? http1
         }
         return Application(
             router: router ?? buildRouter(), server: server,
@@ -162,6 +172,7 @@ public struct BrokerApplication: Sendable {
                 notifier.ready(status: "listening on \(configuration.host):\(port)")
                 await onListening(port)
             },
+            eventLoopGroupProvider: eventLoopGroup.map { .shared($0) } ?? .singleton,
             logger: logger
         )
     }
@@ -220,9 +231,11 @@ public struct BrokerApplication: Sendable {
             try await makeServiceGroup().run()
         } catch {
             await tenants.store.close()
+            try? await eventLoopGroup?.shutdownGracefully()
             throw error
         }
         await tenants.store.close()
+        try? await eventLoopGroup?.shutdownGracefully()
         logger.notice("token-broker stopped")
     }
 }

@@ -40,6 +40,8 @@ public struct BrokerConfiguration: Sendable {
     public var leeway: Int
     public var jwksMaxAge: Int
     public var shutdownGracePeriod: Int
+    /// Threads of the HTTP server's event loop group; 0: NIO's shared group, one thread per CPU core.
+    public var eventLoopThreads: Int
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     /// Tenants whose metrics carry their own `tenant` label; every other tenant is counted as `other`, so
@@ -228,7 +230,8 @@ public struct BrokerConfiguration: Sendable {
             otpPolicy: otpPolicy, adminRole: adminRole, rolesClaim: rolesClaim,
             jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
-            shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600), logLevel: level, logFormat: format,
+            shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600),
+            eventLoopThreads: try integer("eventLoopThreads", in: 0...256), logLevel: level, logFormat: format,
             metricsTenants: metricsTenants, tracingEndpoint: tracingEndpoint, issuerIsExplicit: issuer != nil)
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
         return configuration

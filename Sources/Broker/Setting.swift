@@ -76,6 +76,7 @@ public struct Setting: Sendable {
         Setting("leeway", "60", "clock skew tolerated on exp/nbf/iat, seconds (0-300)"),
         Setting("jwksMaxAge", "300", "Cache-Control max-age of the JWKS and discovery documents, seconds"),
         Setting("shutdownGracePeriod", "30", "seconds in-flight requests get to finish after SIGTERM"),
+        Setting("eventLoopThreads", "0", "threads that serve HTTP connections (1-256); 0: one per CPU core"),
         Setting("logLevel", "info", "trace, debug, info, notice, warning, error or critical"),
         Setting("logFormat", "text", "text, or json for production"),
         Setting("tracingEndpoint", nil, "full OTLP/HTTP traces URL of an OpenTelemetry collector, e.g. http://otel-collector:4318/v1/traces; set: a span per request and per upstream call is exported, OTEL_* variables (sampler, service name, headers) apply (default: tracing off)"),

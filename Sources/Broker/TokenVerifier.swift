@@ -82,6 +82,19 @@ final class TokenVerifier: Sendable {
         return checkDynamic(verified, now: now, audience: audience)
     }
 
+    /// `verify(token)`'s answer (default audience) when that answer is a success found in the verification cache;
+    /// nil in every other case: not cached, cached as invalid, or refused by a dynamic check. It never checks a
+    /// signature, so it is cheap enough for an event loop (the forward-auth fast path); the caller takes the
+    /// full path on nil, which gives the same answer `verify` would.
+    func cachedSuccess(_ token: String) -> VerifiedCXToken? {
+        guard token.utf8.count <= JWS.defaultMaxTokenBytes else { return nil }
+        let now = tenants.clock().timeIntervalSince1970
+        guard case .valid(let cached, _)? = cache.lookup(TokenHash(token), now: now),
+            case .success(let verified) = checkDynamic(cached, now: now, audience: nil)
+        else { return nil }
+        return verified
+    }
+
     /// What may change while a token lives: time, tenant status, revocation, and the caller's audience.
     func checkDynamic(_ token: VerifiedCXToken, now: Double, audience: String?) -> Result<VerifiedCXToken, Failure> {
         // A retired (or replaced) key takes its tokens with it, cached or not.

@@ -61,7 +61,8 @@ struct VerifyController: Sendable {
     func identityResponse(
         _ request: Request, tenantId: String?, tenantDomain: String?, subject: String?, roles: [String], scope: String?, result: String
     ) -> Response {
-        if Self.requestedTenants(request).contains(where: { $0 != tenantId && $0 != tenantDomain }) {
+        let tenantQuery = request.uri.queryParameters["tenant"].map(String.init)
+        guard Self.tenantHintsMatch(tenantQuery: tenantQuery, headers: request.headers, tenantId: tenantId, tenantDomain: tenantDomain) else {
             metrics.recordVerification("wrong_tenant")
             return Response(status: .forbidden, headers: [
                 .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another tenant\"",
@@ -69,21 +70,37 @@ struct VerifyController: Sendable {
             ])
         }
         metrics.recordVerification(result)
+        return Response(status: .ok, headers: Self.identityHeaders(tenantId: tenantId, subject: subject, roles: roles, scope: scope))
+    }
+
+    /// Whether every tenant hint the request carries (`?tenant=`, the host in `X-Forwarded-Host`) names the token's
+    /// tenant, by id or by domain. True when there is no hint.
+    static func tenantHintsMatch(tenantQuery: String?, headers: HTTPFields, tenantId: String?, tenantDomain: String?) -> Bool {
+        if let tenantQuery, tenantQuery != tenantId, tenantQuery != tenantDomain { return false }
+        if let value = headers.value(of: forwardedHost), let host = forwardedHostName(value), host != tenantId, host != tenantDomain {
+            return false
+        }
+        return true
+    }
+
+    /// The 200 answer's headers: `Cache-Control: no-store` and the four identity headers, claim text only when
+    /// `headerSafe` (a role that is not is left out; another value becomes empty).
+    static func identityHeaders(tenantId: String?, subject: String?, roles: [String], scope: String?) -> HTTPFields {
         // Appended, not assigned: each name occurs once here, and assignment would search the fields first.
         var rolesValue = ""
         for role in roles {
-            guard let safe = Self.headerSafe(role) else { continue }
+            guard let safe = headerSafe(role) else { continue }
             if !rolesValue.isEmpty { rolesValue += "," }
             rolesValue += safe
         }
         var headers = HTTPFields()
-        headers.reserveCapacity(6)
+        headers.reserveCapacity(8)
         headers.append(HTTPField(name: .cacheControl, value: "no-store"))
-        headers.append(HTTPField(name: Self.authHeaders.subject, value: subject.flatMap(Self.headerSafe) ?? ""))
-        headers.append(HTTPField(name: Self.authHeaders.tenant, value: tenantId ?? ""))
-        headers.append(HTTPField(name: Self.authHeaders.roles, value: rolesValue))
-        headers.append(HTTPField(name: Self.authHeaders.scope, value: scope.flatMap(Self.headerSafe) ?? ""))
-        return Response(status: .ok, headers: headers)
+        headers.append(HTTPField(name: authHeaders.subject, value: subject.flatMap(headerSafe) ?? ""))
+        headers.append(HTTPField(name: authHeaders.tenant, value: tenantId ?? ""))
+        headers.append(HTTPField(name: authHeaders.roles, value: rolesValue))
+        headers.append(HTTPField(name: authHeaders.scope, value: scope.flatMap(headerSafe) ?? ""))
+        return headers
     }
 
     /// Whether the token claims to be issued by this broker (then only the broker's own rules apply).
@@ -104,14 +121,6 @@ struct VerifyController: Sendable {
     }
 
     static let forwardedHost = HTTPField.Name("X-Forwarded-Host")!
-
-    /// What the request says about its tenant: `?tenant=` and the host in `X-Forwarded-Host`.
-    static func requestedTenants(_ request: Request) -> [String] {
-        var hints = [String]()
-        if let tenant = request.uri.queryParameters["tenant"] { hints.append(String(tenant)) }
-        if let value = request.headers.value(of: forwardedHost), let host = forwardedHostName(value) { hints.append(host) }
-        return hints
-    }
 
     /// The host an `X-Forwarded-Host` value names: its first non-empty comma-separated element, spaces and tabs
     /// trimmed, the port dropped (not inside an IPv6 literal), ASCII letters lowercased. Bytes are handled as

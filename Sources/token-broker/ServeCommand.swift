@@ -60,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Clock skew tolerated on exp/nbf/iat, seconds, 0-300 (default 60).") var leeway: String?
     @Option(help: "Cache-Control max-age of JWKS and discovery, seconds (default 300).") var jwksMaxAge: String?
     @Option(help: "Seconds in-flight requests get after SIGTERM (default 30).") var shutdownGracePeriod: String?
+    @Option(help: "Threads that serve HTTP connections, 1-256 (default 0: one per CPU core).") var eventLoopThreads: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
     @Option(help: "text or json (default text).") var logFormat: String?
     @Option(help: "Comma-separated tenant ids whose minted tokens /metrics counts by id; all others as tenant=\"other\" (default none; SIGHUP re-reads it).") var metricsTenants: String?
@@ -77,7 +78,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("adminRole", adminRole), ("rolesClaim", rolesClaim),
             ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
-            ("shutdownGracePeriod", shutdownGracePeriod), ("logLevel", logLevel), ("logFormat", logFormat),
+            ("shutdownGracePeriod", shutdownGracePeriod), ("eventLoopThreads", eventLoopThreads), ("logLevel", logLevel), ("logFormat", logFormat),
             ("metricsTenants", metricsTenants), ("tracingEndpoint", tracingEndpoint),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })

@@ -14,6 +14,8 @@ import Testing
         #expect(configuration.tokenTTL == 300 && configuration.maxTokenTTL == 3600 && configuration.leeway == 60)
         #expect(configuration.logLevel == .info && configuration.logFormat == .text)
         #expect(!configuration.issuerIsExplicit)
+        #expect(configuration.eventLoopThreads == 0, "one event loop per core unless set")
+        #expect(try BrokerConfiguration.load(flags: ["eventLoopThreads": "1"], environment: [:]).eventLoopThreads == 1)
     }
 
     @Test("--metrics-tenants: a comma-separated list from flag, variable or file, blanks dropped, empty by default, at most 1000")
@@ -51,7 +53,7 @@ import Testing
         ("port", "65536"), ("port", "-1"), ("port", "80x"), ("leeway", "301"), ("tokenTtl", "0"), ("maxTokenTtl", "99999999"),
         ("logLevel", "verbose"), ("logFormat", "xml"), ("issuer", "not a url"), ("issuer", "https://a.example/?q=1"),
         ("baseDomain", "bad_domain"), ("baseDomain", "-x.com"), ("host", "a b"), ("keysDir", ""), ("tokenTtl", "4000"),
-        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"),
+        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"), ("eventLoopThreads", "257"), ("eventLoopThreads", "-1"),
     ])
     func badValues(key: String, value: String) {
         do {

@@ -1,0 +1,173 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTPTypes
+
+/// Forward-auth's hot case answered on the connection's event loop: `GET /v1/verify` with a token whose
+/// verification is cached as valid. Gateways (nginx `auth_request`, Traefik, Envoy) send one such request
+/// per request they proxy, mostly with a token already seen. Through the router, each one costs two thread
+/// hops (event loop to Swift concurrency's pool and back) and an async request context, several times the
+/// cost of the answer itself; here it is one synchronous call on the thread that read the request.
+///
+/// The answer is exactly the router's (`VerifyController.verify` behind `RequestObservabilityMiddleware`):
+/// the same status and headers (identity headers, `Content-Length: 0`, `X-Request-Id` accepted or generated,
+/// `Date`), the same metrics (`verifications{result="valid"}`, `http_requests` and its duration histogram).
+/// Anything else goes to the router unchanged, and so does every request this cannot answer the same way:
+/// - another method or path, any query string (`?tenant=`, `?audience=` are parsed by the router);
+/// - `Connection` or `Expect` headers (closing, upgrades and `100-continue` are the server's business);
+/// - a token whose cached answer is not a success now (not cached, refused, revoked, tenant inactive,
+///   expired): the full path gives the 401, or tries Keycloak;
+/// - a tenant hint (`X-Forwarded-Host`) for another tenant: the router's 403 is logged at info;
+/// - a log level of debug or lower (the router writes an access log line for a 200 then) or tracing on
+///   (the router opens a span).
+struct ForwardAuthFastPath: Sendable {
+    let verifier: TokenVerifier
+    let metrics: BrokerMetrics
+    /// The broker's logger: its level is read per request (a SIGHUP can change it).
+    let logger: Logger
+    let tracing: Bool
+
+    static let route = "/v1/verify"
+
+    /// The response to `head`, or nil when the router must answer it.
+    func respond(to head: HTTPRequest, date: String) -> HTTPResponse? {
+        guard head.method == .get, head.path == Self.route, !tracing, logger.logLevel > .debug else { return nil }
+        let fields = head.headerFields
+        guard !fields.contains(.connection), !fields.contains(.expect) else { return nil }
+        let start = ContinuousClock.now
+        guard let header = fields.value(of: .authorization), let token = APIKeyAuthenticator.bearer(header), !token.isEmpty,
+            let verified = verifier.cachedSuccess(token),
+            VerifyController.tenantHintsMatch(
+                tenantQuery: nil, headers: fields, tenantId: verified.tenantId, tenantDomain: verified.tenantDomain)
+        else { return nil }
+        var headers = VerifyController.identityHeaders(
+            tenantId: verified.tenantId, subject: verified.subject, roles: verified.roles, scope: verified.scope)
+        metrics.recordVerification("valid")
+        // In the order the router's answer has them: the response's own, then the middleware's, then the server's.
+        headers.append(HTTPField(name: .contentLength, value: "0"))
+        let requestId =
+            RequestObservabilityMiddleware.acceptedRequestID(fields.value(of: RequestObservabilityMiddleware.requestIDHeader))
+            ?? RequestObservabilityMiddleware.newRequestID()
+        headers.append(HTTPField(name: RequestObservabilityMiddleware.requestIDHeader, value: requestId))
+        headers.append(HTTPField(name: .date, value: date))
+        metrics.recordRequest(route: Self.route, method: "GET", status: 200, duration: ContinuousClock.now - start)
+        return HTTPResponse(status: .ok, headerFields: headers)
+    }
+}
+
+/// The fast path's place in a connection's pipeline: right after Hummingbird's `HTTPConnectionStateHandler`, so
+/// that handler still sees every request and every response (idle timeout, graceful shutdown's close after
+/// the response in progress), and before the async channel the router reads from.
+///
+/// Responses leave in request order: while a request passed on to the router has not been answered (its
+/// response's end not written), every later request is passed on too. An answered request's body, if it has
+/// one, is dropped, as the router's verify route drops it.
+final class ForwardAuthFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let fastPath: ForwardAuthFastPath
+    /// Requests passed on to the router whose response has not ended.
+    private var passedOn = 0
+    /// The answer to the request being read, written when its end arrives.
+    private var answer: HTTPResponse?
+    private var needsFlush = false
+    private var date = HTTPDate()
+
+    init(_ fastPath: ForwardAuthFastPath) {
+        self.fastPath = fastPath
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if passedOn == 0, answer == nil, context.channel.isWritable,
+                let response = fastPath.respond(to: head, date: date.current())
+            {
+                answer = response
+                return
+            }
+            passedOn += 1
+        case .body:
+            if answer != nil { return }
+        case .end:
+            if let response = answer {
+                answer = nil
+                context.write(wrapOutboundOut(.head(response)), promise: nil)
+                context.write(wrapOutboundOut(.end(nil)), promise: nil)
+                needsFlush = true
+                return
+            }
+        }
+        context.fireChannelRead(data)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if needsFlush {
+            needsFlush = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = unwrapOutboundIn(data), passedOn > 0 { passedOn -= 1 }
+        context.write(data, promise: promise)
+    }
+}
+
+/// Hummingbird's HTTP/1.1 child channel with the forward-auth fast path added to each connection's pipeline
+/// (nil: exactly Hummingbird's channel).
+struct BrokerHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+    let base: HTTP1Channel
+    let fastPath: ForwardAuthFastPath?
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let fastPath = self.fastPath
+        return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            if let fastPath {
+                let pipeline = channel.pipeline.syncOperations
+                let state = try pipeline.handler(type: HTTPConnectionStateHandler.self)
+                try pipeline.addHandler(ForwardAuthFastPathHandler(fastPath), position: .after(state))
+            }
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+/// The `Date` header (RFC 9110 IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT"), formatted once per second.
+/// One per connection handler: no shared state between event loops.
+public struct HTTPDate {
+    private var second = Int.min
+    private var text = ""
+
+    mutating func current() -> String {
+        let now = time(nil)
+        if now != second {
+            second = now
+            text = Self.format(now)
+        }
+        return text
+    }
+
+    public static func format(_ seconds: Int) -> String {
+        var time = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
