@@ -15,6 +15,8 @@
 #    introspection, and /healthz as the ceiling of the HTTP stack; then the cached verification again at
 #    8, 16, 32 and 64 connections (BENCH_SWEEP_CONNECTIONS, BENCH_SWEEP_DURATION 8s), since its target
 #    pairs a throughput with a latency bound and latency at saturation grows with the connection count.
+#    Then the broker is restarted with --event-loop-threads 1 (same store, keys, port) and the cached
+#    verification and its sweep run again: with the default, two busy server threads and wrk share 2 cores.
 # 5. One table: scenario, req/s, p50, p99, non-2xx, CPU per request of the broker and of wrk, CPU of
 #    other processes during the run, target, verdict; then the reference figures and notes.
 # All traffic goes to 127.0.0.1 only. It is a report, not a test: it exits 0 whatever the verdicts
@@ -117,17 +119,25 @@ BASIC=$(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
-(cd "$work" && exec "$BIN" serve --host 127.0.0.1 --port "$PORT" --database "$DB" --keys-dir "$work/keys" \
-    --log-level warning >"$work/serve.log" 2>&1) &
-server_pid=$!
-for _ in $(seq 150); do
-    curl -fsS -o /dev/null "$URL/healthz" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; die "serve exited at start-up"; }
-    sleep 0.2
-done
-curl -fsS -o /dev/null "$URL/healthz" || { cat "$work/serve.log" >&2; die "no /healthz after 30 s"; }
+start_server() { # [extra serve flags...]: serve on $PORT (same store and keys each time), wait for /healthz
+    (cd "$work" && exec "$BIN" serve --host 127.0.0.1 --port "$PORT" --database "$DB" --keys-dir "$work/keys" \
+        --log-level warning "$@" >>"$work/serve.log" 2>&1) &
+    server_pid=$!
+    for _ in $(seq 150); do
+        curl -fsS -o /dev/null "$URL/healthz" 2>/dev/null && break
+        kill -0 "$server_pid" 2>/dev/null || { cat "$work/serve.log" >&2; die "serve exited at start-up"; }
+        sleep 0.2
+    done
+    curl -fsS -o /dev/null "$URL/healthz" || { cat "$work/serve.log" >&2; die "no /healthz after 30 s"; }
+    log "serve is up on $URL (pid $server_pid) $*"
+}
+stop_server() {
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
 server_alive() { kill -0 "$server_pid" 2>/dev/null || { tail -40 "$work/serve.log" >&2; die "the server died"; }; }
-log "serve is up on $URL (pid $server_pid)"
+start_server
 
 # --- setup: tenants and tokens (timed, not measured) ------------------------------------------------
 t0=$(date +%s.%N)
@@ -213,6 +223,23 @@ for c in "${SWEEP[@]}"; do
     sweep[$c]=$(grep '^BENCH ' "$work/sweep-$c.out" | tail -1) || die "no BENCH line for the sweep at -c$c"
 done
 server_alive
+# (b) again with the HTTP server on one event-loop thread (--event-loop-threads 1), the broker restarted on
+# the same store, keys and port. With the default (one thread per core) the broker's 2 busy threads and
+# wrk's 1 share 2 cores, and the kernel's time slicing shows up in p99; with one, wrk has a core to itself.
+stop_server
+start_server --event-loop-threads 1
+code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "X-Forwarded-Host: $HOST" "$URL/v1/verify")
+[[ $code == 200 ]] || die "GET /v1/verify answered $code after the restart"
+run cached1 verify-cached.lua "$TOKEN" "$HOST"
+declare -A sweep1
+for c in "${SWEEP[@]}"; do
+    server_alive
+    log "wrk: cached verify, one event-loop thread, at -c$c (-t$THREADS -d$SWEEP_DURATION)..."
+    wrk -t"$THREADS" -c"$c" -d"$SWEEP_DURATION" --latency -s "$LUA/verify-cached.lua" "$URL" -- "$TOKEN" "$HOST" >"$work/sweep1-$c.out" 2>&1 \
+        || { cat "$work/sweep1-$c.out" >&2; die "wrk failed for the sweep at -c$c"; }
+    sweep1[$c]=$(grep '^BENCH ' "$work/sweep1-$c.out" | tail -1) || die "no BENCH line for the sweep at -c$c"
+done
+server_alive
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- 5. report ------------------------------------------------------------------------------------------
@@ -239,9 +266,13 @@ line_of() {
 
 verdict_mint=FAIL
 if clean "${result[mint]}" && (($(rps "${result[mint]}") >= 10000)); then verdict_mint=PASS; fi
+meets_verify_target() { # BENCH line: clean, >= 30,000 req/s and p99 <= 2 ms
+    clean "$1" && (($(rps "$1") >= 30000)) && awk -v us="$(field "$1" p99_us)" 'BEGIN { exit !(us <= 2000) }'
+}
 verdict_cached=FAIL
-if clean "${result[cached]}" && (($(rps "${result[cached]}") >= 30000)) \
-    && awk -v us="$(field "${result[cached]}" p99_us)" 'BEGIN { exit !(us <= 2000) }'; then verdict_cached=PASS; fi
+meets_verify_target "${result[cached]}" && verdict_cached=PASS
+verdict_cached1=FAIL
+meets_verify_target "${result[cached1]}" && verdict_cached1=PASS
 
 once_requests=$(field "${result[once]}" requests)
 echo
@@ -253,18 +284,21 @@ row "scenario" "req/s" "p50" "p99" "non-2xx" "brk us" "wrk us" "other" "target" 
 printf '%s\n' "$(printf '%.0s-' {1..142})"
 line_of mint "(a) mint POST /v1/tenants/{random}/token" ">= 10,000 req/s" "$verdict_mint"
 line_of cached "(b) verify GET /v1/verify, one token" ">= 30,000 req/s, p99 <= 2 ms" "$verdict_cached"
+line_of cached1 "(b) same, --event-loop-threads 1" ">= 30,000 req/s, p99 <= 2 ms" "$verdict_cached1"
 line_of once "(c) verify 20k distinct, 1st pass (miss)" "report only" "-"
 line_of cycle "(c) verify 20k distinct, cycling (hits)" "report only" "-"
 line_of introspect "(d) introspect POST /oauth2/introspect" "report only" "-"
 line_of healthz "    GET /healthz (HTTP stack ceiling)" "reference" "-"
 echo
 echo "(b) at other connection counts (wrk -t$THREADS -d$SWEEP_DURATION each; the target holds at a count when both bounds do):"
-printf '  %-12s %8s %9s %9s  %-10s %s\n' "connections" "req/s" "p50" "p99" "non-2xx" "both bounds (>= 30,000 req/s, p99 <= 2 ms)"
+printf '  %-30s %8s %9s %9s  %-10s %s\n' "connections" "req/s" "p50" "p99" "non-2xx" "both bounds (>= 30,000 req/s, p99 <= 2 ms)"
 for c in "${SWEEP[@]}"; do
-    l=${sweep[$c]}
-    ok=no
-    if clean "$l" && (($(rps "$l") >= 30000)) && awk -v us="$(field "$l" p99_us)" 'BEGIN { exit !(us <= 2000) }'; then ok=yes; fi
-    printf '  %-12s %8s %9s %9s  %-10s %s\n' "-c$c" "$(rps "$l")" "$(ms "$l" p50_us)" "$(ms "$l" p99_us)" "$(errors "$l")" "$ok"
+    for variant in default one; do
+        if [[ $variant == default ]]; then l=${sweep[$c]} label="-c$c"; else l=${sweep1[$c]} label="-c$c, --event-loop-threads 1"; fi
+        ok=no
+        meets_verify_target "$l" && ok=yes
+        printf '  %-30s %8s %9s %9s  %-10s %s\n' "$label" "$(rps "$l")" "$(ms "$l" p50_us)" "$(ms "$l" p99_us)" "$(errors "$l")" "$ok"
+    done
 done
 echo
 echo "Reference figures (from the issue, for scale; not measured here):"
@@ -276,6 +310,10 @@ cores() { awk -v us="$1" -v r="$2" 'BEGIN { printf "%.2f", us * r / 1e6 }'; }
 echo "Notes: wrk and the broker share the $(nproc) cores of this machine (wrk -t$THREADS). Cores in use = CPU us/request x req/s:"
 echo "  in (b) the broker used $(cores "${cached_cpu[0]}" "$(rps "${result[cached]}")") cores and wrk $(cores "${cached_cpu[1]}" "$(rps "${result[cached]}")"), so the runs are CPU-bound here and every"
 echo "  figure is a lower bound of what the broker does with the machine to itself (or with wrk on another host)."
+echo "  The second (b) row restarts the broker with --event-loop-threads 1: its HTTP server then has one thread (one"
+echo "  core's worth of I/O), and wrk the other core. It gives the broker less CPU, not more; what it removes is three"
+echo "  busy threads time-sliced on two cores, whose waits of a few ms land in p99 (a raw SwiftNIO server on this host"
+echo "  showed the same: about 3-4 ms p99 at -c32 with two event loops, 1.2 ms with one)."
 echo "  (c) 1st pass sends each of the $TOKENS tokens once ($once_requests requests, each a verification-cache miss:"
 echo "  one full ECDSA P-256 verification); the broker caches 100,000 results, so the cycling run is cache hits"
 echo "  over a $TOKENS-entry working set. (d) counts a 200 with \"active\": false as a failure. p50/p99 are wrk's."

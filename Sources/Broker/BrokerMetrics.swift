@@ -59,26 +59,37 @@ public final class BrokerMetrics: Sendable {
     struct RequestHandles: Sendable {
         let requests: Counter
         let duration: DurationHistogram
+
+        func record(_ duration: Duration) {
+            requests.increment()
+            self.duration.recordNanoseconds(duration.nanoseconds)
+        }
     }
 
     /// Records one HTTP request under its route pattern (never the raw path: that would explode cardinality).
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        let handles = requestHandles.handle(for: RequestKey(route: route, method: method, status: status)) {
+        requestHandles(route: route, method: method, status: status).record(duration)
+    }
+
+    func requestHandles(route: String, method: String, status: Int) -> RequestHandles {
+        requestHandles.handle(for: RequestKey(route: route, method: method, status: status)) {
             RequestHandles(
                 requests: registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "http_requests", unitName: "total", helpText: "HTTP requests answered, by route pattern, method and status code"), labels: [("route", route), ("method", method), ("code", String(status))]),
                 duration: registry.makeDurationHistogram(descriptor: .init(namespace: "token_broker", metricName: "http_request_duration", unitName: "seconds", helpText: "HTTP request latency, by route pattern and method"), labels: [("route", route), ("method", method)], buckets: Self.durationBuckets))
         }
-        handles.requests.increment()
-        handles.duration.recordNanoseconds(duration.nanoseconds)
     }
 
     /// Records one verification outcome (a small fixed set of results: no per-token or per-tenant labels).
     func recordVerification(_ result: String) {
+        verificationCounter(result).increment()
+    }
+
+    func verificationCounter(_ result: String) -> Counter {
         verificationHandles.handle(for: result) {
             registry.makeCounter(
                 descriptor: .init(namespace: "token_broker", metricName: "verifications", unitName: "total", helpText: "Token verifications, by result"),
                 labels: [("result", result)])
-        }.increment()
+        }
     }
 
     /// Counts one minted token, by endpoint and tenant label. `tenant` is the tenant id only for the tenants

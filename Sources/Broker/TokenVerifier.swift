@@ -3,8 +3,9 @@ import JOSE
 import KeyRing
 import TenantRegistry
 
-/// A cx-tenant token that passed every check.
-public struct VerifiedCXToken: Sendable {
+/// A cx-tenant token that passed every check. A class: the verification cache hands it out on every cached
+/// request, and a copy of a struct of a dozen strings and arrays would retain each of them.
+public final class VerifiedCXToken: Sendable {
     public let subject: String
     public let tenantId: String
     public let tenantDomain: String
@@ -19,6 +20,25 @@ public struct VerifiedCXToken: Sendable {
     public let claims: JWTClaims
     /// The key that verified the signature; it must still be published for a cached result to count.
     let key: JWSPublicKey
+
+    init(
+        subject: String, tenantId: String, tenantDomain: String, audiences: [String], roles: [String], scope: String, clientId: String,
+        jti: String, issuedAt: Int64, notBefore: Double?, expiresAt: Double, claims: JWTClaims, key: JWSPublicKey
+    ) {
+        self.subject = subject
+        self.tenantId = tenantId
+        self.tenantDomain = tenantDomain
+        self.audiences = audiences
+        self.roles = roles
+        self.scope = scope
+        self.clientId = clientId
+        self.jti = jti
+        self.issuedAt = issuedAt
+        self.notBefore = notBefore
+        self.expiresAt = expiresAt
+        self.claims = claims
+        self.key = key
+    }
 }
 
 /// Verifies cx-tenant tokens for every endpoint that accepts them: signature with the key its kid names
