@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import JOSE
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -170,6 +171,39 @@ struct ForwardAuthFastPathTests {
                 #expect(replies.map { $0.first { $0.hasPrefix("X-Request-Id: ") } } == ids.map { "X-Request-Id: \($0)" })
                 #expect(replies.allSatisfy { $0.first == "200 OK" })
             }
+        }
+    }
+
+    @Test("graceful shutdown lets a fast-path request whose body is still arriving finish, then closes its connection")
+    func drain() async throws {
+        var flags = Self.flags
+        flags["shutdownGracePeriod"] = "10"
+        let harness = try await RegistryHarness.make(.sqlite, flags: flags)
+        try await harness.run { client in
+            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("tenant1"))
+            let cached = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
+            #expect(try await client.send(.get, "/v1/verify", key: cached).status == .ok)
+            let port = Atomic<Int>(0)
+            let group = harness.broker.makeServiceGroup(onListening: { port.store($0, ordering: .relaxed) })
+            let running = Task { try await group.run() }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while port.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            let bound = port.load(ordering: .relaxed)
+            try #require(bound != 0)
+
+            let connection = try RawConnection(port: bound)
+            // The head is enough for the fast path's answer; it is written when the body's end arrives.
+            connection.send("GET /v1/verify HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(cached)\r\nContent-Length: 5\r\n\r\n12")
+            try await Task.sleep(for: .milliseconds(300))
+            await group.triggerGracefulShutdown()
+            while RawConnection.accepts(port: bound), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(!RawConnection.accepts(port: bound), "listener still open during drain")
+            connection.send("345")
+            let (response, closed) = connection.readUntilClosed()
+            #expect(response.hasPrefix("HTTP/1.1 200"), "\(response.prefix(80))")
+            #expect(response.contains("X-Auth-Tenant: tenant1"))
+            #expect(closed, "the connection must close after the answer while draining")
+            try await running.value
         }
     }
 
