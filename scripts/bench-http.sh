@@ -214,14 +214,19 @@ run healthz healthz.lua
 # about connections / throughput. So (b) is also run at other connection counts (same script, shorter).
 SWEEP=(${BENCH_SWEEP_CONNECTIONS:-8 16 32 64})
 SWEEP_DURATION=${BENCH_SWEEP_DURATION:-8s}
-declare -A sweep
-for c in "${SWEEP[@]}"; do
-    server_alive
-    log "wrk: cached verify at -c$c (-t$THREADS -d$SWEEP_DURATION)..."
-    wrk -t"$THREADS" -c"$c" -d"$SWEEP_DURATION" --latency -s "$LUA/verify-cached.lua" "$URL" -- "$TOKEN" "$HOST" >"$work/sweep-$c.out" 2>&1 \
-        || { cat "$work/sweep-$c.out" >&2; die "wrk failed for the sweep at -c$c"; }
-    sweep[$c]=$(grep '^BENCH ' "$work/sweep-$c.out" | tail -1) || die "no BENCH line for the sweep at -c$c"
-done
+run_sweep() { # array-name label: the cached verification at each count of SWEEP, BENCH lines into the array
+    local -n into=$1
+    local label=$2 c
+    for c in "${SWEEP[@]}"; do
+        server_alive
+        log "wrk: cached verify ($label) at -c$c (-t$THREADS -d$SWEEP_DURATION)..."
+        wrk -t"$THREADS" -c"$c" -d"$SWEEP_DURATION" --latency -s "$LUA/verify-cached.lua" "$URL" -- "$TOKEN" "$HOST" >"$work/sweep.out" 2>&1 \
+            || { cat "$work/sweep.out" >&2; die "wrk failed for the sweep at -c$c ($label)"; }
+        into[$c]=$(grep '^BENCH ' "$work/sweep.out" | tail -1) || die "no BENCH line for the sweep at -c$c ($label)"
+    done
+}
+declare -A sweep sweep1
+run_sweep sweep "default threads"
 server_alive
 # (b) again with the HTTP server on one event-loop thread (--event-loop-threads 1), the broker restarted on
 # the same store, keys and port. With the default (one thread per core) the broker's 2 busy threads and
@@ -231,14 +236,7 @@ start_server --event-loop-threads 1
 code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "X-Forwarded-Host: $HOST" "$URL/v1/verify")
 [[ $code == 200 ]] || die "GET /v1/verify answered $code after the restart"
 run cached1 verify-cached.lua "$TOKEN" "$HOST"
-declare -A sweep1
-for c in "${SWEEP[@]}"; do
-    server_alive
-    log "wrk: cached verify, one event-loop thread, at -c$c (-t$THREADS -d$SWEEP_DURATION)..."
-    wrk -t"$THREADS" -c"$c" -d"$SWEEP_DURATION" --latency -s "$LUA/verify-cached.lua" "$URL" -- "$TOKEN" "$HOST" >"$work/sweep1-$c.out" 2>&1 \
-        || { cat "$work/sweep1-$c.out" >&2; die "wrk failed for the sweep at -c$c"; }
-    sweep1[$c]=$(grep '^BENCH ' "$work/sweep1-$c.out" | tail -1) || die "no BENCH line for the sweep at -c$c"
-done
+run_sweep sweep1 "one event-loop thread"
 server_alive
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 

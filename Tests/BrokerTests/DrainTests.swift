@@ -2,8 +2,35 @@ import Broker
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 import Synchronization
 import Testing
+
+/// Runs `broker`'s service group (on `router`, if given) until its listener is bound: the group, the task running
+/// it, and the port.
+func serveUntilListening(
+    _ broker: BrokerApplication, router: Router<BrokerRequestContext>? = nil
+) async throws -> (group: ServiceGroup, running: Task<Void, any Error>, port: Int) {
+    let port = Atomic<Int>(0)
+    let group = broker.makeServiceGroup(router: router, onListening: { port.store($0, ordering: .relaxed) })
+    let running = Task { try await group.run() }
+    let deadline = ContinuousClock.now + .seconds(20)
+    while port.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+    let bound = port.load(ordering: .relaxed)
+    if bound == 0 {
+        running.cancel()
+        throw TestFailure("the server did not start listening within 20 s")
+    }
+    return (group, running, bound)
+}
+
+/// Starts a graceful shutdown and waits (up to 20 s) until `port` refuses connections; false if it never did.
+func drainUntilRefused(_ group: ServiceGroup, port: Int) async throws -> Bool {
+    await group.triggerGracefulShutdown()
+    let deadline = ContinuousClock.now + .seconds(20)
+    while RawConnection.accepts(port: port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+    return !RawConnection.accepts(port: port)
+}
 
 @Suite("graceful shutdown") struct DrainTests {
     @Test("graceful shutdown closes the listener but lets a request whose body is still arriving finish")
@@ -15,20 +42,12 @@ import Testing
             let body = try await request.body.collect(upTo: 1024)
             return Response(status: .ok, body: .init(byteBuffer: body))
         }
-        let port = Atomic<Int>(0)
-        let group = harness.broker.makeServiceGroup(router: router, onListening: { port.store($0, ordering: .relaxed) })
-        let running = Task { try await group.run() }
-        let deadline = ContinuousClock.now + .seconds(20)
-        while port.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        let bound = port.load(ordering: .relaxed)
-        try #require(bound != 0)
+        let (group, running, bound) = try await serveUntilListening(harness.broker, router: router)
 
         let connection = try RawConnection(port: bound)
         connection.send("POST /test/echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n12345")
         try await Task.sleep(for: .milliseconds(300))
-        await group.triggerGracefulShutdown()
-        while RawConnection.accepts(port: bound), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(!RawConnection.accepts(port: bound), "listener still open during drain")
+        #expect(try await drainUntilRefused(group, port: bound), "listener still open during drain")
         #expect(harness.broker.shutdown.isDraining)
         connection.send("67890")
         let response = connection.readAll()

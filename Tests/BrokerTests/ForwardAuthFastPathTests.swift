@@ -3,7 +3,6 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import JOSE
-import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -46,6 +45,16 @@ private func responses(_ text: String, keep: Set<String> = []) -> [[String]] {
             return line
         }
     }
+}
+
+/// Creates tenant1 and mints two tokens for it: `cached`, verified once through the router (so cached as valid),
+/// and `unseen`, never verified.
+private func cachedAndUnseen(_ client: RegistryHarness.Client) async throws -> (cached: String, unseen: String) {
+    _ = try await client.send(.post, "/v1/tenants", json: tenantBody("tenant1"))
+    let cached = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
+    let unseen = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
+    #expect(try await client.send(.get, "/v1/verify", key: cached).status == .ok)
+    return (cached, unseen)
 }
 
 @Suite("forward-auth fast path: cached successes answered on the event loop, exactly as the router answers")
@@ -111,10 +120,7 @@ struct ForwardAuthFastPathTests {
     func answeredWithoutRouter() async throws {
         let harness = try await RegistryHarness.make(.sqlite, flags: Self.flags)
         try await harness.run { client in
-            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("tenant1"))
-            let cached = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
-            let unseen = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
-            #expect(try await client.send(.get, "/v1/verify", key: cached).status == .ok)
+            let (cached, unseen) = try await cachedAndUnseen(client)
             let before = try await client.send(.get, "/metrics", key: .some(nil)).text
             // A server whose router has no routes at all: only the fast path can answer 200.
             let bare = harness.broker.buildHTTPServer(router: Router(context: BrokerRequestContext.self), forwardAuthFastPath: true)
@@ -142,14 +148,9 @@ struct ForwardAuthFastPathTests {
     @Test("pipelined requests are answered in order, fast or not, and a body on an answered request is skipped (one event loop thread)")
     func order() async throws {
         // --event-loop-threads 1: the server runs on the broker's own group, not NIO's shared one.
-        var flags = Self.flags
-        flags["eventLoopThreads"] = "1"
-        let harness = try await RegistryHarness.make(.sqlite, flags: flags)
+        let harness = try await RegistryHarness.make(.sqlite, flags: Self.flags.merging(["eventLoopThreads": "1"]) { $1 })
         try await harness.run { client in
-            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("tenant1"))
-            let cached = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
-            let unseen = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
-            #expect(try await client.send(.get, "/v1/verify", key: cached).status == .ok)
+            let (cached, unseen) = try await cachedAndUnseen(client)
             try await harness.broker.buildHTTPServer().test(.live) { server in
                 let port = try #require(server.port)
                 let ids = (1...7).map { "r\($0)" }
@@ -176,28 +177,16 @@ struct ForwardAuthFastPathTests {
 
     @Test("graceful shutdown lets a fast-path request whose body is still arriving finish, then closes its connection")
     func drain() async throws {
-        var flags = Self.flags
-        flags["shutdownGracePeriod"] = "10"
-        let harness = try await RegistryHarness.make(.sqlite, flags: flags)
+        let harness = try await RegistryHarness.make(.sqlite, flags: Self.flags.merging(["shutdownGracePeriod": "10"]) { $1 })
         try await harness.run { client in
-            _ = try await client.send(.post, "/v1/tenants", json: tenantBody("tenant1"))
-            let cached = try #require(try await client.send(.post, "/v1/tenants/tenant1/token").json["access_token"]?.stringValue)
-            #expect(try await client.send(.get, "/v1/verify", key: cached).status == .ok)
-            let port = Atomic<Int>(0)
-            let group = harness.broker.makeServiceGroup(onListening: { port.store($0, ordering: .relaxed) })
-            let running = Task { try await group.run() }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while port.load(ordering: .relaxed) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-            let bound = port.load(ordering: .relaxed)
-            try #require(bound != 0)
+            let (cached, _) = try await cachedAndUnseen(client)
+            let (group, running, bound) = try await serveUntilListening(harness.broker)
 
             let connection = try RawConnection(port: bound)
             // The head is enough for the fast path's answer; it is written when the body's end arrives.
             connection.send("GET /v1/verify HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(cached)\r\nContent-Length: 5\r\n\r\n12")
             try await Task.sleep(for: .milliseconds(300))
-            await group.triggerGracefulShutdown()
-            while RawConnection.accepts(port: bound), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(!RawConnection.accepts(port: bound), "listener still open during drain")
+            #expect(try await drainUntilRefused(group, port: bound), "listener still open during drain")
             connection.send("345")
             let (response, closed) = connection.readUntilClosed()
             #expect(response.hasPrefix("HTTP/1.1 200"), "\(response.prefix(80))")
