@@ -5,7 +5,8 @@
 #
 # 1. Starts the throwaway PostgreSQL test server (scripts/pg-test-server.sh start).
 # 2. The RegistryBenchmarks suite (Benchmarks/ package, release build, ordo-one/benchmark) exported as
-#    JMH JSON: TenantDirectory.tenant(id:) / tenant(domain:) with 10k and 100k tenants.
+#    JMH JSON: TenantDirectory.tenant(id:) / tenant(domain:) with 10k and 100k tenants; run
+#    BENCH_LOOKUP_RUNS times (default 3), each figure the median of the runs' p50s.
 # 3. Benchmarks/Sources/registry-memory (release) for 10k and 100k: heap bytes per tenant of the view.
 # 4. Benchmarks/Sources/registry-reload (release): TenantService.reloadAll() from a fresh SQLite file and
 #    a fresh PostgreSQL database seeded with 10k / 100k tenants (databases dropped afterwards).
@@ -50,27 +51,40 @@ fi
 pg_version=$(psql "$URL" -X -At -c "SHOW server_version" | awk '{print $1}')
 
 # --- (b) lookup benchmarks ------------------------------------------------------------------------
-echo "building and running Benchmarks/ RegistryBenchmarks (release; several minutes when cold)..." >&2
-if ! swift package "${PKG[@]}" benchmark --target RegistryBenchmarks --format jmh --path stdout --no-progress \
-    >"$work/jmh.out" 2>"$work/bench.log"; then
-    # The plugin prints the build log on stdout.
-    grep -v '^\[' "$work/jmh.out" | tail -40 >&2
-    tail -40 "$work/bench.log" >&2
-    exit 1
-fi
-# stdout also carries notes from the plugin; the JMH document is the line that starts with '['.
-# One iteration = 1,000 lookups (scalingFactor .kilo); JMH gives wall clock per iteration in µs, so
-# µs per iteration × 1000 ns/µs ÷ 1000 lookups = ns per lookup. Mallocs are per 1,000 lookups.
-grep '^\[' "$work/jmh.out" | jq -r '.[] |
-    [ (.benchmark | sub("^.*\\.RegistryBenchmarks\\."; "") | gsub("_"; " ")),
-      .secondaryMetrics["Time (wall clock)"].scorePercentiles["50.0"],
-      .secondaryMetrics["Time (wall clock)"].scorePercentiles["90.0"],
-      .secondaryMetrics["Malloc (total)"].scorePercentiles["50.0"],
-      .measurementIterations ] | @tsv' >"$work/lookup.tsv"
-declare -A lookup_p50 lookup_p90 lookup_malloc lookup_iters
+# The suite runs LOOKUP_RUNS times (BENCH_LOOKUP_RUNS, default 3) and each figure is the median of the runs'
+# p50s: on this shared host one run's p50 moves by a third between runs minutes apart (by id at 100k:
+# 113-168 ns in one evening), more than the distance to the target. Every run's p50 is printed below the table.
+LOOKUP_RUNS=${BENCH_LOOKUP_RUNS:-3}
+echo "building and running Benchmarks/ RegistryBenchmarks $LOOKUP_RUNS times (release; several minutes when cold)..." >&2
+: >"$work/lookup.tsv"
+for run in $(seq "$LOOKUP_RUNS"); do
+    if ! swift package "${PKG[@]}" benchmark --target RegistryBenchmarks --format jmh --path stdout --no-progress \
+        >"$work/jmh.out" 2>"$work/bench.log"; then
+        # The plugin prints the build log on stdout.
+        grep -v '^\[' "$work/jmh.out" | tail -40 >&2
+        tail -40 "$work/bench.log" >&2
+        exit 1
+    fi
+    # stdout also carries notes from the plugin; the JMH document is the line that starts with '['.
+    # One iteration = 1,000 lookups (scalingFactor .kilo); JMH gives wall clock per iteration in µs, so
+    # µs per iteration × 1000 ns/µs ÷ 1000 lookups = ns per lookup. Mallocs are per 1,000 lookups.
+    grep '^\[' "$work/jmh.out" | jq -r '.[] |
+        [ (.benchmark | sub("^.*\\.RegistryBenchmarks\\."; "") | gsub("_"; " ")),
+          .secondaryMetrics["Time (wall clock)"].scorePercentiles["50.0"],
+          .secondaryMetrics["Time (wall clock)"].scorePercentiles["90.0"],
+          .secondaryMetrics["Malloc (total)"].scorePercentiles["50.0"],
+          .measurementIterations ] | @tsv' >>"$work/lookup.tsv"
+done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+declare -A lookup_p50 lookup_p90 lookup_malloc lookup_iters lookup_runs lookup_p90_runs
 while IFS=$'\t' read -r name p50 p90 mallocs iterations; do
-    lookup_p50[$name]=$p50; lookup_p90[$name]=$p90; lookup_malloc[$name]=$mallocs; lookup_iters[$name]=$iterations
+    lookup_runs[$name]="${lookup_runs[$name]:-} $p50"; lookup_p90_runs[$name]="${lookup_p90_runs[$name]:-} $p90"
+    lookup_malloc[$name]=$mallocs; lookup_iters[$name]=$iterations
 done <"$work/lookup.tsv"
+for name in "${!lookup_runs[@]}"; do
+    lookup_p50[$name]=$(median <<<"${lookup_runs[$name]}")
+    lookup_p90[$name]=$(median <<<"${lookup_p90_runs[$name]}")
+done
 for n in 10k 100k; do
     for kind in id domain "id, borrowed" "domain, borrowed"; do
         [[ -n ${lookup_p50["lookup by $kind ($n)"]:-} ]] || {
@@ -126,23 +140,23 @@ done
 # --- (d) table ------------------------------------------------------------------------------------
 below() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 row() { # metric 10k-value 100k-value target verdict
-    printf '%-44s %10s %10s  %-18s %s\n' "$@"
+    printf '%-52s %10s %10s  %-18s %s\n' "$@"
 }
 lookup_row() { # kind
     local kind=$1 small=${lookup_p50["lookup by $1 (10k)"]} large=${lookup_p50["lookup by $1 (100k)"]} verdict
     if below "$large" 200; then verdict=PASS; else verdict="FAIL ($(awk -v v="$large" 'BEGIN { printf "%.0f", v - 200 }') ns over)"; fi
-    row "lookup by $kind, ns/lookup (p50)" "$(printf '%.1f' "$small")" "$(printf '%.1f' "$large")" "< 200 ns at 100k" "$verdict"
+    row "lookup by $kind, ns/lookup (p50, median of runs)" "$(printf '%.1f' "$small")" "$(printf '%.1f' "$large")" "< 200 ns at 100k" "$verdict"
 }
 
 echo
 row "metric" "10k" "100k" "target" "verdict"
-printf '%s\n' "$(printf '%.0s-' {1..100})"
+printf '%s\n' "$(printf '%.0s-' {1..108})"
 lookup_row id
 lookup_row domain
 # The hot path's own form (TokenVerifier): the view lent inside a closure, not retained; its status is read.
-row "lookup by id, borrowed, ns/lookup (p50)" "$(printf '%.1f' "${lookup_p50["lookup by id, borrowed (10k)"]}")" \
+row "lookup by id, borrowed, ns/lookup (p50, median)" "$(printf '%.1f' "${lookup_p50["lookup by id, borrowed (10k)"]}")" \
     "$(printf '%.1f' "${lookup_p50["lookup by id, borrowed (100k)"]}")" "(no target)" "-"
-row "lookup by domain, borrowed, ns/lookup (p50)" "$(printf '%.1f' "${lookup_p50["lookup by domain, borrowed (10k)"]}")" \
+row "lookup by domain, borrowed, ns/lookup (p50, median)" "$(printf '%.1f' "${lookup_p50["lookup by domain, borrowed (10k)"]}")" \
     "$(printf '%.1f' "${lookup_p50["lookup by domain, borrowed (100k)"]}")" "(no target)" "-"
 verdict=PASS
 for n in "${SIZES[@]}"; do below "${memory_malloc[$n]}" 2048 || verdict=FAIL; done
@@ -151,7 +165,8 @@ row "memory, bytes/tenant (RSS, trimmed)" "${memory_rss[10000]}" "${memory_rss[1
 row "reload from SQLite, ms (median)" "${reload_ms[sqlite.10000]}" "${reload_ms[sqlite.100000]}" "-" "report only"
 row "reload from PostgreSQL $pg_version, ms (median)" "${reload_ms[postgres.10000]}" "${reload_ms[postgres.100000]}" "-" "report only"
 echo
-echo "lookups: ordo-one/benchmark, release, 1 thread. The directory of N tenants and the keys (every id/domain, shuffled) are built once outside the measured region; each iteration copies 1,000 consecutive keys from a random start into fresh (cache-hot, like a request's) strings, unmeasured, then times 1,000 lookups, so ns/lookup = wall-clock µs per iteration (p50; p90 id ${lookup_p90["lookup by id (10k)"]}/${lookup_p90["lookup by id (100k)"]}, domain ${lookup_p90["lookup by domain (10k)"]}/${lookup_p90["lookup by domain (100k)"]} ns; mallocs per 1,000 lookups at 100k: id ${lookup_malloc["lookup by id (100k)"]}, domain ${lookup_malloc["lookup by domain (100k)"]}). A lookup = generation check of the thread's cached snapshot + hash-index probe (TenantIndex) + retain of the TenantView handed out. Results depend on machine load (see load avg)."
+echo "lookup p50 of each of the $LOOKUP_RUNS runs, ns, 10k / 100k: by id$(for r in ${lookup_runs["lookup by id (10k)"]}; do printf ' %s' "$r"; done) /$(for r in ${lookup_runs["lookup by id (100k)"]}; do printf ' %s' "$r"; done); by domain$(for r in ${lookup_runs["lookup by domain (10k)"]}; do printf ' %s' "$r"; done) /$(for r in ${lookup_runs["lookup by domain (100k)"]}; do printf ' %s' "$r"; done)."
+echo "lookups: ordo-one/benchmark, release, 1 thread, the suite run $LOOKUP_RUNS times (each figure: the median of the runs' p50s). The directory of N tenants and the keys (every id/domain, shuffled) are built once outside the measured region; each iteration copies 1,000 consecutive keys from a random start into fresh (cache-hot, like a request's) strings, unmeasured, then times 1,000 lookups, so ns/lookup = wall-clock µs per iteration (p50; median p90 id ${lookup_p90["lookup by id (10k)"]}/${lookup_p90["lookup by id (100k)"]}, domain ${lookup_p90["lookup by domain (10k)"]}/${lookup_p90["lookup by domain (100k)"]} ns; mallocs per 1,000 lookups at 100k: id ${lookup_malloc["lookup by id (100k)"]}, domain ${lookup_malloc["lookup by domain (100k)"]}). A lookup = generation check of the thread's cached snapshot + hash-index probe (TenantIndex) + retain of the TenantView handed out. Results depend on machine load (see load avg)."
 echo "memory: one process per N; tenants built (JSON text -> JSONParser -> TenantRules.parseCreate; ids 'tenant-0000042', domains '<id>.expertflow.com', no logo), merged into a TenantDirectory, tenant array dropped; bytes = glibc mallinfo2 in-use (uordblks + hblkhd) after - before, / N: every dictionary of the TenantSnapshot (entries at 100k: $(field "${memory_line[100000]}" indexes); a $(field "${memory_line[100000]}" view_stride)-byte TenantView reference in each; byId capacity $(field "${memory_line[10000]}" byId_capacity) / $(field "${memory_line[100000]}" byId_capacity)), its hash indexes (at 100k: $(field "${memory_line[100000]}" hash_indexes)), the views and the heap strings they share. RSS = /proc/self/statm delta after malloc_trim(0)."
 echo "reload: TenantService.reloadAll() (SELECT all tenants without logo/secret, decode, merge) into an empty directory, median of $RUNS runs (min-max: SQLite ${reload_min[sqlite.10000]}-${reload_max[sqlite.10000]} / ${reload_min[sqlite.100000]}-${reload_max[sqlite.100000]} ms, PostgreSQL ${reload_min[postgres.10000]}-${reload_max[postgres.10000]} / ${reload_min[postgres.100000]}-${reload_max[postgres.100000]} ms); one extra run at 100k split: SQLite read ${reload_fetch[sqlite.100000]} + merge ${reload_merge[sqlite.100000]} ms, PostgreSQL read ${reload_fetch[postgres.100000]} + merge ${reload_merge[postgres.100000]} ms (the store read runs under the store's 5 s deadline). Fresh SQLite file / PostgreSQL database (loopback) per N, seeded untimed with createMany in chunks of 2,000 (SQLite ${reload_seed[sqlite.10000]}/${reload_seed[sqlite.100000]} s, PostgreSQL ${reload_seed[postgres.10000]}/${reload_seed[postgres.100000]} s), connection opened before timing, dropped afterwards."
 echo "load avg at end: $(cut -d' ' -f1-3 /proc/loadavg); total run time $(( $(date +%s) - started )) s (builds included)"
