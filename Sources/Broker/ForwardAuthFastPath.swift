@@ -44,8 +44,9 @@ struct ForwardAuthFastPath: Sendable {
         Series(valid: metrics.verificationCounter("valid"), request: metrics.requestHandles(route: Self.route, method: "GET", status: 200))
     }
 
-    /// The response to `head`, or nil when the router must answer it. `series` is made on first use.
-    func respond(to head: HTTPRequest, date: String, series: inout Series?) -> HTTPResponse? {
+    /// The response to `head` without its `Date` (the caller appends it last, as the server does), or nil when
+    /// the router must answer it. `series` is made on first use.
+    func respond(to head: HTTPRequest, series: inout Series?) -> HTTPResponse? {
         guard head.method == .get, head.path == Self.route, !tracing, logger.logLevel > .debug else { return nil }
         let fields = head.headerFields
         guard !fields.contains(.connection), !fields.contains(.expect) else { return nil }
@@ -66,7 +67,6 @@ struct ForwardAuthFastPath: Sendable {
             RequestObservabilityMiddleware.acceptedRequestID(fields.value(of: RequestObservabilityMiddleware.requestIDHeader))
             ?? RequestObservabilityMiddleware.newRequestID()
         headers.append(HTTPField(name: RequestObservabilityMiddleware.requestIDHeader, value: requestId))
-        headers.append(HTTPField(name: .date, value: date))
         counted.request.record(ContinuousClock.now - start)
         return HTTPResponse(status: .ok, headerFields: headers)
     }
@@ -101,9 +101,9 @@ final class ForwardAuthFastPathHandler: ChannelDuplexHandler, RemovableChannelHa
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0, answer == nil, context.channel.isWritable,
-                let response = fastPath.respond(to: head, date: date.current(), series: &series)
-            {
+            if passedOn == 0, answer == nil, context.channel.isWritable, var response = fastPath.respond(to: head, series: &series) {
+                // Only for answers: a request the router takes gets its Date from the server.
+                response.headerFields.append(HTTPField(name: .date, value: date.current()))
                 answer = response
                 return
             }
