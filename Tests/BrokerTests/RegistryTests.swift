@@ -31,6 +31,30 @@ import Testing
         #expect(harness.broker.tenants.directory.tenant(domain: "tenant1.expertflow.com")?.tenantId == "tenant1")
     }
 
+    @Test("a full reload reads every tenant once, in pages, whatever the page size", arguments: Backend.allCases)
+    func reloadInPages(backend: Backend) async throws {
+        let harness = try await RegistryHarness.make(backend)
+        // Ids whose byte order is not their creation order; one deleted (delete is logical: still loaded).
+        let ids = ["m3", "a1", "z9", "b-2", "a10", "q7", "c5"]
+        try await harness.run { client in
+            for id in ids {
+                let created = try await client.send(.post, "/v1/tenants", json: tenantBody(id))
+                #expect(created.status == .created, "\(created.text)")
+            }
+            #expect(try await client.send(.delete, "/v1/tenants/q7").status == .noContent)
+        }
+        let store = harness.broker.tenants.store
+        for pageSize in [1, 2, 3, 7, 8, 5_000] {
+            let loaded = try await store.allForView(pageSize: pageSize)
+            #expect(loaded.map(\.tenantId) == ids.sorted(), "page size \(pageSize)")
+            #expect(loaded.first { $0.tenantId == "q7" }?.storedStatus == .deleted, "page size \(pageSize)")
+            #expect(loaded.allSatisfy { $0.keycloak.clientSecret == nil && $0.logo == nil }, "page size \(pageSize)")
+        }
+        // And through the service, into a fresh directory's view.
+        try await harness.broker.tenants.reloadAll()
+        #expect(harness.broker.tenants.directory.current.byId.keys.sorted() == ids.sorted())
+    }
+
     @Test("every broken rule is reported at once with its field", arguments: Backend.allCases)
     func validation(backend: Backend) async throws {
         let harness = try await RegistryHarness.make(backend)
