@@ -75,6 +75,8 @@ let package = Package(
             ],
             path: "Sources/registry-memory"
         ),
+        // The host's miss latency (random dependent loads), printed by bench-registry.sh beside the lookups.
+        .executableTarget(name: "memory-latency", path: "Sources/memory-latency"),
         .executableTarget(
             name: "registry-reload",
             dependencies: [

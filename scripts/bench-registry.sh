@@ -10,7 +10,8 @@
 # 3. Benchmarks/Sources/registry-memory (release) for 10k and 100k: heap bytes per tenant of the view.
 # 4. Benchmarks/Sources/registry-reload (release): TenantService.reloadAll() from a fresh SQLite file and
 #    a fresh PostgreSQL database seeded with 10k / 100k tenants (databases dropped afterwards).
-# 5. One table: metric, 10k, 100k, target, verdict.
+# 5. One table: metric, 10k, 100k, target, verdict; with the host's miss latency before and after the lookups
+#    (Benchmarks/Sources/memory-latency) as a yardstick, since it is what moves the 100k figures between days.
 # It is a report, not a test: it exits 0 whatever the verdicts (non-zero only if something fails to run).
 # BENCH_SCRATCH=DIR builds in DIR instead of Benchmarks/.build-bench (e.g. to time a cold build).
 # Needs: jq, psql, swift (Benchmarks/ resolves ordo-one/benchmark); PostgreSQL is installed if missing.
@@ -49,6 +50,34 @@ if ! URL=$(scripts/pg-test-server.sh start 2>"$work/pg.log"); then
     exit 1
 fi
 pg_version=$(psql "$URL" -X -At -c "SHOW server_version" | awk '{print $1}')
+
+# --- tools (release) --------------------------------------------------------------------------------
+echo "building registry-memory, registry-reload and memory-latency (release)..." >&2
+for product in registry-memory registry-reload memory-latency; do
+    if ! swift build "${PKG[@]}" -c release --product "$product" >"$work/build-$product.log" 2>&1; then
+        tail -40 "$work/build-$product.log" >&2
+        exit 1
+    fi
+done
+bin=$(swift build "${PKG[@]}" -c release --show-bin-path)
+
+# Prints the value of key=value field $2 in line $1.
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+# The host's miss latency (Benchmarks/Sources/memory-latency: random dependent loads over 4 and 64 MiB),
+# measured right before and right after the lookups: a lookup at 100k is about two such misses in a row
+# (the index slot, then the view), and this latency is what moves most between days on a shared host
+# (64 MiB, 4 KiB pages: 196-236 ns in the eighth session, when the same lookups took 2-3 times longer
+# than in the seventh, whose latency was not measured).
+declare -A latency
+measure_latency() { # when: "before" or "after"
+    local out line
+    out=$("$bin/memory-latency" 4 64) || { echo "bench-registry: memory-latency failed" >&2; exit 1; }
+    while read -r line; do
+        latency[$1.$(field "$line" mib).$(field "$line" pages)]=$(field "$line" ns_per_load)
+    done <<<"$out"
+}
+measure_latency before
 
 # --- (b) lookup benchmarks ------------------------------------------------------------------------
 # The suite runs LOOKUP_RUNS times (BENCH_LOOKUP_RUNS, default 3) and each figure is the median of the runs'
@@ -92,18 +121,9 @@ for n in 10k 100k; do
     done
 done
 
-# --- (c) memory and reload tools ------------------------------------------------------------------
-echo "building registry-memory and registry-reload (release)..." >&2
-for product in registry-memory registry-reload; do
-    if ! swift build "${PKG[@]}" -c release --product "$product" >"$work/build-$product.log" 2>&1; then
-        tail -40 "$work/build-$product.log" >&2
-        exit 1
-    fi
-done
-bin=$(swift build "${PKG[@]}" -c release --show-bin-path)
+measure_latency after
 
-# Prints the value of key=value field $2 in line $1.
-field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+# --- (c) memory and reload tools ------------------------------------------------------------------
 
 declare -A memory_malloc memory_rss memory_line
 for n in "${SIZES[@]}"; do
@@ -158,6 +178,7 @@ row "lookup by id, borrowed, ns/lookup (p50, median)" "$(printf '%.1f' "${lookup
     "$(printf '%.1f' "${lookup_p50["lookup by id, borrowed (100k)"]}")" "(no target)" "-"
 row "lookup by domain, borrowed, ns/lookup (p50, median)" "$(printf '%.1f' "${lookup_p50["lookup by domain, borrowed (10k)"]}")" \
     "$(printf '%.1f' "${lookup_p50["lookup by domain, borrowed (100k)"]}")" "(no target)" "-"
+row "host miss latency, ns/load, 4k pages (before/after)" "-" "${latency[before.64.4k]}/${latency[after.64.4k]}" "yardstick" "-"
 verdict=PASS
 for n in "${SIZES[@]}"; do below "${memory_malloc[$n]}" 2048 || verdict=FAIL; done
 row "memory, bytes/tenant (malloc in use)" "${memory_malloc[10000]}" "${memory_malloc[100000]}" "< 2048 B/tenant" "$verdict"
@@ -167,6 +188,7 @@ row "reload from PostgreSQL $pg_version, ms (median)" "${reload_ms[postgres.1000
 echo
 echo "lookup p50 of each of the $LOOKUP_RUNS runs, ns, 10k / 100k: by id$(for r in ${lookup_runs["lookup by id (10k)"]}; do printf ' %s' "$r"; done) /$(for r in ${lookup_runs["lookup by id (100k)"]}; do printf ' %s' "$r"; done); by domain$(for r in ${lookup_runs["lookup by domain (10k)"]}; do printf ' %s' "$r"; done) /$(for r in ${lookup_runs["lookup by domain (100k)"]}; do printf ' %s' "$r"; done)."
 echo "lookups: ordo-one/benchmark, release, 1 thread, the suite run $LOOKUP_RUNS times (each figure: the median of the runs' p50s). The directory of N tenants and the keys (every id/domain, shuffled) are built once outside the measured region; each iteration copies 1,000 consecutive keys from a random start into fresh (cache-hot, like a request's) strings, unmeasured, then times 1,000 lookups, so ns/lookup = wall-clock µs per iteration (p50; median p90 id ${lookup_p90["lookup by id (10k)"]}/${lookup_p90["lookup by id (100k)"]}, domain ${lookup_p90["lookup by domain (10k)"]}/${lookup_p90["lookup by domain (100k)"]} ns; mallocs per 1,000 lookups at 100k: id ${lookup_malloc["lookup by id (100k)"]}, domain ${lookup_malloc["lookup by domain (100k)"]}). A lookup = generation check of the thread's cached snapshot + hash-index probe (TenantIndex) + retain of the TenantView handed out. Results depend on machine load (see load avg)."
+echo "host miss latency: memory-latency, one random cycle of dependent loads over 64 MiB (4 MiB in brackets), right before / after the lookup runs: 4 KiB pages ${latency[before.64.4k]} / ${latency[after.64.4k]} ns (${latency[before.4.4k]} / ${latency[after.4.4k]}), transparent huge pages ${latency[before.64.huge]} / ${latency[after.64.huge]} ns (${latency[before.4.huge]} / ${latency[after.4.huge]}). A lookup at 100k tenants is about two misses in a row (the index slot, then the view it points to): read its figure in these units when comparing runs from different days."
 echo "memory: one process per N; tenants built (JSON text -> JSONParser -> TenantRules.parseCreate; ids 'tenant-0000042', domains '<id>.expertflow.com', no logo), merged into a TenantDirectory, tenant array dropped; bytes = glibc mallinfo2 in-use (uordblks + hblkhd) after - before, / N: every dictionary of the TenantSnapshot (entries at 100k: $(field "${memory_line[100000]}" indexes); a $(field "${memory_line[100000]}" view_stride)-byte TenantView reference in each; byId capacity $(field "${memory_line[10000]}" byId_capacity) / $(field "${memory_line[100000]}" byId_capacity)), its hash indexes (at 100k: $(field "${memory_line[100000]}" hash_indexes)), the views and the heap strings they share. RSS = /proc/self/statm delta after malloc_trim(0)."
 echo "reload: TenantService.reloadAll() (SELECT all tenants without logo/secret, decode, merge) into an empty directory, median of $RUNS runs (min-max: SQLite ${reload_min[sqlite.10000]}-${reload_max[sqlite.10000]} / ${reload_min[sqlite.100000]}-${reload_max[sqlite.100000]} ms, PostgreSQL ${reload_min[postgres.10000]}-${reload_max[postgres.10000]} / ${reload_min[postgres.100000]}-${reload_max[postgres.100000]} ms); one extra run at 100k split: SQLite read ${reload_fetch[sqlite.100000]} + merge ${reload_merge[sqlite.100000]} ms, PostgreSQL read ${reload_fetch[postgres.100000]} + merge ${reload_merge[postgres.100000]} ms (the store read runs under the store's 5 s deadline). Fresh SQLite file / PostgreSQL database (loopback) per N, seeded untimed with createMany in chunks of 2,000 (SQLite ${reload_seed[sqlite.10000]}/${reload_seed[sqlite.100000]} s, PostgreSQL ${reload_seed[postgres.10000]}/${reload_seed[postgres.100000]} s), connection opened before timing, dropped afterwards."
 echo "load avg at end: $(cut -d' ' -f1-3 /proc/loadavg); total run time $(( $(date +%s) - started )) s (builds included)"
