@@ -144,21 +144,29 @@ final class BrokerProcess: Sendable {
 final class RawConnection {
     let fd: Int32
 
+    /// `fd` is set only once connected. An initializer that throws after every stored property is set still
+    /// runs `deinit`: this one used to set `fd` first, close it on a refused connect and throw, and `deinit`
+    /// closed the same number again. By then another thread could hold that number (a SQLite database, a
+    /// child's pipe): `RawConnection.accepts` polls a draining listener every 10 ms, and a CI run (eighth
+    /// session) saw SQLite "disk I/O error"s in unrelated tests and a crash on a pipe's bad descriptor.
     init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socketFD >= 0 else { throw TestFailure("socket failed: errno \(errno)") }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(socketFD, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socketFD, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard result == 0 else {
-            close(fd)
-            throw TestFailure("connect failed: errno \(errno)")
+            let code = errno
+            close(socketFD)
+            throw TestFailure("connect failed: errno \(code)")
         }
+        fd = socketFD
     }
 
     deinit { close(fd) }
