@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import JOSE
+import Logging
 import TenantRegistry
 import Testing
 
@@ -42,17 +43,19 @@ import Testing
                 #expect(created.status == .created, "\(created.text)")
             }
             #expect(try await client.send(.delete, "/v1/tenants/q7").status == .noContent)
+            // Inside `run`: the store is closed when it returns.
+            let store = harness.broker.tenants.store
+            for pageSize in [1, 2, 3, 7, 8, 5_000] {
+                let loaded = try await store.allForView(pageSize: pageSize)
+                #expect(loaded.map(\.tenantId) == ids.sorted(), "page size \(pageSize)")
+                #expect(loaded.first { $0.tenantId == "q7" }?.storedStatus == .deleted, "page size \(pageSize)")
+                #expect(loaded.allSatisfy { $0.keycloak.clientSecret == nil && $0.logo == nil }, "page size \(pageSize)")
+            }
+            // And through the service, into a fresh directory.
+            let fresh = TenantService(store: store, baseDomain: "expertflow.com", logger: .init(label: "test"))
+            try await fresh.reloadAll()
+            #expect(fresh.directory.current.byId.keys.sorted() == ids.sorted())
         }
-        let store = harness.broker.tenants.store
-        for pageSize in [1, 2, 3, 7, 8, 5_000] {
-            let loaded = try await store.allForView(pageSize: pageSize)
-            #expect(loaded.map(\.tenantId) == ids.sorted(), "page size \(pageSize)")
-            #expect(loaded.first { $0.tenantId == "q7" }?.storedStatus == .deleted, "page size \(pageSize)")
-            #expect(loaded.allSatisfy { $0.keycloak.clientSecret == nil && $0.logo == nil }, "page size \(pageSize)")
-        }
-        // And through the service, into a fresh directory's view.
-        try await harness.broker.tenants.reloadAll()
-        #expect(harness.broker.tenants.directory.current.byId.keys.sorted() == ids.sorted())
     }
 
     @Test("every broken rule is reported at once with its field", arguments: Backend.allCases)
