@@ -1,5 +1,5 @@
-/// Full reload time of the tenant view from a store: `TenantService.reloadAll()` (SELECT of every tenant
-/// without logo/secret, row decoding, merge into an empty `TenantDirectory`).
+/// Full reload time of the tenant view from a store: `TenantService.reloadAll()` (every tenant, read
+/// in pages of 5,000 by id without logo/secret, row decoding, merge into an empty `TenantDirectory`).
 ///
 ///   registry-reload DATABASE N [RUNS]     DATABASE: sqlite:/path/file.sqlite or postgres://…/db (empty)
 ///
