@@ -281,8 +281,8 @@ public final class SQLTenantStore: Service, Sendable {
     ///
     /// Read in pages of `pageSize` tenants by id (keyset: `tenant_id > last ORDER BY tenant_id`), each page one
     /// operation under the store's deadline. One `SELECT` of them all was one operation too, and at 100k
-    /// tenants on a slow spell of the benchmark host it took 2.3 s from SQLite and 3.4-4.1 s from PostgreSQL,
-    /// near the 5 s meant to catch an unreachable database: a larger registry could never have been loaded,
+    /// tenants on a slow spell of the benchmark host reading it took 2.3 s from SQLite and 3.5 s from
+    /// PostgreSQL, near the 5 s meant to catch an unreachable database: a larger registry could never be loaded,
     /// and the broker would not have started. The pages are not one snapshot of the table: a tenant written
     /// while they are read may come back at its older version, or (if created with an id already passed) not
     /// at all in this read. Rows are never removed (delete is logical) and the view merges by version, so
