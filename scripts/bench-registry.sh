@@ -67,7 +67,7 @@ field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 # The host's miss latency (Benchmarks/Sources/memory-latency: random dependent loads over 4 and 64 MiB),
 # measured right before and right after the lookups: a lookup at 100k is about two such misses in a row
 # (the index slot, then the view), and this latency is what moves most between days on a shared host
-# (64 MiB, 4 KiB pages: 196-236 ns in the eighth session, when the same lookups took 2-3 times longer
+# (64 MiB, 4 KiB pages: 146-279 ns over the eighth session's runs, when the same lookups took up to 2-3 times longer
 # than in the seventh, whose latency was not measured).
 declare -A latency
 measure_latency() { # when: "before" or "after"
