@@ -124,13 +124,14 @@ final class TokenVerifier: Sendable {
         }
         if now >= token.expiresAt + leeway { return .failure(.invalid(JOSEError.expired.description)) }
         if let nbf = token.notBefore, now + leeway < nbf { return .failure(.invalid(JOSEError.notYetValid.description)) }
-        // Borrowed, not retained: every request for a tenant would otherwise update the reference count
-        // of that tenant's one view object, a cache line the event loop threads would pass back and forth.
-        let tenantFailure: Failure? = tenants.directory.withTenant(id: token.tenantId) { view in
-            guard let view, view.domain == token.tenantDomain else { return .invalid("the token's tenant is unknown") }
-            guard view.status(at: Date(timeIntervalSince1970: now)) == .active else { return .tenantInactive }
-            // The default audience is the tenant's own origin, which is the token's `tenant_domain` (checked above).
-            if audience == nil, !token.audiences.contains(where: { Self.isOrigin($0, of: view.domain) }) {
+        // The tenant's index entry, borrowed: status and domain come from the index slot, not the view (one
+        // cache miss on a large registry, not three), and no reference count is updated (every request for a
+        // tenant would otherwise write its one view object's count, passed back and forth between threads).
+        let tenantFailure: Failure? = tenants.directory.withTenantEntry(id: token.tenantId) { entry in
+            guard let entry, entry.hasDomain(token.tenantDomain) else { return .invalid("the token's tenant is unknown") }
+            guard entry.status(at: Date(timeIntervalSince1970: now)) == .active else { return .tenantInactive }
+            // The default audience is the tenant's own origin: the token's `tenant_domain`, the tenant's (checked above).
+            if audience == nil, !token.audiences.contains(where: { Self.isOrigin($0, of: token.tenantDomain) }) {
                 return .invalid(JOSEError.invalidAudience.description)
             }
             return nil

@@ -59,7 +59,7 @@ public final class TenantSnapshot: Sendable, AtomicReference {
     /// The hash indexes' shape, for diagnostics: `name:keys/slots x slot bytes + suffixes`.
     public var hashIndexSummary: String {
         [("idIndex", idIndex), ("domainIndex", domainIndex)]
-            .map { "\($0.0):\($0.1.count)/\($0.1.capacity)x\($0.1.slotSize)B+\($0.1.suffixCount)suffixes" }
+            .map { "\($0.0):\($0.1.count)/\($0.1.capacity)x\($0.1.slotSize)B\($0.1.isHugePageMapped ? "(huge)" : "")+\($0.1.suffixCount)suffixes" }
             .joined(separator: ",")
     }
 
@@ -81,9 +81,23 @@ public final class TenantSnapshot: Sendable, AtomicReference {
         _ key: String, in index: TenantIndex, else dictionary: [String: TenantView], _ body: (borrowing TenantView?) throws -> Result
     ) rethrows -> Result {
         switch index.probe(key) {
-        case .hit(let view): try view._withUnsafeGuaranteedRef { try body($0) }
+        case .hit(let slot): try TenantIndex.view(at: slot)._withUnsafeGuaranteedRef { try body($0) }
         case .miss: try body(nil)
         case .unsure: try body(dictionary[key])
+        }
+    }
+
+    /// As `withView`, lending a `TenantEntry`: status and (by id) domain from the index slot, without the view.
+    @inline(__always)
+    func withEntry<Result>(
+        _ key: String, in index: TenantIndex, else dictionary: [String: TenantView], _ body: (TenantEntry?) throws -> Result
+    ) rethrows -> Result {
+        switch index.probe(key) {
+        case .hit(let slot): return try body(TenantEntry(slot: slot, in: index))
+        case .miss: return try body(nil)
+        case .unsure:
+            guard let view = dictionary[key] else { return try body(nil) }
+            return try withExtendedLifetime(view) { try body(TenantEntry(view: .passUnretained(view))) }
         }
     }
 }
@@ -185,6 +199,21 @@ public final class TenantDirectory: Sendable {
     @inline(__always)
     public func withTenant<Result>(domain: String, _ body: (borrowing TenantView?) throws -> Result) rethrows -> Result {
         try currentReference()._withUnsafeGuaranteedRef { try $0.withView(domain, in: $0.domainIndex, else: $0.byDomain, body) }
+    }
+
+    /// Calls `body` with the tenant whose id is `id` as a `TenantEntry` (nil if none): the hot path's lookup.
+    /// Its status and whether a domain is its own come from the index slot the lookup loaded, so at 100k
+    /// tenants it costs one cache miss where `withTenant(id:_:)` and reading the view cost two or three.
+    /// Valid only inside `body`, which must not call into the directory.
+    @inline(__always)
+    public func withTenantEntry<Result>(id: String, _ body: (TenantEntry?) throws -> Result) rethrows -> Result {
+        try currentReference()._withUnsafeGuaranteedRef { try $0.withEntry(id, in: $0.idIndex, else: $0.byId, body) }
+    }
+
+    /// As `withTenantEntry(id:_:)`, by domain (its `hasDomain` reads the view).
+    @inline(__always)
+    public func withTenantEntry<Result>(domain: String, _ body: (TenantEntry?) throws -> Result) rethrows -> Result {
+        try currentReference()._withUnsafeGuaranteedRef { try $0.withEntry(domain, in: $0.domainIndex, else: $0.byDomain, body) }
     }
 
     /// The current snapshot, owned by this thread's cache: valid until this thread's next call into the

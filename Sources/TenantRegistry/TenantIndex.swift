@@ -2,22 +2,29 @@ import Foundation
 
 /// A read-only hash index from a key (a tenant's id or its domain) to its view, built once per snapshot
 /// for the hot path's lookups. At 100k tenants a `[String: TenantView]` lookup costs several dependent
-/// cache misses (bucket, the key's out-of-line bytes, the value, the view); this index needs one slot
-/// (one cache line holding the hash, the key and the view's pointer), then the view itself.
+/// cache misses (bucket, the key's out-of-line bytes, the value, the view, the view's strings); this
+/// index answers what the hot path asks (is the tenant there, its status, is this its domain) from one
+/// 64-byte slot, one cache line, and reaches the view only for the other fields.
 ///
-/// - Open addressing with linear probing over one cache-line-aligned allocation of 32- or 64-byte slots,
-///   4/3 as many slots as keys (load factor 0.75). The home slot is the hash's top 32 bits scaled to the
-///   capacity (multiply-shift), so memory stays proportional to the tenant count.
-/// - A slot: word 0 = the hash's top 40 bits (the tag; never 0, which marks an empty slot) | a length
-///   byte | a 16-bit suffix number; word 1 = the view; then `slotSize - 16` bytes of key, zero-padded.
+/// - Open addressing with linear probing over one cache-line-aligned table of 64-byte slots, 4/3 as many
+///   slots as keys (load factor 0.75). The home slot is the hash's top 32 bits scaled to the capacity
+///   (multiply-shift), so memory stays proportional to the tenant count. A table of 2 MiB or more is
+///   mapped on its own, 2 MiB-aligned and marked `MADV_HUGEPAGE`, so that a lookup's one cache miss is
+///   not also a TLB miss (with 4 KiB pages a random load over many megabytes is both).
+/// - A slot:
+///   - word 0 = the hash's top 40 bits (the tag; never 0, which marks an empty slot) | a length byte |
+///     a 16-bit suffix number;
+///   - word 1 = the view;
+///   - word 2 = the subscription's end (`Date.timeIntervalSinceReferenceDate`, +infinity if none);
+///   - word 3 = the stored status (byte 0) and, in the id index, whether the tenant's domain is
+///     `<tenantId>.<suffix>` (bit 8) with that suffix's number (bits 16-31);
+///   - bytes 32-63: 32 bytes of key, zero-padded.
 ///   The length byte says how the key is stored:
-///   - `0...16` (`0...48` in 64-byte slots): the whole key, this long, is inline;
-///   - `split | n`: the key is `label.rest` with the label (`n` bytes, up to the key area) inline and
-///     `rest` (everything after the first dot) in the index's suffix table, by number. Domains are
-///     mostly `<tenantId>.<baseDomain>`: a few suffixes serve every tenant and stay in cache, and a
-///     29-byte domain fits a 32-byte slot;
+///   - `0...32`: the whole key, this long, is inline;
+///   - `split | n`: the key is `label.rest` with the label (`n` bytes, up to 32) inline and `rest`
+///     (everything after the first dot) in the index's suffix table, by number. Domains are mostly
+///     `<tenantId>.<baseDomain>`: a few suffixes serve every tenant and stay in cache;
 ///   - `long`: neither fits; the key is compared with the view's own string (one more cache miss).
-///   Slots are 32 bytes when every key fits one inline or split, else 64.
 /// - The hash is a multiply-fold hash of the key's UTF-8 bytes (in the manner of wyhash), seeded per index
 ///   from the system's random generator, so which keys share a slot is not predictable from outside.
 ///   A tag match is always confirmed by comparing every byte: a collision costs time, never a wrong answer.
@@ -26,12 +33,13 @@ import Foundation
 ///   dictionary the index was built from, so the results are exactly the dictionary's.
 ///
 /// The views are not retained: the index must be built from a dictionary that outlives it and never
-/// changes (a `TenantSnapshot`'s own `byId` / `byDomain`), which holds them. A value type over memory
-/// the owning snapshot frees in its `deinit` (`release()`), so a lookup does no reference counting
-/// beyond retaining the view it returns.
+/// changes (a `TenantSnapshot`'s own `byId` / `byDomain`), which holds them. Views are immutable, so the
+/// copies of their status, end and domain in the slots stay true for the index's life. A value type over
+/// memory the owning snapshot frees in its `deinit` (`release()`), so a lookup does no reference counting.
 struct TenantIndex: @unchecked Sendable {
     enum Probe {
-        case hit(Unmanaged<TenantView>)
+        /// The slot holding the key (see `TenantEntry`).
+        case hit(UnsafeRawPointer)
         case miss
         /// The index cannot answer (a non-ASCII query, or a miss while non-ASCII keys were left out).
         case unsure
@@ -49,23 +57,37 @@ struct TenantIndex: @unchecked Sendable {
     private static let split = 0x80
     private static let long = 0xFF
     private static let dot: UInt8 = 0x2E
+    /// Bytes per slot, and where a slot's fields are.
+    static let slotSize = 64
+    static let keyArea = 32
+    static let viewOffset = 8
+    static let endOffset = 16
+    static let hotOffset = 24
+    static let keyOffset = 32
+    /// Word 3: the stored status's code in byte 0; `defaultDomain` set when the domain is `<key>.<suffix>`.
+    static let defaultDomain: UInt64 = 1 << 8
+    /// The smallest table mapped on its own in huge pages, and their size.
+    private static let hugePage = 2 << 20
 
     private let slots: UnsafeMutableRawPointer
-    /// Bytes per slot, 32 or 64; the key area is `slotSize - 16` bytes.
-    let slotSize: Int
+    /// Bytes mapped for `slots` when it is a mapping of its own (`munmap` on release); 0 when it is from malloc.
+    private let mappedBytes: Int
+    var slotSize: Int { Self.slotSize }
     let capacity: Int
     private let seed: UInt64
     private let hashMask: UInt64
     private let key: Key
     /// Suffix `i`: `UInt64` number `i` of `suffixEntries` is `offset << 32 | length`, its bytes at `offset`
     /// in `suffixBytes`, each preceded by 8 zero bytes (so that its last 8 bytes can be read as one word).
-    private let suffixEntries: UnsafeMutableRawPointer
-    private let suffixBytes: UnsafeMutableRawPointer
+    let suffixEntries: UnsafeMutableRawPointer
+    let suffixBytes: UnsafeMutableRawPointer
     let suffixCount: Int
     /// Keys indexed.
     let count: Int
     /// False if some key was left out (not ASCII): then a miss is `unsure`.
     let isComplete: Bool
+    /// Whether the slot table is in a mapping of its own advised for huge pages (diagnostics).
+    var isHugePageMapped: Bool { mappedBytes > 0 }
 
     /// Indexes `entries` (distinct keys, as a dictionary's; see above for who keeps the views alive).
     /// `hashMask` is for tests only: it throws away hash bits so that keys collide.
@@ -74,44 +96,56 @@ struct TenantIndex: @unchecked Sendable {
         self.seed = seed
         self.hashMask = hashMask
 
-        /// A key as read once (its bytes are not read again): hash, first 48 bytes, first dot, suffix number.
+        /// A key as read once (its bytes are not read again): hash, first 32 bytes, first dot, suffix numbers.
         struct Pending {
             var hash: UInt64 = 0
             var view: Unmanaged<TenantView>
             var length = 0
             /// The index of the first dot, if it has a label and a suffix around it; else -1.
             var label = -1
-            /// The number of the suffix after `label` in `suffixes` (keys over 16 bytes only), else -1.
+            /// Split keys only: the number of the suffix after `label`, else -1.
             var suffix = -1
-            var bytes: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+            /// Id index only: the number of the suffix `rest` of a domain `<id>.<rest>`, else -1.
+            var domainSuffix = -1
+            var bytes: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         }
         var pending = [Pending]()
         pending.reserveCapacity(entries.count)
         var suffixNumbers = [[UInt8]: Int]()
         var suffixes = [[UInt8]]()
         var lastSuffix = -1
+        /// The number of suffix `rest`, added if new; -1 once there are 0xFFFF of them.
+        func intern(_ rest: UnsafeRawBufferPointer) -> Int {
+            // Most keys share the suffix of the one before (`<tenantId>.<baseDomain>`).
+            if lastSuffix >= 0, suffixes[lastSuffix].elementsEqual(rest) { return lastSuffix }
+            let bytes = Array(rest)
+            if let number = suffixNumbers[bytes] {
+                lastSuffix = number
+            } else if suffixes.count < 0xFFFF {
+                lastSuffix = suffixes.count
+                suffixNumbers[bytes] = suffixes.count
+                suffixes.append(bytes)
+            } else {
+                return -1
+            }
+            return lastSuffix
+        }
         for (stored, view) in entries {
             let read: Pending?? = stored.utf8.withContiguousStorageIfAvailable { utf8 in
                 let bytes = UnsafeRawBufferPointer(utf8)
                 guard let hashed = Self.hash(bytes, seed: seed) else { return nil }
                 var entry = Pending(hash: hashed.hash & hashMask, view: .passUnretained(view), length: bytes.count)
-                withUnsafeMutableBytes(of: &entry.bytes) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes.prefix(48))) }
+                withUnsafeMutableBytes(of: &entry.bytes) {
+                    $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes.prefix(Self.keyArea)))
+                }
                 if let dot = bytes.firstIndex(of: Self.dot), dot < bytes.count - 1 {
                     entry.label = dot
-                    if bytes.count > 16, dot <= 48 {
-                        let rest = UnsafeRawBufferPointer(rebasing: bytes[(dot + 1)...])
-                        // Most keys share the suffix of the one before (`<tenantId>.<baseDomain>`).
-                        if lastSuffix >= 0, suffixes[lastSuffix].elementsEqual(rest) {
-                            entry.suffix = lastSuffix
-                        } else if let number = suffixNumbers[Array(rest)] {
-                            entry.suffix = number
-                        } else if suffixes.count < 0xFFFF {
-                            entry.suffix = suffixes.count
-                            suffixNumbers[Array(rest)] = suffixes.count
-                            suffixes.append(Array(rest))
-                        }
-                        lastSuffix = entry.suffix
+                    if bytes.count > Self.keyArea, dot <= Self.keyArea {
+                        entry.suffix = intern(UnsafeRawBufferPointer(rebasing: bytes[(dot + 1)...]))
                     }
+                }
+                if key == .tenantId, bytes.count <= Self.keyArea {
+                    entry.domainSuffix = Self.defaultDomainSuffix(of: view.domain, key: bytes, intern: intern) ?? -1
                 }
                 return entry
             }
@@ -120,42 +154,31 @@ struct TenantIndex: @unchecked Sendable {
         count = pending.count
         isComplete = pending.count == entries.count
 
-        let fitsSmallSlot = pending.allSatisfy { $0.length <= 16 || ($0.label <= 16 && $0.suffix >= 0) }
-        let slotSize = fitsSmallSlot ? 32 : 64
-        let keyArea = slotSize - 16
-        self.slotSize = slotSize
         capacity = max(16, pending.count * 4 / 3)
-        let tableBytes = capacity * slotSize
-        slots = UnsafeMutableRawPointer.allocate(byteCount: tableBytes, alignment: 64)
-        slots.initializeMemory(as: UInt8.self, repeating: 0, count: tableBytes)
-
-        // Keep only the suffixes of keys that are split (in 64-byte slots, keys up to 48 bytes are inline).
-        var renumbered = [Int](repeating: -1, count: suffixes.count)
-        var kept = [[UInt8]]()
-        for entry in pending where entry.length > keyArea && entry.label >= 0 && entry.label <= keyArea && entry.suffix >= 0 {
-            if renumbered[entry.suffix] < 0 {
-                renumbered[entry.suffix] = kept.count
-                kept.append(suffixes[entry.suffix])
-            }
-        }
-        suffixes = kept
+        (slots, mappedBytes) = Self.allocateTable(capacity * Self.slotSize)
 
         for entry in pending {
             var meta = Self.long << 16
             var inline = 0
-            if entry.length <= keyArea {
+            if entry.length <= Self.keyArea {
                 meta = entry.length << 16
                 inline = entry.length
-            } else if entry.label >= 0, entry.label <= keyArea, entry.suffix >= 0 {
-                meta = (Self.split | entry.label) << 16 | renumbered[entry.suffix]
+            } else if entry.label >= 0, entry.label <= Self.keyArea, entry.suffix >= 0 {
+                meta = (Self.split | entry.label) << 16 | entry.suffix
                 inline = entry.label
             }
             var index = Self.home(entry.hash, capacity)
-            while slots.load(fromByteOffset: index &* slotSize, as: UInt64.self) != 0 { index = Self.next(index, capacity) }
-            let slot = slots + index &* slotSize
+            while slots.load(fromByteOffset: index &* Self.slotSize, as: UInt64.self) != 0 { index = Self.next(index, capacity) }
+            let slot = slots + index &* Self.slotSize
+            let view = entry.view.takeUnretainedValue()
+            var hot = UInt64(Self.statusCode(view.storedStatus))
+            if entry.domainSuffix >= 0 { hot |= Self.defaultDomain | UInt64(entry.domainSuffix) << 16 }
             slot.storeBytes(of: entry.hash & Self.tagMask | Self.tagBit | UInt64(meta), as: UInt64.self)
-            slot.storeBytes(of: entry.view, toByteOffset: 8, as: Unmanaged<TenantView>.self)
-            withUnsafeBytes(of: entry.bytes) { (slot + 16).copyMemory(from: $0.baseAddress!, byteCount: inline) }
+            slot.storeBytes(of: entry.view, toByteOffset: Self.viewOffset, as: Unmanaged<TenantView>.self)
+            slot.storeBytes(
+                of: view.expiresAt?.timeIntervalSinceReferenceDate ?? .infinity, toByteOffset: Self.endOffset, as: Double.self)
+            slot.storeBytes(of: hot, toByteOffset: Self.hotOffset, as: UInt64.self)
+            withUnsafeBytes(of: entry.bytes) { (slot + Self.keyOffset).copyMemory(from: $0.baseAddress!, byteCount: inline) }
         }
 
         suffixCount = suffixes.count
@@ -172,14 +195,69 @@ struct TenantIndex: @unchecked Sendable {
         }
     }
 
+    /// The number of `rest` when `domain` is `<key>.<rest>`, all ASCII, with a non-empty `rest`; else nil.
+    private static func defaultDomainSuffix(
+        of domain: String, key: UnsafeRawBufferPointer, intern: (UnsafeRawBufferPointer) -> Int
+    ) -> Int? {
+        let number: Int?? = domain.utf8.withContiguousStorageIfAvailable { utf8 in
+            let bytes = UnsafeRawBufferPointer(utf8)
+            guard bytes.count > key.count + 1, bytes.allSatisfy({ $0 < 0x80 }), bytes[key.count] == dot,
+                bytes.prefix(key.count).elementsEqual(key)
+            else { return nil }
+            let number = intern(UnsafeRawBufferPointer(rebasing: bytes[(key.count + 1)...]))
+            return number >= 0 ? number : nil
+        }
+        return number ?? nil
+    }
+
+    static func statusCode(_ status: StoredStatus) -> UInt8 {
+        switch status {
+        case .active: 0
+        case .suspended: 1
+        case .deleted: 2
+        }
+    }
+
+    /// A zeroed, 64-byte-aligned table; from 2 MiB on, a mapping of its own, 2 MiB-aligned and advised for
+    /// transparent huge pages before its first touch (`madvise` mode, the kernel's default). Returns the
+    /// table and the bytes mapped (0 if from malloc).
+    private static func allocateTable(_ bytes: Int) -> (UnsafeMutableRawPointer, Int) {
+        if bytes >= hugePage {
+            let mapped = (bytes + hugePage - 1) / hugePage * hugePage
+            // Over-map by one huge page, then unmap what lies outside the aligned range.
+            let reserved = mapped + hugePage
+            if let raw = mmap(nil, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED {
+                let start = UInt(bitPattern: raw)
+                let aligned = (start + UInt(hugePage) - 1) & ~(UInt(hugePage) - 1)
+                let head = Int(aligned - start)
+                if head > 0 { munmap(raw, head) }
+                let tail = reserved - head - mapped
+                let table = UnsafeMutableRawPointer(bitPattern: aligned)!
+                if tail > 0 { munmap(table + mapped, tail) }
+                // Advice only: without THP the table works the same on 4 KiB pages. Fresh anonymous memory is zero.
+                _ = madvise(table, mapped, MADV_HUGEPAGE)
+                return (table, mapped)
+            }
+        }
+        let table = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        table.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+        return (table, 0)
+    }
+
     /// Frees the slots and suffixes; the owner calls it exactly once, from its `deinit`.
     func release() {
-        slots.deallocate()
+        if mappedBytes > 0 { munmap(slots, mappedBytes) } else { slots.deallocate() }
         suffixEntries.deallocate()
         suffixBytes.deallocate()
     }
 
-    /// The view whose key equals `query` (`String` equality), if the index can tell.
+    /// The view in a slot `probe` returned.
+    @inline(__always)
+    static func view(at slot: UnsafeRawPointer) -> Unmanaged<TenantView> {
+        slot.load(fromByteOffset: viewOffset, as: Unmanaged<TenantView>.self)
+    }
+
+    /// The slot whose key equals `query` (`String` equality), if the index can tell.
     @inline(__always)
     func probe(_ query: String) -> Probe {
         query.utf8.withContiguousStorageIfAvailable { probe(UnsafeRawBufferPointer($0), query) } ?? .unsure
@@ -192,11 +270,11 @@ struct TenantIndex: @unchecked Sendable {
         let tag = hash & Self.tagMask | Self.tagBit
         var index = home(hash)
         while true {
-            let slot = slots + index &* slotSize
+            let slot = slots + index &* Self.slotSize
             let stored = slot.load(as: UInt64.self)
             if stored & Self.tagMask == tag {
                 if matches(slot, Int(truncatingIfNeeded: stored & 0xFF_FFFF), bytes, hashed, query) {
-                    return .hit(slot.load(fromByteOffset: 8, as: Unmanaged<TenantView>.self))
+                    return .hit(UnsafeRawPointer(slot))
                 }
             } else if stored == 0 {
                 return isComplete ? .miss : .unsure
@@ -210,15 +288,16 @@ struct TenantIndex: @unchecked Sendable {
     private func matches(_ slot: UnsafeMutableRawPointer, _ meta: Int, _ bytes: UnsafeRawBufferPointer, _ hashed: Hashed, _ query: String) -> Bool {
         let length = bytes.count
         let stored = meta >> 16
-        if stored <= slotSize - 16 {
+        let key = slot + Self.keyOffset
+        if stored <= Self.keyArea {
             guard stored == length else { return false }
             if length <= 15 {
-                return Self.word(slot, 16) == hashed.low && Self.word(slot, 24) == hashed.high
+                return Self.word(key, 0) == hashed.low && Self.word(key, 8) == hashed.high
             }
-            return Self.equal(UnsafeRawPointer(slot + 16), bytes.baseAddress!, length)
+            return Self.equal(UnsafeRawPointer(key), bytes.baseAddress!, length)
         }
-        if stored == Self.long { return matchesLongKey(slot.load(fromByteOffset: 8, as: Unmanaged<TenantView>.self), query) }
-        // Split: label, dot, suffix. Split keys are longer than a key area (16 bytes), and so is a query
+        if stored == Self.long { return matchesLongKey(Self.view(at: slot), query) }
+        // Split: label, dot, suffix. Split keys are longer than a key area (32 bytes), and so is a query
         // of the same length: its bytes are on the heap, and any word inside them can be read.
         let label = stored & 0x7F
         let suffix = suffixEntries.load(fromByteOffset: (meta & 0xFFFF) &* 8, as: UInt64.self)
@@ -226,7 +305,7 @@ struct TenantIndex: @unchecked Sendable {
         guard length == label + 1 + suffixLength else { return false }
         let query = bytes.baseAddress!
         return query.load(fromByteOffset: label, as: UInt8.self) == Self.dot
-            && Self.equalPrefix(UnsafeRawPointer(slot + 16), query, label)
+            && Self.equalPrefix(UnsafeRawPointer(key), query, label)
             && Self.equalSuffix(UnsafeRawPointer(suffixBytes + Int(truncatingIfNeeded: suffix >> 32)), query + label + 1, suffixLength)
     }
 

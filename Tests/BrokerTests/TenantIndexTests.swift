@@ -7,17 +7,19 @@ import Testing
 /// The hash indexes behind `TenantDirectory.tenant(id:)` / `tenant(domain:)` must answer exactly what the
 /// snapshot's dictionaries (`byId`, `byDomain`) answer, for every query.
 @Suite("tenant hash index") struct TenantIndexTests {
-    static func tenant(_ id: String, domain: String, version: Int = 1) -> Tenant {
+    static func tenant(
+        _ id: String, domain: String, version: Int = 1, status: StoredStatus = .active, expiresAt: Date? = nil
+    ) -> Tenant {
         Tenant(
             tenantId: id, domain: domain,
             keycloak: KeycloakSettings(realm: id, clientId: "cx-portal", clientSecret: nil, issuer: nil, otpManagerURL: nil),
-            campaigns: [:], dialer: [:], mediaServer: nil, twoFA: .disabled, logo: nil, subscriptionExpiresAt: nil,
-            storedStatus: .active, createdAt: Date(timeIntervalSince1970: 0), updatedAt: Date(timeIntervalSince1970: 0),
+            campaigns: [:], dialer: [:], mediaServer: nil, twoFA: .disabled, logo: nil, subscriptionExpiresAt: expiresAt,
+            storedStatus: status, createdAt: Date(timeIntervalSince1970: 0), updatedAt: Date(timeIntervalSince1970: 0),
             deletedAt: nil, version: version)
     }
 
     /// Ids and domains of every length class the index treats apart: up to 7 bytes, 8-15 (two words),
-    /// 16-48 (inline in a 64-byte slot), longer: split at the first dot, or compared against the view.
+    /// 16-32 (inline), longer: split at the first dot, or compared against the view.
     static func tenants(_ count: Int) -> [Tenant] {
         (0..<count).map { index in
             let id: String
@@ -36,7 +38,7 @@ import Testing
             default:
                 domain = index % 8 == 3
                     ? String(repeating: "l", count: 63) + "." + String(repeating: "m", count: 63) + ".t\(index).com"  // long
-                    : "lbl\(index)." + String(repeating: "s", count: 50) + ".com"  // split in a 64-byte slot
+                    : "lbl\(index)." + String(repeating: "s", count: 50) + ".com"  // split: an inline label and a shared suffix
             }
             return tenant(id, domain: domain)
         }
@@ -66,7 +68,7 @@ import Testing
     /// The index's answer, completed by the dictionary when the index is unsure (as `TenantSnapshot` does).
     func answer(_ index: TenantIndex, _ query: String, _ dictionary: [String: TenantView]) -> TenantView? {
         switch index.probe(query) {
-        case .hit(let view): view.takeUnretainedValue()
+        case .hit(let slot): TenantIndex.view(at: slot).takeUnretainedValue()
         case .miss: nil
         case .unsure: dictionary[query]
         }
@@ -132,7 +134,8 @@ import Testing
             domains.release()
         }
         #expect(ids.isComplete && domains.isComplete && ids.count == 600 && domains.count == 600)
-        #expect(ids.slotSize == 64 && domains.slotSize == 64 && ids.suffixCount == 0 && domains.suffixCount == 1)
+        // Ids: one suffix, `expertflow.com`, of the default domains. Domains: two, of the split ones.
+        #expect(ids.slotSize == 64 && domains.slotSize == 64 && ids.suffixCount == 1 && domains.suffixCount == 2)
         for view in views {
             #expect(answer(ids, Self.fresh(view.tenantId), byId) === view)
             #expect(answer(domains, Self.fresh(view.domain), byDomain) === view)
@@ -145,14 +148,15 @@ import Testing
         }
     }
 
-    @Test("keys of up to 16 bytes get 32-byte slots; the table has 4/3 as many slots as keys")
+    @Test("slots are 64 bytes, 4/3 as many as keys; short keys are inline")
     func shortKeys() {
         let views = (0..<1_000).map { TenantView(Self.tenant($0 % 2 == 0 ? "t\($0)" : "tenant-\($0)-abcd", domain: "d\($0).io")) }
         let byId = Dictionary(uniqueKeysWithValues: views.map { ($0.tenantId, $0) })
         for hashMask in [.max, 0] as [UInt64] {
             let index = TenantIndex(byId, key: .tenantId, hashMask: hashMask)
             defer { index.release() }
-            #expect(index.slotSize == 32 && index.capacity == 1_333 && index.count == 1_000 && index.isComplete)
+            #expect(index.slotSize == 64 && index.capacity == 1_333 && index.count == 1_000 && index.isComplete)
+            #expect(!index.isHugePageMapped && index.suffixCount == 0)
             for view in views {
                 #expect(answer(index, Self.fresh(view.tenantId), byId) === view)
                 for query in Self.nearMisses(view.tenantId) {
@@ -169,23 +173,23 @@ import Testing
         }
     }
 
-    @Test("domains longer than 16 bytes are split at their first dot into 32-byte slots and a few shared suffixes", arguments: [.max, 0] as [UInt64])
+    @Test("domains longer than 32 bytes are split at their first dot into an inline label and a few shared suffixes", arguments: [.max, 0] as [UInt64])
     func splitDomains(hashMask: UInt64) {
         let views = (0..<3_000).map { number in
             let id = number % 3 == 0 ? "t\(number)" : String(format: "tenant-%07d", number)
             let domain = switch number % 4 {
-            case 0: "\(id).expertflow.com"
-            case 1: "x\(number % 100).example.org"
-            case 2: "a.\(number).example-long.io"  // a suffix of its own
-            default: "\(id).e.co"  // short suffix: compared as one word ending at the key's end
+            case 0: "\(id).expertflow-cloud.example.com"
+            case 1: "x\(number % 100).example.org.long-suffix-name.net"
+            case 2: "a.\(number).example-long-suffix-name-for-tests.io"  // a suffix of its own
+            default: "\(id)-\(String(repeating: "q", count: 15)).e.co"  // short suffix: one word ending at the key's end
             }
             return TenantView(Self.tenant(id, domain: domain))
         }
         let byDomain = Dictionary(views.map { ($0.domain, $0) }, uniquingKeysWith: { first, _ in first })
         let index = TenantIndex(byDomain, key: .domain, hashMask: hashMask)
         defer { index.release() }
-        #expect(index.slotSize == 32 && index.isComplete && index.count == byDomain.count)
-        let suffixes = Set(byDomain.keys.filter { $0.utf8.count > 16 }.map { $0.split(separator: ".", maxSplits: 1)[1] })
+        #expect(index.slotSize == 64 && index.isComplete && index.count == byDomain.count)
+        let suffixes = Set(byDomain.keys.filter { $0.utf8.count > 32 }.map { $0.split(separator: ".", maxSplits: 1)[1] })
         #expect(suffixes.count > 750 && index.suffixCount == suffixes.count)
         for (domain, view) in byDomain {
             #expect(answer(index, Self.fresh(domain), byDomain) === view, "\(domain)")
@@ -258,5 +262,93 @@ import Testing
             while !thread.isFinished { usleep(1_000) }
             #expect(seenByThread.withLock { $0 } == version)
         }
+    }
+
+    /// Tenants whose status, end and domain cover what an entry reads from its slot, and what it leaves to the view.
+    static func entryTenants() -> [Tenant] {
+        let end = Date(timeIntervalSince1970: 1_800_000_000.25)
+        let longId = "e-" + String(repeating: "w", count: 40)  // over 32 bytes: not inline, so its domain is the view's
+        return [
+            tenant("active", domain: "active.expertflow.com"),
+            tenant("ending", domain: "ending.expertflow.com", expiresAt: end),
+            tenant("suspended", domain: "suspended.expertflow.com", status: .suspended),
+            tenant("deleted", domain: "deleted.expertflow.com", status: .deleted, expiresAt: end),
+            tenant("suspended-ended", domain: "suspended-ended.expertflow.com", status: .suspended, expiresAt: end),
+            tenant("custom", domain: "contact.example.org"),
+            tenant("prefix", domain: "prefixx.expertflow.com"),  // starts with the id, but not `<id>.`
+            tenant("other-base", domain: "other-base.cx.example.net"),
+            tenant("tenantK", domain: "tenantK.expertflow.com"),
+            tenant("accent", domain: "accent.caf\u{E9}.example"),  // non-ASCII suffix: never a default domain
+            tenant(longId, domain: "\(longId).expertflow.com", expiresAt: end),
+            tenant("nested", domain: "nested.nested.expertflow.com"),
+        ]
+    }
+
+    @Test("an entry answers status, stored status and domain exactly as its view, by id and by domain")
+    func entriesAnswerAsTheirViews() {
+        let directory = TenantDirectory()
+        let tenants = Self.entryTenants() + Self.tenants(300)
+        directory.merge(tenants)
+        let snapshot = directory.current
+        let end = Date(timeIntervalSince1970: 1_800_000_000.25)
+        // Just before and just after the end: the neighbouring Doubles of the stored instant.
+        let justBefore = Date(timeIntervalSinceReferenceDate: end.timeIntervalSinceReferenceDate.nextDown)
+        let justAfter = Date(timeIntervalSinceReferenceDate: end.timeIntervalSinceReferenceDate.nextUp)
+        let times = [Date(timeIntervalSince1970: 0), end.addingTimeInterval(-0.25), justBefore, end, justAfter, .distantFuture]
+        let domains = tenants.map(\.domain)
+        for tenant in tenants {
+            guard let view = snapshot.byId[tenant.tenantId] else {
+                Issue.record("\(tenant.tenantId) missing")
+                continue
+            }
+            let queries = [tenant.domain] + Self.nearMisses(tenant.domain) + domains.prefix(20)
+                + ["\(tenant.tenantId).", "\(tenant.tenantId)", tenant.domain.replacingOccurrences(of: "K", with: "\u{212A}")]
+            for lookup in [{ directory.withTenantEntry(id: Self.fresh(tenant.tenantId), $0) }, { directory.withTenantEntry(domain: Self.fresh(tenant.domain), $0) }]
+                as [((TenantEntry?) -> Void) -> Void]
+            {
+                lookup { entry in
+                    guard let entry else {
+                        Issue.record("no entry for \(tenant.tenantId)")
+                        return
+                    }
+                    #expect(entry.view === view)
+                    #expect(entry.storedStatus == view.storedStatus, "\(tenant.tenantId)")
+                    for time in times {
+                        #expect(entry.status(at: time) == view.status(at: time), "\(tenant.tenantId) at \(time.timeIntervalSince1970)")
+                    }
+                    for query in queries {
+                        #expect(entry.hasDomain(query) == (view.domain == query), "\(tenant.tenantId) hasDomain \(query)")
+                    }
+                }
+            }
+        }
+        // The statuses themselves, so that agreeing with the view cannot hide a view that is wrong too.
+        directory.withTenantEntry(id: "ending") { entry in
+            #expect(entry?.status(at: justBefore) == .active && entry?.status(at: end) == .expired)
+        }
+        directory.withTenantEntry(id: "deleted") { #expect($0?.status(at: .distantPast) == .deleted) }
+        directory.withTenantEntry(id: "suspended-ended") { #expect($0?.status(at: .distantFuture) == .suspended) }
+        // KELVIN SIGN is canonically "K": String equality, and so `hasDomain`, says these are equal.
+        directory.withTenantEntry(id: "tenantK") { entry in
+            #expect(entry?.hasDomain("tenant\u{212A}.expertflow.com") == true)
+            #expect(entry?.hasDomain("tenantK.expertflow.com") == true && entry?.hasDomain("tenantk.expertflow.com") == false)
+        }
+        directory.withTenantEntry(id: "tenant\u{212A}") { #expect($0?.view.tenantId == "tenantK") }  // the dictionary's answer
+        directory.withTenantEntry(id: "unknown") { #expect($0 == nil) }
+        directory.withTenantEntry(domain: "unknown.expertflow.com") { #expect($0 == nil) }
+    }
+
+    @Test("a table of 2 MiB or more is mapped for huge pages and answers every key")
+    func hugePageTable() {
+        // 40,000 keys: 53,333 slots of 64 bytes, 3.4 MB.
+        let views = (0..<40_000).map { TenantView(Self.tenant(String(format: "tenant-%06d", $0), domain: String(format: "tenant-%06d.expertflow.com", $0))) }
+        let byId = Dictionary(uniqueKeysWithValues: views.map { ($0.tenantId, $0) })
+        let index = TenantIndex(byId, key: .tenantId)
+        defer { index.release() }
+        #expect(index.isHugePageMapped && index.count == 40_000 && index.suffixCount == 1)
+        for view in views {
+            #expect(answer(index, Self.fresh(view.tenantId), byId) === view)
+        }
+        #expect(answer(index, "tenant-040000", byId) == nil)
     }
 }

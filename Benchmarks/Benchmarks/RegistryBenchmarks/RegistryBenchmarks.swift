@@ -4,8 +4,11 @@
 /// - "lookup by id (N)": `TenantDirectory.tenant(id:)`
 /// - "lookup by domain (N)": `TenantDirectory.tenant(domain:)`
 /// - "lookup by id, borrowed (N)" / "lookup by domain, borrowed (N)": `TenantDirectory.withTenant(id:_:)` /
-///   `withTenant(domain:_:)`, the form the verifier uses: the view is lent to a closure (no reference count
-///   update) that reads its status, as a request does.
+///   `withTenant(domain:_:)`: the view is lent to a closure (no reference count update) that reads its status.
+/// - "lookup by id, entry (N)": `TenantDirectory.withTenantEntry(id:_:)`, the form the verifier uses: the entry
+///   is lent to a closure that does what `TokenVerifier.checkDynamic` does with it, `hasDomain` of the
+///   tenant's domain (the token's `tenant_domain`) and `status(at:)`, both answered from the index slot.
+/// - "lookup by domain, entry (N)": `withTenantEntry(domain:_:)`, reading `status(at:)`.
 /// Each lookup is what a request pays: the check of the thread's cached snapshot against the directory's
 /// generation, a probe of the snapshot's hash index (`TenantIndex`: hash, slot, byte compare) and the
 /// `TenantView` handed out (retained, then released after `blackHole`).
@@ -18,6 +21,7 @@
 /// µs (as the JMH export gives it) = ns per lookup, and ns per lookup = 1e9 / (throughput × 1,000).
 /// `scripts/bench-registry.sh` reports the p50.
 import Benchmark
+import Foundation
 import RegistryFixtures
 import TenantRegistry
 
@@ -51,6 +55,16 @@ func batch(_ keys: [String], _ benchmark: Benchmark) -> [String] {
     let start = Int.random(in: 0...(keys.count - count))
     return keys[start..<(start + count)].map(RegistryFixtures.freshCopy)
 }
+
+/// As `batch`, the ids with their own tenants' domains (the fixture's arrays share one order).
+func pairedBatch(_ fixture: LookupFixture, _ benchmark: Benchmark) -> [(String, String)] {
+    let count = benchmark.scaledIterations.count
+    let start = Int.random(in: 0...(fixture.ids.count - count))
+    return (start..<(start + count)).map { (RegistryFixtures.freshCopy(fixture.ids[$0]), RegistryFixtures.freshCopy(fixture.domains[$0])) }
+}
+
+/// A time before every fixture tenant's end, so `status(at:)` compares against the subscription's end.
+let lookupTime = Date(timeIntervalSince1970: 1_700_000_000)
 
 /// Built lazily (globals), so listing the benchmarks builds nothing; `setup` forces the one it needs.
 let fixture10k = LookupFixture(count: 10_000)
@@ -118,6 +132,33 @@ let benchmarks: @Sendable () -> Void = {
             withExtendedLifetime(keys) {}
         } setup: {
             precondition(fixture().directory.tenant(domain: fixture().domains[0]) != nil)
+        }
+
+        Benchmark("lookup by id, entry (\(label))") { benchmark in
+            let directory = fixture().directory
+            let keys = pairedBatch(fixture(), benchmark)
+            benchmark.startMeasurement()
+            for (id, domain) in keys {
+                blackHole(directory.withTenantEntry(id: id) { $0.map { $0.hasDomain(domain) && $0.status(at: lookupTime) == .active } })
+            }
+            benchmark.stopMeasurement()
+            withExtendedLifetime(keys) {}
+        } setup: {
+            let fixture = fixture()
+            precondition(fixture.directory.withTenantEntry(id: fixture.ids[0]) { $0?.hasDomain(fixture.domains[0]) } == true)
+        }
+
+        Benchmark("lookup by domain, entry (\(label))") { benchmark in
+            let directory = fixture().directory
+            let keys = batch(fixture().domains, benchmark)
+            benchmark.startMeasurement()
+            for key in keys {
+                blackHole(directory.withTenantEntry(domain: key) { $0?.status(at: lookupTime) })
+            }
+            benchmark.stopMeasurement()
+            withExtendedLifetime(keys) {}
+        } setup: {
+            precondition(fixture().directory.withTenantEntry(domain: fixture().domains[0]) { $0?.status(at: lookupTime) } == .active)
         }
     }
 }
