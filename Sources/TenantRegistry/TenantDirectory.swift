@@ -56,6 +56,9 @@ public final class TenantSnapshot: Sendable, AtomicReference {
         domainIndex.release()
     }
 
+    /// Bytes of the hash indexes' slot tables mapped outside malloc (tables of 2 MiB or more, for huge pages).
+    public var hashIndexMappedBytes: Int { idIndex.mappedBytes + domainIndex.mappedBytes }
+
     /// The hash indexes' shape, for diagnostics: `name:keys/slots x slot bytes + suffixes`.
     public var hashIndexSummary: String {
         [("idIndex", idIndex), ("domainIndex", domainIndex)]

@@ -69,11 +69,21 @@ public struct TenantEntry {
         let suffixLength = Int(truncatingIfNeeded: suffix & 0xFFFF_FFFF)
         let answer: Bool? = domain.utf8.withContiguousStorageIfAvailable { utf8 in
             let bytes = UnsafeRawBufferPointer(utf8)
+            let length = bytes.count
+            // Word reads need 8 bytes; every default domain of a real deployment is longer than that.
+            guard length >= 8, let base = bytes.baseAddress else { return nil }
             // Only ASCII compares as bytes: a non-ASCII string can be canonically equal to an ASCII one.
-            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
-            guard bytes.count == idLength + 1 + suffixLength, bytes[idLength] == 0x2E else { return false }
-            return memcmp(bytes.baseAddress!, slot + TenantIndex.keyOffset, idLength) == 0
-                && memcmp(bytes.baseAddress! + idLength + 1, suffixBytes + Int(truncatingIfNeeded: suffix >> 32), suffixLength) == 0
+            var bits: UInt64 = 0
+            var offset = 0
+            while offset < length - 8 {
+                bits |= TenantIndex.word(base, offset)
+                offset += 8
+            }
+            guard (bits | TenantIndex.word(base, length - 8)) & 0x8080_8080_8080_8080 == 0 else { return nil }
+            guard length == idLength + 1 + suffixLength, base.load(fromByteOffset: idLength, as: UInt8.self) == 0x2E else { return false }
+            // Id: at most 32 bytes, inline in the slot's key area; suffix: 8 readable zero bytes before it in the table.
+            return TenantIndex.equalPrefix(slot + TenantIndex.keyOffset, base, idLength)
+                && TenantIndex.equalSuffix(suffixBytes + Int(truncatingIfNeeded: suffix >> 32), base + idLength + 1, suffixLength)
         } ?? nil
         return answer ?? viewDomainEquals(domain)
     }

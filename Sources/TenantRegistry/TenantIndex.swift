@@ -71,7 +71,7 @@ struct TenantIndex: @unchecked Sendable {
 
     private let slots: UnsafeMutableRawPointer
     /// Bytes mapped for `slots` when it is a mapping of its own (`munmap` on release); 0 when it is from malloc.
-    private let mappedBytes: Int
+    let mappedBytes: Int
     var slotSize: Int { Self.slotSize }
     let capacity: Int
     private let seed: UInt64
@@ -339,13 +339,13 @@ struct TenantIndex: @unchecked Sendable {
     // MARK: Comparing
 
     @inline(__always)
-    private static func word(_ pointer: UnsafeRawPointer, _ offset: Int) -> UInt64 {
+    static func word(_ pointer: UnsafeRawPointer, _ offset: Int) -> UInt64 {
         UInt64(littleEndian: pointer.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 
     /// Whether `length` (8 or more) bytes at `a` and `b` are equal: 8-byte words, the last one overlapping.
     @inline(__always)
-    private static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ length: Int) -> Bool {
+    static func equal(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ length: Int) -> Bool {
         var difference: UInt64 = 0
         var offset = 0
         while offset < length - 8 {
@@ -357,7 +357,7 @@ struct TenantIndex: @unchecked Sendable {
 
     /// Whether the first `length` bytes at `a` and `b` are equal, when at least 8 bytes can be read at both.
     @inline(__always)
-    private static func equalPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ length: Int) -> Bool {
+    static func equalPrefix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ length: Int) -> Bool {
         if length >= 8 { return equal(a, b, length) }
         let mask: UInt64 = length == 0 ? 0 : ~0 >> UInt64(64 - 8 * length)
         return (word(a, 0) ^ word(b, 0)) & mask == 0
@@ -366,7 +366,7 @@ struct TenantIndex: @unchecked Sendable {
     /// Whether the `length` (1 or more) bytes at `a` and `b` are equal, when the 8 bytes that end where
     /// they end can be read at both (`a`, a suffix: zero bytes before it; `b`: the end of a long query).
     @inline(__always)
-    private static func equalSuffix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ length: Int) -> Bool {
+    static func equalSuffix(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ length: Int) -> Bool {
         if length >= 8 { return equal(a, b, length) }
         return (word(a, length - 8) ^ word(b, length - 8)) >> UInt64(64 - 8 * length) == 0
     }

@@ -1,6 +1,6 @@
 /// Heap bytes per tenant of the in-memory tenant view (`TenantDirectory`), logos excluded.
 ///
-///   registry-memory N      prints one line: `memory n=N malloc_per_tenant=… rss_per_tenant=… …`
+///   registry-memory N      prints one line: `memory n=N bytes_per_tenant=… rss_per_tenant=… …`
 ///
 /// Builds N tenants (RegistryFixtures: JSON text → JSONParser → TenantRules.parseCreate), merges them into
 /// a new `TenantDirectory`, drops the tenant array, then measures the directory alone:
@@ -8,6 +8,8 @@
 ///   directory holds: every dictionary of its `TenantSnapshot` (by id, by domain, …; listed in the output
 ///   as `indexes=`) with their `TenantView` values, the hash indexes the lookups use (`hash_indexes=`:
 ///   keys/slots x slot size), and the heap strings they reference (shared, counted once).
+/// - mapped: the hash indexes' slot tables of 2 MiB or more, which are mapped outside malloc (for huge
+///   pages; `mapped_bytes=`, `(huge)` in `hash_indexes=`). `bytes_per_tenant` = (malloc + mapped) / N.
 /// - rss: /proc/self/statm resident pages after − before, each after malloc_trim(0); coarser (page
 ///   granular, includes fragmentation), reported as a cross-check.
 /// Runs single-threaded on the main thread (mallinfo2 sees the main arena only). One N per process.
@@ -63,9 +65,10 @@ let indexes = Mirror(reflecting: snapshot).children.compactMap { child -> String
     return "\(label):\(table.count)"
 }.joined(separator: ",")
 let mallocBytes = after.malloc - before.malloc
+let mappedBytes = snapshot.hashIndexMappedBytes
 let rssBytes = after.rss - before.rss
 print(
-    "memory n=\(count) malloc_bytes=\(mallocBytes) malloc_per_tenant=\(mallocBytes / count)",
+    "memory n=\(count) malloc_bytes=\(mallocBytes) mapped_bytes=\(mappedBytes) bytes_per_tenant=\((mallocBytes + mappedBytes) / count)",
     "rss_bytes=\(rssBytes) rss_per_tenant=\(rssBytes / count)",
     "view_stride=\(MemoryLayout<TenantView>.stride) key_stride=\(MemoryLayout<String>.stride)",
     "byId_capacity=\(snapshot.byId.capacity) indexes=\(indexes) hash_indexes=\(snapshot.hashIndexSummary)")
