@@ -23,13 +23,7 @@ public struct Tenant: Sendable, Equatable {
 
     /// The tenant's status at `now`: deleted and suspended win; an active tenant past its subscription is expired.
     public func status(at now: Date) -> TenantStatus {
-        switch storedStatus {
-        case .deleted: return .deleted
-        case .suspended: return .suspended
-        case .active:
-            if let expiry = subscriptionExpiresAt, expiry <= now { return .expired }
-            return .active
-        }
+        storedStatus.status(subscriptionEnded: subscriptionExpiresAt.map { $0 <= now } == true)
     }
 
     /// The strong ETag of this version.
@@ -39,6 +33,18 @@ public struct Tenant: Sendable, Equatable {
 /// Status as stored: the operator's decision.
 public enum StoredStatus: String, Sendable, Codable {
     case active, suspended, deleted
+
+    /// The status of a tenant stored as `self` whose subscription has (`ended`) or has not ended: the one rule
+    /// behind `Tenant.status(at:)`, `TenantView.status(at:)` and `TenantEntry.status(at:)`. A suspension or a
+    /// deletion outranks an ended subscription.
+    @inline(__always)
+    public func status(subscriptionEnded ended: Bool) -> TenantStatus {
+        switch self {
+        case .deleted: .deleted
+        case .suspended: .suspended
+        case .active: ended ? .expired : .active
+        }
+    }
 }
 
 /// Status as seen at a point in time.

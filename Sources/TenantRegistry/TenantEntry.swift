@@ -35,25 +35,16 @@ public struct TenantEntry {
 
     public var storedStatus: StoredStatus {
         guard let slot else { return viewReference._withUnsafeGuaranteedRef { $0.storedStatus } }
-        switch slot.load(fromByteOffset: TenantIndex.hotOffset, as: UInt8.self) {
-        case 0: return .active
-        case 1: return .suspended
-        default: return .deleted
-        }
+        return TenantIndex.storedStatus(code: slot.load(fromByteOffset: TenantIndex.hotOffset, as: UInt8.self))
     }
 
     /// Status at `now`, exactly as `TenantView.status(at:)`.
     @inline(__always)
     public func status(at now: Date) -> TenantStatus {
         guard let slot else { return viewReference._withUnsafeGuaranteedRef { $0.status(at: now) } }
-        switch storedStatus {
-        case .deleted: return .deleted
-        case .suspended: return .suspended
-        case .active:
-            // Stored as `timeIntervalSinceReferenceDate` (+infinity without an end), which is what `Date` compares.
-            let end = slot.load(fromByteOffset: TenantIndex.endOffset, as: Double.self)
-            return end <= now.timeIntervalSinceReferenceDate ? .expired : .active
-        }
+        // Stored as `timeIntervalSinceReferenceDate` (+infinity without an end), which is what `Date` compares.
+        let end = slot.load(fromByteOffset: TenantIndex.endOffset, as: Double.self)
+        return storedStatus.status(subscriptionEnded: end <= now.timeIntervalSinceReferenceDate)
     }
 
     /// Whether `domain` is the tenant's domain (`String` equality, as `view.domain == domain`). A domain of

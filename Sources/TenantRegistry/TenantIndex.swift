@@ -210,11 +210,21 @@ struct TenantIndex: @unchecked Sendable {
         return number ?? nil
     }
 
+    /// A stored status as word 3's byte 0, and back.
     static func statusCode(_ status: StoredStatus) -> UInt8 {
         switch status {
         case .active: 0
         case .suspended: 1
         case .deleted: 2
+        }
+    }
+
+    @inline(__always)
+    static func storedStatus(code: UInt8) -> StoredStatus {
+        switch code {
+        case 0: .active
+        case 1: .suspended
+        default: .deleted
         }
     }
 

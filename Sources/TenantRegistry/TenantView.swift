@@ -30,10 +30,6 @@ public final class TenantView: Sendable {
 
     /// Status at `now`, as `Tenant.status(at:)`.
     public func status(at now: Date) -> TenantStatus {
-        switch storedStatus {
-        case .deleted: return .deleted
-        case .suspended: return .suspended
-        case .active: return expiresAt.map { $0 <= now } == true ? .expired : .active
-        }
+        storedStatus.status(subscriptionEnded: expiresAt.map { $0 <= now } == true)
     }
 }
