@@ -125,12 +125,12 @@ measure_latency after
 
 # --- (c) memory and reload tools ------------------------------------------------------------------
 
-declare -A memory_malloc memory_rss memory_line
+declare -A memory_bytes memory_rss memory_line
 for n in "${SIZES[@]}"; do
     echo "measuring memory of a $n-tenant directory..." >&2
     line=$("$bin/registry-memory" "$n") || { echo "bench-registry: registry-memory $n failed" >&2; exit 1; }
     memory_line[$n]=$line
-    memory_malloc[$n]=$(field "$line" bytes_per_tenant)
+    memory_bytes[$n]=$(field "$line" bytes_per_tenant)
     memory_rss[$n]=$(field "$line" rss_per_tenant)
 done
 
@@ -184,8 +184,8 @@ row "lookup by domain, borrowed, ns/lookup (p50, median)" "$(printf '%.1f' "${lo
     "$(printf '%.1f' "${lookup_p50["lookup by domain, borrowed (100k)"]}")" "(no target)" "-"
 row "host miss latency, ns/load, 4k pages (before/after)" "-" "${latency[before.64.4k]}/${latency[after.64.4k]}" "yardstick" "-"
 verdict=PASS
-for n in "${SIZES[@]}"; do below "${memory_malloc[$n]}" 2048 || verdict=FAIL; done
-row "memory, bytes/tenant (malloc + mapped tables)" "${memory_malloc[10000]}" "${memory_malloc[100000]}" "< 2048 B/tenant" "$verdict"
+for n in "${SIZES[@]}"; do below "${memory_bytes[$n]}" 2048 || verdict=FAIL; done
+row "memory, bytes/tenant (malloc + mapped tables)" "${memory_bytes[10000]}" "${memory_bytes[100000]}" "< 2048 B/tenant" "$verdict"
 row "memory, bytes/tenant (RSS, trimmed)" "${memory_rss[10000]}" "${memory_rss[100000]}" "-" "report only"
 row "reload from SQLite, ms (median)" "${reload_ms[sqlite.10000]}" "${reload_ms[sqlite.100000]}" "-" "report only"
 row "reload from PostgreSQL $pg_version, ms (median)" "${reload_ms[postgres.10000]}" "${reload_ms[postgres.100000]}" "-" "report only"
