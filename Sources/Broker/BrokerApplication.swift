@@ -98,6 +98,12 @@ public struct BrokerApplication: Sendable {
     /// The issuer as currently resolved (follows the bound port when `--port 0` and no `--issuer`).
     public var currentIssuer: String { issuer.current }
 
+    /// Mints for both the router and the mint fast path.
+    var tokenIssuer: TokenIssuer {
+        let issuer = self.issuer
+        return TokenIssuer(keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, runtime: runtime)
+    }
+
     /// Every route, behind the observability middleware.
     public func buildRouter() -> Router<BrokerRequestContext> {
         let router = Router(context: BrokerRequestContext.self)
@@ -121,8 +127,6 @@ public struct BrokerApplication: Sendable {
         ).addRoutes(to: router)
         TenantController(service: tenants).addRoutes(to: router)
         RegistryController(service: tenants).addRoutes(to: router)
-        let tokenIssuer = TokenIssuer(
-            keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, runtime: runtime)
         let tokenController = TokenController(issuer: tokenIssuer, service: tenants, metrics: metrics, keycloak: keycloak)
         tokenController.addRoutes(to: router)
         let login = LoginController(
@@ -139,19 +143,21 @@ public struct BrokerApplication: Sendable {
     }
 
     /// Builds the Hummingbird application on `router` (default: `buildRouter()`); `onListening` receives the bound port.
-    /// `forwardAuthFastPath`: cached forward-auth successes are answered on the event loop (`ForwardAuthFastPath`);
-    /// false only for tests that compare the two paths.
+    /// `fastPaths`: cached forward-auth successes and API-key mints are answered on the event loop
+    /// (`ForwardAuthFastPath`, `MintFastPath`); false only for tests that compare them with the router.
     public func buildHTTPServer(
-        router: Router<BrokerRequestContext>? = nil, forwardAuthFastPath: Bool = true,
+        router: Router<BrokerRequestContext>? = nil, fastPaths: Bool = true,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let configuration = self.configuration
         let issuer = self.issuer
         let logger = self.logger
         let notifier = self.notifier
-        let fastPath = forwardAuthFastPath
-            ? ForwardAuthFastPath(verifier: verifier, metrics: metrics, logger: logger, tracing: tracing != nil) : nil
-        let http1 = HTTPServerBuilder { responder in BrokerHTTP1Channel(base: HTTP1Channel(responder: responder), fastPath: fastPath) }
+        let verify = fastPaths ? ForwardAuthFastPath(verifier: verifier, metrics: metrics, logger: logger, tracing: tracing != nil) : nil
+        let mint = fastPaths
+            ? MintFastPath(mint: MintV1(issuer: tokenIssuer, metrics: metrics), apiKeys: tenants.apiKeys, metrics: metrics, logger: logger, tracing: tracing != nil)
+            : nil
+        let http1 = HTTPServerBuilder { responder in BrokerHTTP1Channel(base: HTTP1Channel(responder: responder), verify: verify, mint: mint) }
         var server = http1
         if let tls {
             // Building the TLS channel cannot fail here: the material was validated when it was loaded.

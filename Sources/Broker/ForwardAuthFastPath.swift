@@ -72,44 +72,69 @@ struct ForwardAuthFastPath: Sendable {
     }
 }
 
-/// The fast path's place in a connection's pipeline: right after Hummingbird's `HTTPConnectionStateHandler`, so
-/// that handler still sees every request and every response (idle timeout, graceful shutdown's close after
-/// the response in progress), and before the async channel the router reads from.
+/// The fast paths' place in a connection's pipeline (forward-auth's `ForwardAuthFastPath`, minting's
+/// `MintFastPath`): right after Hummingbird's `HTTPConnectionStateHandler`, so that handler still sees every
+/// request and every response (idle timeout, graceful shutdown's close after the response in progress), and
+/// before the async channel the router reads from.
 ///
 /// Responses leave in request order: while a request passed on to the router has not been answered (its
-/// response's end not written), every later request is passed on too. An answered request's body, if it has
-/// one, is dropped, as the router's verify route drops it.
-final class ForwardAuthFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
+/// response's end not written), every later request is passed on too. A forward-auth answer is decided at the
+/// request's head and written at its end; its body, if it has one, is dropped, as the router's verify route
+/// drops it. A mint candidate's head and body are held until its end (at most the body limit, 64 KiB; past
+/// that they go to the router at once, which answers 413); if the mint is not answered here, the router gets
+/// the head, the body and the end as they would have arrived.
+final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPResponsePart
 
-    private let fastPath: ForwardAuthFastPath
+    private let verify: ForwardAuthFastPath?
+    private let mint: MintFastPath?
     /// Requests passed on to the router whose response has not ended.
     private var passedOn = 0
-    /// The answer to the request being read, written when its end arrives.
+    /// The forward-auth answer to the request being read, written when its end arrives.
     private var answer: HTTPResponse?
+    /// The mint being read: its head and the body so far.
+    private var held: (head: HTTPRequest, candidate: MintFastPath.Candidate, body: ByteBuffer?)?
     private var needsFlush = false
     private var date = HTTPDate()
-    private var series: ForwardAuthFastPath.Series?
+    private var verifySeries: ForwardAuthFastPath.Series?
+    private var mintSeries: BrokerMetrics.RequestHandles?
 
-    init(_ fastPath: ForwardAuthFastPath) {
-        self.fastPath = fastPath
+    init(verify: ForwardAuthFastPath?, mint: MintFastPath?) {
+        self.verify = verify
+        self.mint = mint
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0, answer == nil, context.channel.isWritable, var response = fastPath.respond(to: head, series: &series) {
-                // Only for answers: a request the router takes gets its Date from the server.
-                response.headerFields.append(HTTPField(name: .date, value: date.current()))
-                answer = response
-                return
+            if passedOn == 0, answer == nil, held == nil, context.channel.isWritable {
+                if let verify, var response = verify.respond(to: head, series: &verifySeries) {
+                    // Only for answers: a request the router takes gets its Date from the server.
+                    response.headerFields.append(HTTPField(name: .date, value: date.current()))
+                    answer = response
+                    return
+                }
+                if let mint, let candidate = mint.candidate(for: head) {
+                    held = (head, candidate, nil)
+                    return
+                }
             }
             passedOn += 1
-        case .body:
+        case .body(let part):
             if answer != nil { return }
+            if var request = held {
+                held = nil
+                if request.body == nil { request.body = part } else { request.body!.writeImmutableBuffer(part) }
+                if request.body!.readableBytes > RequestBody.defaultLimit {
+                    passOn(request, context: context)
+                } else {
+                    held = request
+                }
+                return
+            }
         case .end:
             if let response = answer {
                 answer = nil
@@ -118,8 +143,28 @@ final class ForwardAuthFastPathHandler: ChannelDuplexHandler, RemovableChannelHa
                 needsFlush = true
                 return
             }
+            if let request = held, let mint {
+                held = nil
+                let body = request.body.map { Array(buffer: $0) } ?? []
+                if var (response, bytes) = mint.respond(to: request.candidate, body: body, series: &mintSeries) {
+                    response.headerFields.append(HTTPField(name: .date, value: date.current()))
+                    context.write(wrapOutboundOut(.head(response)), promise: nil)
+                    context.write(wrapOutboundOut(.body(bytes)), promise: nil)
+                    context.write(wrapOutboundOut(.end(nil)), promise: nil)
+                    needsFlush = true
+                    return
+                }
+                passOn(request, context: context)
+            }
         }
         context.fireChannelRead(data)
+    }
+
+    /// Hands a held mint to the router: its head and the body so far (the rest, and the end, follow as they arrive).
+    private func passOn(_ request: (head: HTTPRequest, candidate: MintFastPath.Candidate, body: ByteBuffer?), context: ChannelHandlerContext) {
+        passedOn += 1
+        context.fireChannelRead(wrapInboundOut(.head(request.head)))
+        if let body = request.body { context.fireChannelRead(wrapInboundOut(.body(body))) }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -136,20 +181,22 @@ final class ForwardAuthFastPathHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 }
 
-/// Hummingbird's HTTP/1.1 child channel with the forward-auth fast path added to each connection's pipeline
-/// (nil: exactly Hummingbird's channel).
+/// Hummingbird's HTTP/1.1 child channel with the fast paths added to each connection's pipeline (both nil:
+/// exactly Hummingbird's channel).
 struct BrokerHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
     let base: HTTP1Channel
-    let fastPath: ForwardAuthFastPath?
+    let verify: ForwardAuthFastPath?
+    let mint: MintFastPath?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let fastPath = self.fastPath
+        let verify = self.verify
+        let mint = self.mint
         return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            if let fastPath {
+            if verify != nil || mint != nil {
                 let pipeline = channel.pipeline.syncOperations
                 let state = try pipeline.handler(type: HTTPConnectionStateHandler.self)
-                try pipeline.addHandler(ForwardAuthFastPathHandler(fastPath), position: .after(state))
+                try pipeline.addHandler(FastPathHandler(verify: verify, mint: mint), position: .after(state))
             }
             return value
         }

@@ -12,8 +12,13 @@ enum JSONResponse {
     static func make(bytes: [UInt8], status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], contentType: String = "application/json")
         -> Response
     {
+        Response(status: status, headers: fields(headers, contentType: contentType), body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// A JSON response's headers: `headers` and the content type (the server adds `Content-Length`).
+    static func fields(_ headers: HTTPFields, contentType: String = "application/json") -> HTTPFields {
         var fields = headers
         fields[.contentType] = contentType
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        return fields
     }
 }

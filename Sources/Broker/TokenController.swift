@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import JOSE
+import NIOCore
 import TenantRegistry
 
 /// Minting: `POST /v1/tenants/{tenantId}/token` (problem errors) and `POST /oauth2/token` (OAuth errors).
@@ -18,75 +19,14 @@ struct TokenController: Sendable {
 
     func mintV1(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
         let (caller, tenantId) = try Policy.tenantCaller(context, scope: "token:mint")
-        var body = [String: JSONValue]()
+        var body = [UInt8]()
         if request.headers[.contentLength].map({ $0 != "0" }) ?? true {
             let buffer = try await request.body.collect(upTo: RequestBody.defaultLimit + 1)
             if buffer.readableBytes > RequestBody.defaultLimit { throw RequestBody.tooLarge(RequestBody.defaultLimit) }
-            if buffer.readableBytes > 0 {
-                do {
-                    guard case .object(let members) = try JSONParser(maxBytes: RequestBody.defaultLimit, maxDepth: 8).parse(array: Array(buffer: buffer)) else {
-                        throw Problem(.unprocessableContent, code: "validation_failed", detail: "the body must be a JSON object",
-                                      errors: [.init(field: "", message: "must be a JSON object")])
-                    }
-                    body = members
-                } catch let error as JSONParser.Failure {
-                    throw Problem(.badRequest, code: "malformed_json", detail: "the body is not valid JSON (\(RequestBody.describe(error)))")
-                }
-            }
+            body = Array(buffer: buffer)
         }
-        var errors = [FieldError]()
-        for key in body.keys.sorted() where !["audience", "scope", "ttl", "roles"].contains(key) { errors.append(FieldError(key, "unknown field")) }
-        var audience: String?
-        switch body["audience"] {
-        case nil, .null?: break
-        case .string(let value)?: audience = value
-        default: errors.append(FieldError("audience", "must be a string"))
-        }
-        var scope: [String]?
-        switch body["scope"] {
-        case nil, .null?: break
-        case .string(let value)? where value.utf8.count <= 1024: scope = value.split(separator: " ").map(String.init)
-        default: errors.append(FieldError("scope", "must be a space-separated string of at most 1024 characters"))
-        }
-        var ttl: Int?
-        switch body["ttl"] {
-        case nil, .null?: break
-        case .int(let value)?: ttl = Int(clamping: value)
-        default: errors.append(FieldError("ttl", "must be a whole number of seconds"))
-        }
-        var roles: [String]?
-        switch body["roles"] {
-        case nil, .null?: break
-        case .array(let items)? where items.count <= 64:
-            roles = []
-            for (index, item) in items.enumerated() {
-                if case .string(let role) = item, (1...128).contains(role.utf8.count),
-                    role.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || "._:-".utf8.contains($0) })
-                {
-                    roles!.append(role)
-                } else {
-                    errors.append(FieldError("roles[\(index)]", "must be 1-128 letters, digits or . _ : -"))
-                }
-            }
-        default: errors.append(FieldError("roles", "must be an array of at most 64 strings"))
-        }
-        if !errors.isEmpty { throw ValidationFailure(errors).problem }
-        do {
-            let minted = try issuer.mint(caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl)
-            metrics.recordMint(endpoint: "v1", tenant: issuer.runtime.metricsTenantLabel(minted.tenant.tenantId))
-            return JSONResponse.make(
-                .object([
-                    "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
-                    "tenant_id": .string(minted.tenant.tenantId), "tenant_domain": .string(minted.tenant.domain), "scope": .string(minted.scope),
-                ]), headers: [.cacheControl: "no-store", HTTPField.Name("Pragma")!: "no-cache"])
-        } catch {
-            switch error {
-            case .unknownTenant: throw Policy.tenantNotFound
-            case .inactiveTenant(let status):
-                throw Problem(.forbidden, code: "tenant_inactive", detail: "the tenant is \(status.rawValue)")
-            case .invalid(let fields): throw ValidationFailure(fields).problem
-            }
-        }
+        let answer = try MintV1(issuer: issuer, metrics: metrics).answer(caller: caller, tenantId: tenantId, body: body)
+        return Response(status: .ok, headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 
     func oauthToken(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {

@@ -140,6 +140,27 @@ final class BrokerProcess: Sendable {
     var baseURL: String { "http://127.0.0.1:\(port)" }
 }
 
+/// Sends `requests` on one connection one at a time, each after the previous one's response has arrived (so no
+/// request waits behind another), and returns every response in order. The socket calls block, so they run on
+/// a thread of their own: on one of Swift concurrency's threads they would hold up an in-process server.
+func exchangeOneByOne(port: Int, _ requests: [String]) async throws -> String {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<String, any Error>) in
+        Thread {
+            do {
+                let connection = try RawConnection(port: port)
+                var text = ""
+                for request in requests {
+                    connection.send(request)
+                    text += connection.readResponse()
+                }
+                continuation.resume(returning: text)
+            } catch {
+                continuation.resume(throwing: error)
+            }
+        }.start()
+    }
+}
+
 /// A raw TCP connection, for requests that must be held open half-sent.
 final class RawConnection {
     let fd: Int32
@@ -193,6 +214,32 @@ final class RawConnection {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let count = recv(fd, &buffer, buffer.count, 0)
         return count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
+    }
+
+    /// Reads one whole HTTP/1.1 response (head, and a body of `Content-Length` bytes or chunks up to the last),
+    /// or what arrived before the peer closed or the receive timeout passed.
+    func readResponse() -> String {
+        var result = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while !Self.isComplete(result) {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            result.append(contentsOf: buffer.prefix(count))
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    /// Whether `bytes` hold a whole response (this is for tests' own responses: no 1xx, no trailers).
+    static func isComplete(_ bytes: [UInt8]) -> Bool {
+        guard let end = bytes.firstRange(of: Array("\r\n\r\n".utf8))?.upperBound else { return false }
+        let head = String(decoding: bytes[..<end], as: UTF8.self).lowercased()
+        if let line = head.components(separatedBy: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+            let length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces))
+        {
+            return bytes.count - end >= length
+        }
+        if head.contains("transfer-encoding: chunked") { return bytes.count > end && bytes.suffix(5).elementsEqual(Array("0\r\n\r\n".utf8)) }
+        return true
     }
 
     /// Reads until the peer closes; `closed` is false when the receive timeout ended the read instead.

@@ -94,12 +94,14 @@ struct ForwardAuthFastPathTests {
                 get("/v1/verify/", token: token),
                 get("/healthz", close: true),
             ]
-            let slowServer = harness.broker.buildHTTPServer(forwardAuthFastPath: false)
-            let fastServer = harness.broker.buildHTTPServer(forwardAuthFastPath: true)
+            let slowServer = harness.broker.buildHTTPServer(fastPaths: false)
+            let fastServer = harness.broker.buildHTTPServer(fastPaths: true)
             try await slowServer.test(.live) { slow in
                 try await fastServer.test(.live) { fast in
-                    let viaRouter = responses(try await exchange(port: try #require(slow.port), requests), keep: ["gateway-req.1"])
-                    let viaFastPath = responses(try await exchange(port: try #require(fast.port), requests), keep: ["gateway-req.1"])
+                    // One by one, so that each request is the fast path's to answer (none waits behind a router's).
+                    let viaRouter = responses(try await exchangeOneByOne(port: try #require(slow.port), requests), keep: ["gateway-req.1"])
+                    let viaFastPath = responses(try await exchangeOneByOne(port: try #require(fast.port), requests), keep: ["gateway-req.1"])
+                    #expect(responses(try await exchange(port: try #require(fast.port), requests), keep: ["gateway-req.1"]) == viaFastPath)
                     #expect(viaRouter.count == requests.count)
                     #expect(viaFastPath.count == requests.count)
                     for (index, (expected, actual)) in zip(viaRouter, viaFastPath).enumerated() {
@@ -123,7 +125,7 @@ struct ForwardAuthFastPathTests {
             let (cached, unseen) = try await cachedAndUnseen(client)
             let before = try await client.send(.get, "/metrics", key: .some(nil)).text
             // A server whose router has no routes at all: only the fast path can answer 200.
-            let bare = harness.broker.buildHTTPServer(router: Router(context: BrokerRequestContext.self), forwardAuthFastPath: true)
+            let bare = harness.broker.buildHTTPServer(router: Router(context: BrokerRequestContext.self), fastPaths: true)
             try await bare.test(.live) { server in
                 let port = try #require(server.port)
                 let replies = responses(try await exchange(port: port, [
@@ -133,6 +135,9 @@ struct ForwardAuthFastPathTests {
                     get("/v1/verify", token: cached), get("/v1/verify", token: cached, close: true),
                 ]))
                 #expect(replies.map { $0.first } == ["200 OK", "200 OK"] + Array(repeating: "404 Not Found", count: 4))
+                // `Connection: close` on its own: the server closes after answering, so the router answers.
+                let closing = responses(try await exchange(port: port, [get("/v1/verify", token: cached, close: true)]))
+                #expect(closing.map { $0.first } == ["404 Not Found"])
             }
             let after = try await client.send(.get, "/metrics", key: .some(nil)).text
             for series in [
