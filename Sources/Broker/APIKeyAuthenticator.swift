@@ -20,13 +20,20 @@ struct APIKeyAuthenticator: RouterMiddleware {
         if let presented, !presented.hasPrefix("tbk_"), !presented.isEmpty {
             context.caller = await tokenCaller(presented)
             if let caller = context.caller { context.logger[metadataKey: "caller"] = .string(caller.subject) }
-        } else if let presented, let parts = APIKeyRecord.parse(presented) {
-            if let record = await service.authenticateAPIKey(id: parts.id, secret: parts.secret) {
-                context.caller = CallerIdentity(apiKey: record)
-                context.logger[metadataKey: "caller"] = .string(context.caller!.subject)
-            }
+        } else if let presented, let caller = await Self.identify(apiKey: presented, service: service) {
+            context.caller = caller
+            context.logger[metadataKey: "caller"] = .string(caller.subject)
         }
         return try await next(request, context)
+    }
+
+    /// The caller an API key (`tbk_<id>_<secret>`) stands for, or nil for a malformed, unknown, revoked or wrong
+    /// key. The one check every way of presenting a key ends in (`/v1` Bearer, `/oauth2/*` Bearer, Basic, form).
+    static func identify(apiKey presented: String, service: TenantService) async -> CallerIdentity? {
+        guard let parts = APIKeyRecord.parse(presented),
+            let record = await service.authenticateAPIKey(id: parts.id, secret: parts.secret)
+        else { return nil }
+        return CallerIdentity(apiKey: record)
     }
 
     /// A caller from a cx-tenant token (role `tenant-admin` administers its tenant) or a Keycloak token.

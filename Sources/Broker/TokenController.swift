@@ -124,22 +124,33 @@ struct TokenController: Sendable {
         }
     }
 
-    /// Client authentication with an API key: `client_id=tbk_<id>` + `client_secret`, by HTTP Basic or in the form.
+    /// Client authentication with an API key, by any of the contract's three methods (exactly one of them):
+    /// `Authorization: Bearer tbk_<id>_<secret>`, HTTP Basic `tbk_<id>:<secret>`, or `client_id=tbk_<id>` +
+    /// `client_secret` in the form. All three end in the same check as the `/v1` API's (`APIKeyAuthenticator.identify`).
     func authenticateClient(_ request: Request, form: [String: String]) async throws -> CallerIdentity {
         let basic = FormBody.basicCredentials(request)
+        // A Bearer header that cannot be parsed (too long, empty) is still a Bearer attempt: it fails as one.
+        let bearer = request.headers[.authorization].flatMap { header in
+            header.utf8.prefix(7).map { $0 | 0x20 } == Array("bearer ".utf8) ? APIKeyAuthenticator.bearer(header) ?? "" : nil
+        }
         let formId = form["client_id"]
         let formSecret = form["client_secret"]
-        if basic != nil, formSecret != nil {
+        if [basic != nil, bearer != nil, formSecret != nil].filter({ $0 }).count > 1 {
             throw OAuthError(.badRequest, error: "invalid_request", description: "use one client authentication method, not two")
         }
         let failed = OAuthError(
             .unauthorized, error: "invalid_client", description: "client authentication failed",
-            headers: [.wwwAuthenticate: "Basic realm=\"token-broker\""])
-        guard let id = basic?.id ?? formId, let secret = basic?.secret ?? formSecret,
-            id.hasPrefix("tbk_"), let parts = APIKeyRecord.parse(id + "_" + secret)
-        else { throw failed }
-        if let formId, formId != id { throw failed }
-        guard let record = await service.authenticateAPIKey(id: parts.id, secret: parts.secret) else { throw failed }
-        return CallerIdentity(apiKey: record)
+            headers: [.wwwAuthenticate: bearer != nil ? "Bearer realm=\"token-broker\"" : "Basic realm=\"token-broker\""])
+        let presented: String
+        if let bearer {
+            presented = bearer
+        } else {
+            guard let id = basic?.id ?? formId, let secret = basic?.secret ?? formSecret, id.hasPrefix("tbk_") else { throw failed }
+            presented = id + "_" + secret
+        }
+        // A client_id beside the credential must name the same key.
+        if let formId, let parts = APIKeyRecord.parse(presented), formId != "tbk_" + parts.id { throw failed }
+        guard let caller = await APIKeyAuthenticator.identify(apiKey: presented, service: service) else { throw failed }
+        return caller
     }
 }
