@@ -10,14 +10,13 @@ enum FormBody {
         guard let type = request.headers[.contentType]?.lowercased(), type.hasPrefix("application/x-www-form-urlencoded") else {
             throw OAuthError(.badRequest, error: "invalid_request", description: "the body must be application/x-www-form-urlencoded")
         }
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
-            throw OAuthError(.contentTooLarge, error: "invalid_request", description: "the body is too large")
-        }
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
+            buffer = try await RequestBody.collect(request, limit: limit)
+        } catch .tooLarge {
             throw OAuthError(.contentTooLarge, error: "invalid_request", description: "the body is too large")
+        } catch .malformed {
+            throw OAuthError(.badRequest, error: "invalid_request", description: "the request body's framing is malformed")
         }
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
             throw OAuthError(.badRequest, error: "invalid_request", description: "the body is not UTF-8")

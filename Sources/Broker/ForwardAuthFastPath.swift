@@ -146,7 +146,8 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if let request = held, let mint {
                 held = nil
                 let body = request.body.map { Array(buffer: $0) } ?? []
-                if var (response, bytes) = mint.respond(to: request.candidate, body: body, series: &mintSeries) {
+                if let (answered, bytes) = mint.respond(to: request.candidate, body: body, series: &mintSeries) {
+                    var response = answered
                     response.headerFields.append(HTTPField(name: .date, value: date.current()))
                     context.write(wrapOutboundOut(.head(response)), promise: nil)
                     context.write(wrapOutboundOut(.body(bytes)), promise: nil)
@@ -165,6 +166,18 @@ final class FastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         passedOn += 1
         context.fireChannelRead(wrapInboundOut(.head(request.head)))
         if let body = request.body { context.fireChannelRead(wrapInboundOut(.body(body))) }
+    }
+
+    /// A framing error (a bad chunk) in a request held or answered here: the router gets the held mint's head and
+    /// body so far and then the error, so it answers the same 400 it gives a request it read itself. A forward-auth
+    /// answer decided at the head is dropped: the request never completed.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        answer = nil
+        if let request = held {
+            held = nil
+            passOn(request, context: context)
+        }
+        context.fireErrorCaught(error)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {

@@ -9,13 +9,37 @@ enum RequestBody {
     static let defaultLimit = 64 * 1024
     static let tenantLimit = 1024 * 1024
 
+    /// Why a body could not be read: the client sent more than the limit, or framing that does not parse
+    /// (a bad chunk size, a chunk longer than it said, a connection closed inside a chunk).
+    enum ReadFailure: Error {
+        case tooLarge
+        case malformed
+    }
+
+    /// The whole body, at most `limit` bytes. Every way reading can fail is a client's doing and maps to 413 or
+    /// 400 (never 500): the HTTP decoder's framing errors surface here, as errors of the body stream.
+    static func collect(_ request: Request, limit: Int) async throws(ReadFailure) -> ByteBuffer {
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw .tooLarge }
+        do {
+            return try await request.body.collect(upTo: limit)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw .tooLarge
+        } catch {
+            throw .malformed
+        }
+    }
+
+    static let malformedFraming = Problem(
+        .badRequest, code: "malformed_request", detail: "the request body's framing is malformed (Content-Length or chunked encoding)")
+
     static func object(_ request: Request, limit: Int = defaultLimit) async throws -> [String: JSONValue] {
-        if let length = request.headers[.contentLength].flatMap(Int.init), length > limit { throw tooLarge(limit) }
         let buffer: ByteBuffer
         do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+            buffer = try await collect(request, limit: limit)
+        } catch .tooLarge {
             throw tooLarge(limit)
+        } catch .malformed {
+            throw malformedFraming
         }
         let value: JSONValue
         do {

@@ -21,9 +21,13 @@ struct TokenController: Sendable {
         let (caller, tenantId) = try Policy.tenantCaller(context, scope: "token:mint")
         var body = [UInt8]()
         if request.headers[.contentLength].map({ $0 != "0" }) ?? true {
-            let buffer = try await request.body.collect(upTo: RequestBody.defaultLimit + 1)
-            if buffer.readableBytes > RequestBody.defaultLimit { throw RequestBody.tooLarge(RequestBody.defaultLimit) }
-            body = Array(buffer: buffer)
+            do {
+                body = Array(buffer: try await RequestBody.collect(request, limit: RequestBody.defaultLimit))
+            } catch .tooLarge {
+                throw RequestBody.tooLarge(RequestBody.defaultLimit)
+            } catch .malformed {
+                throw RequestBody.malformedFraming
+            }
         }
         let answer = try MintV1(issuer: issuer, metrics: metrics).answer(caller: caller, tenantId: tenantId, body: body)
         return Response(status: .ok, headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))

@@ -197,6 +197,9 @@ final class RawConnection {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Half-closes the connection: the peer reads end-of-file, and can still answer.
+    func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
+
     /// Reads until the peer closes or the receive timeout passes.
     func readAll() -> String {
         var result = [UInt8]()
