@@ -89,6 +89,10 @@ extension StoreError {
         case .unavailable:
             return Problem(.serviceUnavailable, code: "store_unavailable", detail: "the registry store cannot be reached; nothing was written")
         case .corrupt: return Problem.internalError
+        case .lastAdminKey:
+            return Problem(
+                .conflict, code: "last_admin_key",
+                detail: "this is the last active admin API key; create another admin key first (token-broker api-keys revoke can still revoke it)")
         }
     }
 }

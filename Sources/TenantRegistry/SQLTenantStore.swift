@@ -390,13 +390,24 @@ public final class SQLTenantStore: Service, Sendable {
     }
 
     /// Revokes a key; `.notFound` when there is no such key.
-    public func revokeAPIKey(id: String, audit: AuditEvent) async throws(StoreError) {
+    /// Revokes an API key. With `keepingAnAdminKey`, a revocation that would leave no active `admin` key is refused
+    /// with `.lastAdminKey` (the HTTP API; the CLI may revoke the last one, for recovery). The active keys are read
+    /// in the revoking transaction, locked on PostgreSQL, so two instances revoking the last two cannot both pass.
+    public func revokeAPIKey(id: String, keepingAnAdminKey: Bool = false, audit: AuditEvent) async throws(StoreError) {
         let notify = backend.isPostgres
+        let lock = backend.isPostgres ? " FOR UPDATE" : ""
         do {
             try await backend.transaction { db in
                 struct Row: Codable { var id: String }
                 guard try await !db.raw("SELECT id FROM api_keys WHERE id = \(bind: id)").all(decoding: Row.self).isEmpty else {
                     throw StoreError.notFound
+                }
+                if keepingAnAdminKey {
+                    struct Active: Codable { var id: String; var scopes: String }
+                    let active = try await db.raw(SQLQueryString("SELECT id, scopes FROM api_keys WHERE revoked_at IS NULL ORDER BY id" + lock))
+                        .all(decoding: Active.self)
+                    let admins = active.filter { $0.scopes.split(separator: " ").contains("admin") }
+                    if admins.contains(where: { $0.id == id }), admins.count == 1 { throw StoreError.lastAdminKey }
                 }
                 try await db.raw("UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE id = \(bind: id) AND revoked_at IS NULL").run()
                 try await Self.insert(audit, into: db)

@@ -9,6 +9,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case unavailable(String)
     /// A stored row cannot be read back.
     case corrupt(String)
+    /// The change would leave no active API key with the `admin` scope.
+    case lastAdminKey
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .versionMismatch: return "version mismatch"
         case .unavailable(let why): return "store unavailable: \(why)"
         case .corrupt(let why): return "corrupt row: \(why)"
+        case .lastAdminKey: return "the last active admin API key"
         }
     }
 }

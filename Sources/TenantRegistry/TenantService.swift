@@ -98,9 +98,10 @@ public final class TenantService: Sendable {
     }
 
     /// Revokes an API key; it stops working on this instance at once (and on others via NOTIFY).
+    /// Refused with `.lastAdminKey` when it would leave no active admin key (the CLI revokes through the store).
     public func revokeAPIKey(id: String, actor: Actor) async throws(StoreError) {
         try await store.revokeAPIKey(
-            id: id, audit: AuditEvent(at: clock(), actor: actor.name, action: "api-key.revoke", tenantId: nil, requestId: actor.requestId))
+            id: id, keepingAnAdminKey: true, audit: AuditEvent(at: clock(), actor: actor.name, action: "api-key.revoke", tenantId: nil, requestId: actor.requestId))
         try await reloadAPIKeys()
     }
 
