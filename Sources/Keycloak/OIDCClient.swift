@@ -7,13 +7,18 @@ import NIOHTTP1
 
 /// The HTTP client every upstream call shares: one connection pool per host, a bounded connect time.
 /// Static, so it lives as long as the process and never needs a shutdown.
+///
+/// A failed connection attempt fails the request at once: AsyncHTTPClient's default retries it with backoff
+/// until the connect timeout, so a refused connection (Keycloak or an OTP Manager down) cost every login the
+/// whole 3 s before its 503. The OTP client retries by its own rules (`--otp-tries`, backoff, deadline).
 public enum UpstreamHTTP {
-    public static let client = HTTPClient(
-        eventLoopGroupProvider: .singleton,
-        configuration: HTTPClient.Configuration(
-            timeout: .init(connect: .seconds(3)),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32),
-            decompression: .disabled))
+    public static let client: HTTPClient = {
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 32)
+        pool.retryConnectionEstablishment = false
+        return HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: HTTPClient.Configuration(timeout: .init(connect: .seconds(3)), connectionPool: pool, decompression: .disabled))
+    }()
 }
 
 extension UpstreamHTTP {

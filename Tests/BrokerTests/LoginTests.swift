@@ -166,8 +166,11 @@ func credentials(_ username: String, _ password: String) -> JSONValue {
             }
             double.set(.normal)
             await double.goDown()
+            let downStart = ContinuousClock.now
             let down = try await client.send(.post, "/v1/login", json: credentials("ada", "s3cr&t +=%é"), key: .some(nil))
             #expect(down.status == .serviceUnavailable && down.code == "upstream_unavailable")
+            // A refused connection is not retried until the 3 s connect timeout: the 503 comes at once.
+            #expect(ContinuousClock.now - downStart < .seconds(1), "a refused connection fails fast")
             #expect(down.headers[.retryAfter] != nil)
             let admin = try await client.send(.get, "/v1/dashboard/summary", key: access)
             #expect(admin.status == .ok, "admin calls with a cached key keep working while Keycloak is down")

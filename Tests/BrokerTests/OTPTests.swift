@@ -216,8 +216,10 @@ extension RegistryHarness.Client {
             fixture.otp.set(.normal)
 
             await fixture.otp.goDown()
+            let refusedStart = ContinuousClock.now
             let refused = try await client.post("/v1/tenants/t1/otp", ["recipient": .string("+15550001111")], key: key)
             #expect(refused.status == .serviceUnavailable && refused.code == "otp_unavailable")
+            #expect(ContinuousClock.now - refusedStart < .seconds(1), "refused connections fail fast, retries included")
             #expect(!refused.text.contains("5550001111"), "no recipient in error bodies")
         }
     }
