@@ -157,7 +157,12 @@ public struct BrokerApplication: Sendable {
         let mint = fastPaths
             ? MintFastPath(mint: MintV1(issuer: tokenIssuer, metrics: metrics), apiKeys: tenants.apiKeys, metrics: metrics, logger: logger, tracing: tracing != nil)
             : nil
-        let http1 = HTTPServerBuilder { responder in BrokerHTTP1Channel(base: HTTP1Channel(responder: responder), verify: verify, mint: mint) }
+        let metrics = self.metrics
+        let http1 = HTTPServerBuilder { responder in
+            BrokerHTTP1Channel(
+                base: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .seconds(Int64(configuration.idleTimeout)))),
+                verify: verify, mint: mint, requestHeadTimeout: .seconds(Int64(configuration.requestHeadTimeout)), metrics: metrics)
+        }
         var server = http1
         if let tls {
             // Building the TLS channel cannot fail here: the material was validated when it was loaded.

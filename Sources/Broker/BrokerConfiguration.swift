@@ -40,6 +40,10 @@ public struct BrokerConfiguration: Sendable {
     public var leeway: Int
     public var jwksMaxAge: Int
     public var shutdownGracePeriod: Int
+    /// `--request-head-timeout`: seconds for a whole request head, and the longest a body may stall.
+    public var requestHeadTimeout: Int
+    /// `--idle-timeout`: seconds a keep-alive connection may wait for its next request.
+    public var idleTimeout: Int
     /// Threads of the HTTP server's event loop group; 0: NIO's shared group, one thread per CPU core.
     public var eventLoopThreads: Int
     public var logLevel: Logger.Level
@@ -231,6 +235,7 @@ public struct BrokerConfiguration: Sendable {
             jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600),
+            requestHeadTimeout: try integer("requestHeadTimeout", in: 1...3600), idleTimeout: try integer("idleTimeout", in: 1...86_400),
             eventLoopThreads: try integer("eventLoopThreads", in: 0...256), logLevel: level, logFormat: format,
             metricsTenants: metricsTenants, tracingEndpoint: tracingEndpoint, issuerIsExplicit: issuer != nil)
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })

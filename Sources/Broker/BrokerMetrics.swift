@@ -150,6 +150,16 @@ public final class BrokerMetrics: Sendable {
     }
 
     /// Records a key ring reload outcome.
+    /// A connection closed for a missed read deadline (`head`: no whole request head in time; `body`: a stalled body).
+    func recordConnectionTimeout(_ phase: String) {
+        registry.makeCounter(
+            descriptor: .init(
+                namespace: "token_broker", metricName: "connection_timeouts", unitName: "total",
+                helpText: "Connections closed because a request head did not arrive or a body stalled within --request-head-timeout, by phase"),
+            labels: [("phase", phase)]
+        ).increment()
+    }
+
     public func recordKeyRingReload(success: Bool) {
         registry.makeCounter(descriptor: .init(namespace: "token_broker", metricName: "key_ring_reloads", unitName: "total", helpText: "Key ring reloads (SIGHUP), by result"), labels: [("result", success ? "success" : "failure")]).increment()
     }
