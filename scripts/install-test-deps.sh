@@ -10,6 +10,7 @@ dpkg -s libssl-dev >/dev/null 2>&1 || need_apt+=(libssl-dev)
 dpkg -s pkg-config >/dev/null 2>&1 || command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)   # the PostgreSQL test server's TLS certificates
 [ -x /usr/sbin/nginx ] || need_apt+=(nginx)   # the forward-auth test runs a real nginx with auth_request
 command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)   # the SQLite disk-full test limits the broker's file size
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -6,6 +6,8 @@
 #                                      connection URL as the only line on stdout
 #   scripts/pg-test-server.sh stop     stop the server (pg_ctl stop -m fast) if it runs; always exit 0
 #   scripts/pg-test-server.sh url      print the connection URL (no side effects)
+#   scripts/pg-test-server.sh ca       print the path of the test CA certificate (TLS is offered
+#                                      beside plaintext, with a certificate for 127.0.0.1 only)
 #   scripts/pg-test-server.sh status   exit 0 if the server runs and accepts connections, else 1
 #
 # Usage: URL=$(scripts/pg-test-server.sh start)
@@ -16,7 +18,7 @@
 #
 # The cluster is private to this script: it never touches the cluster Debian's package creates
 # (/var/lib/postgresql/*/main). It listens on 127.0.0.1 only, keeps its unix socket and its log
-# (server.log) inside the data directory, has ssl off and trust authentication (loopback and
+# (server.log) inside the data directory, offers TLS (a test CA's certificate for 127.0.0.1) beside plaintext, has trust authentication (loopback and
 # local socket only). fsync and synchronous_commit stay on so durability tests mean something.
 # Role `broker` (LOGIN SUPERUSER CREATEDB, password `broker`) owns database `broker_test`.
 # Every command is idempotent and safe to run concurrently (a lock file serialises them).
@@ -103,7 +105,7 @@ write_settings() {
 listen_addresses = '$PG_HOST'
 port = $PG_PORT
 unix_socket_directories = '$PG_DIR'
-ssl = off
+$(if [ -f "$PG_DIR/server.crt" ]; then printf "ssl = on\nssl_cert_file = '%s'\nssl_key_file = '%s'\n" "$PG_DIR/server.crt" "$PG_DIR/server.key"; else echo "ssl = off"; fi)
 max_connections = 200
 shared_buffers = 32MB
 fsync = on
@@ -154,6 +156,29 @@ EOF
     if [ -d "$PG_DIR" ]; then rmdir "$PG_DIR"; fi
     mv "$tmp" "$PG_DIR"
     trap - EXIT
+}
+
+# A test CA and a server certificate for 127.0.0.1 only (no DNS name, so verify-full to
+# "localhost" must fail while verify-ca passes), made once; TLS is offered beside plaintext
+# (pg_hba's "host" lines accept both), for the sslmode tests. $PG_DIR/ca.crt is the root.
+ensure_certificates() {
+    [ -f "$PG_DIR/server.crt" ] && return 0
+    local work
+    work="$(mktemp -d)"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 -subj "/CN=token-broker test CA" \
+        -keyout "$work/ca.key" -out "$work/ca.crt" >/dev/null 2>&1 || die "openssl could not make the test CA"
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=127.0.0.1" \
+        -keyout "$work/server.key" -out "$work/server.csr" >/dev/null 2>&1 || die "openssl could not make the server key"
+    printf "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n" > "$work/ext"
+    openssl x509 -req -in "$work/server.csr" -CA "$work/ca.crt" -CAkey "$work/ca.key" -CAcreateserial -days 3650 \
+        -extfile "$work/ext" -out "$work/server.crt" >/dev/null 2>&1 || die "openssl could not sign the server certificate"
+    chmod 0644 "$work/ca.crt" "$work/server.crt"
+    chmod 0600 "$work/server.key"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$work/server.key" "$work/server.crt" "$work/ca.crt"; fi
+    mv "$work/ca.crt" "$PG_DIR/ca.crt"
+    mv "$work/server.key" "$PG_DIR/server.key"
+    mv "$work/server.crt" "$PG_DIR/server.crt"
+    rm -rf "$work"
 }
 
 # 0 if a postmaster runs on $PG_DIR.
@@ -224,11 +249,18 @@ cmd_start() {
             die "the server on $PG_DIR already runs on port ${port:-?}, not $PG_PORT; stop it first (TOKEN_BROKER_PG_PORT=${port:-?} $0 stop)"
         fi
         say "server on $PG_DIR already running on $PG_HOST:$PG_PORT"
+        if [ ! -f "$PG_DIR/server.crt" ]; then
+            # A cluster from before TLS was offered: add it without a restart (ssl settings reload).
+            ensure_certificates
+            write_settings
+            as_owner "$bindir/pg_ctl" reload -D "$PG_DIR" >/dev/null || die "pg_ctl reload failed"
+        fi
     else
         if port_in_use; then
             die "port $PG_PORT on $PG_HOST is already taken by another process; free it or set TOKEN_BROKER_PG_PORT"
         fi
         init_cluster "$bindir"
+        ensure_certificates
         write_settings
         say "starting server on $PG_HOST:$PG_PORT (data $PG_DIR, log $PG_DIR/server.log)"
         if ! as_owner "$bindir/pg_ctl" start -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 60 >/dev/null; then
@@ -275,9 +307,10 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     url) echo "$URL" >&3 ;;
+    ca) echo "$PG_DIR/ca.crt" >&3 ;;
     status) cmd_status ;;
     *)
-        echo "usage: $0 start|stop|url|status"
+        echo "usage: $0 start|stop|url|ca|status"
         exit 2
         ;;
 esac

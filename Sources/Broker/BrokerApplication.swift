@@ -220,6 +220,12 @@ public struct BrokerApplication: Sendable {
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
                 try await tenants.store.migrate()
+                let counts = try await tenants.store.sealSecrets()
+                if counts.sealed + counts.resealed > 0 {
+                    logger.notice(
+                        "tenant client secrets sealed under the current secrets key",
+                        metadata: ["plaintext": .stringConvertible(counts.sealed), "olderKey": .stringConvertible(counts.resealed)])
+                }
                 try await tenants.reloadAll()
                 return true
             }

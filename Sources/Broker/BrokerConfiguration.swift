@@ -30,6 +30,8 @@ public struct BrokerConfiguration: Sendable {
     public var loginFailureWindow: Int
     /// AES-256-GCM key for what OTP challenges hold; nil: a random key per process.
     public var otpSealingKey: [UInt8]?
+    /// `--secrets-key`: the keys that seal (the first) and open tenant client secrets; nil: the key file in `keysDir`.
+    public var secretsKeys: [[UInt8]]?
     var otpSettings: OTPManagerSettings
     var otpPolicy: OTPPolicy
     public var adminRole: String
@@ -161,12 +163,22 @@ public struct BrokerConfiguration: Sendable {
 
         var otpSealingKey: [UInt8]?
         if let raw = text("otpSealingKey"), !raw.isEmpty {
-            let normalized = raw.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-            let padded = normalized + String(repeating: "=", count: (4 - normalized.count % 4) % 4)
-            guard let data = Data(base64Encoded: padded), data.count == 32 else {
+            guard let key = Self.key32(raw) else {
                 throw ConfigurationError("--otp-sealing-key must be base64 of exactly 32 bytes (e.g. openssl rand -base64 32)")
             }
-            otpSealingKey = Array(data)
+            otpSealingKey = key
+        }
+        var secretsKeys: [[UInt8]]?
+        if let raw = text("secretsKey"), !raw.isEmpty {
+            var keys: [[UInt8]] = []
+            for part in raw.split(separator: ",") {
+                guard let key = Self.key32(String(part)) else {
+                    throw ConfigurationError(
+                        "--secrets-key must be base64 of exactly 32 bytes (e.g. openssl rand -base64 32), or several, comma-separated, the sealing one first")
+                }
+                keys.append(key)
+            }
+            secretsKeys = keys
         }
         var fieldNames = [String: String]()
         for pair in list("otpFieldNames") {
@@ -230,7 +242,7 @@ public struct BrokerConfiguration: Sendable {
             keycloakClientId: clientId, keycloakClientSecret: clientSecret, keycloakScope: text("keycloakScope") ?? "",
             keycloakAudience: list("keycloakAudience"), keycloakAzp: list("keycloakAzp"), keycloakTimeout: try integer("keycloakTimeout", in: 1...120),
             loginMaxFailuresPerUser: try integer("loginMaxFailuresPerUser", in: 0...1000), loginMaxFailuresPerIp: try integer("loginMaxFailuresPerIp", in: 0...100_000),
-            loginFailureWindow: try integer("loginFailureWindow", in: 1...86_400), otpSealingKey: otpSealingKey, otpSettings: otpSettings,
+            loginFailureWindow: try integer("loginFailureWindow", in: 1...86_400), otpSealingKey: otpSealingKey, secretsKeys: secretsKeys, otpSettings: otpSettings,
             otpPolicy: otpPolicy, adminRole: adminRole, rolesClaim: rolesClaim,
             jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
@@ -240,6 +252,14 @@ public struct BrokerConfiguration: Sendable {
             metricsTenants: metricsTenants, tracingEndpoint: tracingEndpoint, issuerIsExplicit: issuer != nil)
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
         return configuration
+    }
+
+    /// 32 bytes from base64 (standard or URL alphabet, padding optional), or nil.
+    static func key32(_ raw: String) -> [UInt8]? {
+        let normalized = raw.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        let padded = normalized + String(repeating: "=", count: (4 - normalized.count % 4) % 4)
+        guard let data = Data(base64Encoded: padded), data.count == 32 else { return nil }
+        return Array(data)
     }
 
     /// The `tenant` label value of every tenant `--metrics-tenants` does not list.

@@ -18,6 +18,8 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
     let metrics: BrokerMetrics
     /// `--tracing-endpoint` is set: every line a request logs carries its `traceId`.
     var tracing = false
+    /// Refusals are logged at debug each and summed up at info.
+    var refusals = RefusalLog()
 
     static let requestIDHeader = HTTPField.Name("X-Request-Id")!
     /// The route whose handler reports its tenant through `BrokerRequestContext.tenantReport`.
@@ -55,7 +57,9 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
         let route = context.endpointPath ?? "unmatched"
         let status = Int(response.status.code)
         metrics.recordRequest(route: route, method: Self.methodLabel(request.method), status: status, duration: duration)
-        let level: Logger.Level = status >= 500 ? .error : status >= 400 ? .info : .debug
+        let refused = RefusalLog.isRefusal(status: status, route: route)
+        if refused { refusals.record(context.logger) }
+        let level: Logger.Level = status >= 500 ? .error : status >= 400 && !refused ? .info : .debug
         // An autoclosure: at the usual level (info) a 2xx line is dropped before its metadata is built.
         context.logger.log(
             level: level, "request",

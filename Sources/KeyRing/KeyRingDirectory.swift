@@ -172,18 +172,10 @@ public struct KeyRingDirectory: Sendable {
 
     func readPrivateKey(_ entry: KeyMetadata) throws(KeyRingError) -> JWSPrivateKey {
         let file = filePath(entry.file)
-        var info = stat()
-        guard stat(file, &info) == 0 else { throw .invalidKeyFile(path: file, reason: "missing or unreadable") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .invalidKeyFile(path: file, reason: "not a regular file") }
-        if info.st_mode & 0o077 != 0 {
-            throw .insecurePermissions(path: file, mode: String(info.st_mode & 0o777, radix: 8))
-        }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw .invalidKeyFile(path: file, reason: "cannot be read")
-        }
+        let data = try SecretFile.read(file)
         let key: JWSPrivateKey
         do {
-            key = try JWSPrivateKey(pem: Array(data), algorithm: entry.alg)
+            key = try JWSPrivateKey(pem: data, algorithm: entry.alg)
         } catch {
             throw .invalidKeyFile(path: file, reason: error.description)
         }

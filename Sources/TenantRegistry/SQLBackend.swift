@@ -3,6 +3,7 @@ import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
@@ -11,6 +12,10 @@ import SQLiteNIO
 
 /// The two databases behind one interface: every query is SQLKit SQL written once; only transaction
 /// control, locking and the few DDL differences depend on the backend.
+///
+/// Statements are never logged (`queryLogLevel: nil`): SQLKit logs each statement with its bound values at
+/// debug, and the values include API key hashes and sealed secrets. Driver errors are logged by `translate`,
+/// without values.
 final class SQLBackend: Sendable {
     enum Kind: Sendable {
         case sqlite(SQLiteConnection, AsyncMutex)
@@ -56,19 +61,44 @@ final class SQLBackend: Sendable {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             }
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger).get()
-            let database = connection.sql()
+            let database = connection.sql(queryLogLevel: nil)
             for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"] {
                 try await database.raw(SQLQueryString(pragma)).run()
             }
             chmod(path, 0o600)
             return SQLBackend(kind: .sqlite(connection, AsyncMutex()), logger: logger)
-        case .postgres(let host, let port, let username, let password, let database):
+        case .postgres(let host, let port, let username, let password, let database, let tls):
             var configuration = PostgresClient.Configuration(
-                host: host, port: port, username: username, password: password, database: database, tls: .disable)
+                host: host, port: port, username: username, password: password, database: database, tls: Self.tls(tls))
+            // verify-full checks the name the URL gives, as libpq does: the pool would otherwise connect by the
+            // resolved address and check the certificate against that address only. An IP literal is checked as
+            // an IP address (SNI cannot carry one).
+            if case .verifyFull = tls, host.utf8.allSatisfy({ $0 != 0x3A }), Int(host.split(separator: ".").last ?? "") == nil {
+                configuration.options.tlsServerName = host
+            }
             configuration.options.connectTimeout = .seconds(5)
             configuration.options.maximumConnections = 20
             return SQLBackend(kind: .postgres(PostgresClient(configuration: configuration, backgroundLogger: logger)), logger: logger)
         }
+    }
+
+    /// postgres-nio's TLS setting for an `sslmode`: verify-ca and verify-full check the chain against `sslrootcert`
+    /// (or the system's roots), verify-full the host name too; require encrypts without checking.
+    static func tls(_ mode: DatabaseLocation.PostgresTLS) -> PostgresClient.Configuration.TLS {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch mode {
+        case .disable:
+            return .disable
+        case .require:
+            configuration.certificateVerification = .none
+        case .verifyCA(let root):
+            configuration.certificateVerification = .noHostnameVerification
+            if let root { configuration.trustRoots = .file(root) }
+        case .verifyFull(let root):
+            configuration.certificateVerification = .fullVerification
+            if let root { configuration.trustRoots = .file(root) }
+        }
+        return .require(configuration)
     }
 
     /// Closes the SQLite connection or stops the PostgreSQL pool. The backend is unusable afterwards.
@@ -112,7 +142,7 @@ final class SQLBackend: Sendable {
         switch kind {
         case .sqlite(let connection, let mutex):
             return try await mutex.withLock {
-                let database = connection.sql()
+                let database = connection.sql(queryLogLevel: nil)
                 try await database.raw("BEGIN IMMEDIATE").run()
                 do {
                     let result = try await body(database)
@@ -126,7 +156,7 @@ final class SQLBackend: Sendable {
         case .postgres(let client):
             do {
                 return try await client.withTransaction(logger: logger) { connection in
-                    try await body(connection.sql())
+                    try await body(connection.sql(queryLogLevel: nil))
                 }
             } catch let error as PostgresTransactionError {
                 // Surface what actually failed: the caller's own error, or the driver's.
@@ -143,9 +173,9 @@ final class SQLBackend: Sendable {
     private func unboundedRead<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
         switch kind {
         case .sqlite(let connection, let mutex):
-            return try await mutex.withLock { try await body(connection.sql()) }
+            return try await mutex.withLock { try await body(connection.sql(queryLogLevel: nil)) }
         case .postgres(let client):
-            return try await client.withConnection { connection in try await body(connection.sql()) }
+            return try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: nil)) }
         }
     }
 

@@ -13,18 +13,23 @@ public final class SQLTenantStore: Service, Sendable {
 
     /// Where this store lives, safe to log.
     public let location: DatabaseLocation
+    /// Seals tenant client secrets on their way in and opens them on their way out.
+    public let sealer: SecretSealer
 
-    private init(backend: SQLBackend, location: DatabaseLocation, logger: Logger) {
+    private init(backend: SQLBackend, location: DatabaseLocation, sealer: SecretSealer, logger: Logger) {
         self.backend = backend
         self.location = location
+        self.sealer = sealer
         self.logger = logger
     }
 
     /// Opens the database (creating an SQLite file and its directory when needed); a PostgreSQL pool starts
-    /// running at once. Call `close()` when done.
-    public static func open(_ location: DatabaseLocation, logger: Logger) async throws(StoreError) -> SQLTenantStore {
+    /// running at once. Call `close()` when done. `sealer` seals and opens tenant client secrets; one without
+    /// keys (commands that never touch tenants) makes every write or read of a secret fail.
+    public static func open(_ location: DatabaseLocation, sealer: SecretSealer, logger: Logger) async throws(StoreError) -> SQLTenantStore {
         do {
-            return SQLTenantStore(backend: try await SQLBackend.open(location, logger: logger), location: location, logger: logger)
+            return SQLTenantStore(
+                backend: try await SQLBackend.open(location, logger: logger), location: location, sealer: sealer, logger: logger)
         } catch {
             throw .unavailable("cannot open \(location): \(error)")
         }
@@ -128,9 +133,102 @@ public final class SQLTenantStore: Service, Sendable {
     static let tenantColumns = "tenant_id, domain, document, client_secret, logo_type, logo_data, status, expires_at, created_at, updated_at, deleted_at, version"
     static let viewColumns = "tenant_id, domain, document, NULL AS client_secret, NULL AS logo_type, NULL AS logo_data, status, expires_at, created_at, updated_at, deleted_at, version"
 
+    /// What the record id of a tenant's sealed client secret is (its associated data).
+    static func secretRecord(_ tenantId: String) -> String { "tenants/\(tenantId)/keycloak.clientSecret" }
+
+    /// The row for `tenant`, its client secret sealed. `current`: the row being replaced, whose sealed secret is
+    /// kept byte for byte when the secret did not change (no new nonce, no write of a secret nobody sent).
+    func row(_ tenant: Tenant, replacing current: (tenant: Tenant, row: StoredTenantRow)? = nil) throws(StoreError) -> StoredTenantRow {
+        var row = StoredTenantRow(tenant)
+        guard let secret = row.clientSecret else { return row }
+        if let current, current.tenant.keycloak.clientSecret == secret, let sealed = current.row.clientSecret, SecretSealer.isSealed(sealed) {
+            row.clientSecret = sealed
+            return row
+        }
+        do {
+            row.clientSecret = try sealer.seal(secret, record: Self.secretRecord(tenant.tenantId))
+        } catch {
+            throw .unavailable("no secrets key: this process cannot store tenant secrets")
+        }
+        return row
+    }
+
+    /// The tenant of a full row, its client secret opened. A row written before secrets were sealed holds it in
+    /// plaintext until `sealSecrets` runs (at start-up): it is read as is.
+    func decode(_ row: StoredTenantRow) throws -> Tenant {
+        var row = row
+        if let stored = row.clientSecret, SecretSealer.isSealed(stored) {
+            do {
+                row.clientSecret = try sealer.open(stored, record: Self.secretRecord(row.tenantId))
+            } catch {
+                logger.error(
+                    "a tenant's client secret cannot be opened; every instance needs the same --secrets-key",
+                    metadata: ["tenant": .string(row.tenantId), "reason": .string(error.description)])
+                throw StoreError.corrupt("tenant \(row.tenantId): client secret: \(error.description)")
+            }
+        }
+        return try TenantCodec.decode(row: row)
+    }
+
+    /// Seals every client secret still stored in plaintext (rows from before sealing) and seals again, under the
+    /// sealing key, those sealed under an older one (rotation), in one transaction; run at start-up. Throws
+    /// `.corrupt` naming the tenant when a secret is sealed under a key the sealer does not hold (nothing changes).
+    public func sealSecrets() async throws(StoreError) -> (sealed: Int, resealed: Int) {
+        guard let current = sealer.currentKeyId else { return (0, 0) }
+        let lock = backend.isPostgres ? " FOR UPDATE" : ""
+        let sealer = self.sealer
+        do {
+            return try await backend.transaction { db in
+                struct Row: Codable { var tenant_id: String; var client_secret: String }
+                let rows = try await db.raw(
+                    """
+                    SELECT tenant_id, client_secret FROM tenants WHERE client_secret IS NOT NULL
+                    AND client_secret NOT LIKE \(bind: SecretSealer.prefix + current + ":%")\(unsafeRaw: lock)
+                    """
+                ).all(decoding: Row.self)
+                var counts = (sealed: 0, resealed: 0)
+                for row in rows {
+                    let record = Self.secretRecord(row.tenant_id)
+                    let plain: String
+                    if SecretSealer.isSealed(row.client_secret) {
+                        do throws(SecretSealer.SealingError) {
+                            plain = try sealer.open(row.client_secret, record: record)
+                        } catch {
+                            throw StoreError.corrupt("tenant \(row.tenant_id): client secret: \(error.description)")
+                        }
+                        counts.resealed += 1
+                    } else {
+                        plain = row.client_secret
+                        counts.sealed += 1
+                    }
+                    let sealed = try sealer.seal(plain, record: record)
+                    try await db.raw("UPDATE tenants SET client_secret = \(bind: sealed) WHERE tenant_id = \(bind: row.tenant_id)").run()
+                }
+                return counts
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// The client secret column as stored (sealed, or plaintext from before sealing); for tests and diagnostics.
+    func storedClientSecret(_ tenantId: String) async throws -> String? {
+        struct Row: Codable { var client_secret: String? }
+        return try await backend.read { db in
+            try await db.raw("SELECT client_secret FROM tenants WHERE tenant_id = \(bind: tenantId)").all(decoding: Row.self)
+        }.first?.client_secret
+    }
+
+    /// Overwrites the stored client secret column as is (tests: rows from before sealing, values moved between rows).
+    func overwriteStoredClientSecret(_ tenantId: String, _ value: String?) async throws {
+        try await backend.transaction { db in
+            try await db.raw("UPDATE tenants SET client_secret = \(bind: value) WHERE tenant_id = \(bind: tenantId)").run()
+        }
+    }
+
     /// Inserts a new tenant; `.conflict` when its id or domain is taken (deleted tenants keep theirs).
     public func create(_ tenant: Tenant, audit: AuditEvent) async throws(StoreError) -> Tenant {
-        let row = StoredTenantRow(tenant)
+        let row = try self.row(tenant)
         let notify = backend.isPostgres
         do {
             try await backend.transaction { db in
@@ -160,7 +258,9 @@ public final class SQLTenantStore: Service, Sendable {
     /// Inserts many new tenants in one transaction (imports, benchmarks), with one audit record per tenant.
     /// All or nothing: a clash with an existing id or domain rolls the whole batch back.
     public func createMany(_ tenants: [Tenant], actor: String) async throws(StoreError) {
-        let rows = tenants.map(StoredTenantRow.init)
+        var sealedRows: [StoredTenantRow] = []
+        for tenant in tenants { sealedRows.append(try row(tenant)) }
+        let rows = sealedRows
         do {
             try await backend.transaction { db in
                 for row in rows {
@@ -188,7 +288,7 @@ public final class SQLTenantStore: Service, Sendable {
                 try await db.raw("SELECT \(unsafeRaw: Self.tenantColumns) FROM tenants WHERE tenant_id = \(bind: tenantId)")
                     .all(decoding: StoredTenantRow.self)
             }
-            return try rows.first.map(TenantCodec.decode(row:))
+            return try rows.first.map(decode)
         } catch {
             throw backend.translate(error)
         }
@@ -207,12 +307,13 @@ public final class SQLTenantStore: Service, Sendable {
                 let rows = try await db.raw(
                     "SELECT \(unsafeRaw: Self.tenantColumns) FROM tenants WHERE tenant_id = \(bind: tenantId)\(unsafeRaw: lock)"
                 ).all(decoding: StoredTenantRow.self)
-                guard let current = try rows.first.map(TenantCodec.decode(row:)) else { throw StoreError.notFound }
+                guard let currentRow = rows.first else { throw StoreError.notFound }
+                let current = try self.decode(currentRow)
                 if let ifMatch, ifMatch != current.version { throw StoreError.versionMismatch }
                 var updated = try change(current)
                 updated.tenantId = current.tenantId
                 updated.version = current.version + 1
-                let row = StoredTenantRow(updated)
+                let row = try self.row(updated, replacing: (current, currentRow))
                 try await db.raw(
                     """
                     UPDATE tenants SET domain = \(bind: row.domain), document = \(bind: row.document), client_secret = \(bind: row.clientSecret),
@@ -271,7 +372,7 @@ public final class SQLTenantStore: Service, Sendable {
                 query.appendInterpolation(unsafeRaw: " ORDER BY tenant_id LIMIT \(limit)")
                 return try await db.raw(query).all(decoding: StoredTenantRow.self)
             }
-            return try rows.map(TenantCodec.decode(row:))
+            return try rows.map(decode)
         } catch {
             throw backend.translate(error)
         }

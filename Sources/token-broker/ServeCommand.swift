@@ -40,6 +40,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Failed logins per client address per window before 429, 0 disables (default 20).") var loginMaxFailuresPerIp: String?
     @Option(help: "Seconds over which failed logins are counted (default 60).") var loginFailureWindow: String?
     @Option(help: "AES-256-GCM key (base64, 32 bytes) for what 2FA challenges hold; same on every instance (prefer the env variable).") var otpSealingKey: String?
+    @Option(help: "AES-256-GCM key(s) (base64, 32 bytes; comma-separated, the sealing one first) for tenant client secrets at rest (default: <keys-dir>/secrets.key; prefer the env variable).")
+    var secretsKey: String?
     @Option(help: "Seconds one OTP Manager operation may take, retries included (default 5).") var otpDeadline: String?
     @Option(help: "Calls per OTP Manager operation, first included (default 3).") var otpTries: String?
     @Option(help: "Milliseconds: base of the retry backoff, full jitter (default 100).") var otpBackoffBase: String?
@@ -77,7 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("keycloakAudience", keycloakAudience), ("keycloakAzp", keycloakAzp), ("keycloakTimeout", keycloakTimeout),
             ("loginMaxFailuresPerUser", loginMaxFailuresPerUser), ("loginMaxFailuresPerIp", loginMaxFailuresPerIp),
             ("loginFailureWindow", loginFailureWindow),
-            ("otpSealingKey", otpSealingKey), ("otpDeadline", otpDeadline), ("otpTries", otpTries), ("otpBackoffBase", otpBackoffBase), ("otpBackoffCap", otpBackoffCap), ("otpTenantConcurrency", otpTenantConcurrency), ("otpResendLimit", otpResendLimit), ("otpResendInterval", otpResendInterval), ("otpEmailClaim", otpEmailClaim), ("otpPhoneClaim", otpPhoneClaim), ("otpGeneratePath", otpGeneratePath), ("otpVerifyPath", otpVerifyPath), ("otpFieldNames", otpFieldNames),
+            ("otpSealingKey", otpSealingKey), ("secretsKey", secretsKey), ("otpDeadline", otpDeadline), ("otpTries", otpTries), ("otpBackoffBase", otpBackoffBase), ("otpBackoffCap", otpBackoffCap), ("otpTenantConcurrency", otpTenantConcurrency), ("otpResendLimit", otpResendLimit), ("otpResendInterval", otpResendInterval), ("otpEmailClaim", otpEmailClaim), ("otpPhoneClaim", otpPhoneClaim), ("otpGeneratePath", otpGeneratePath), ("otpVerifyPath", otpVerifyPath), ("otpFieldNames", otpFieldNames),
             ("adminRole", adminRole), ("rolesClaim", rolesClaim),
             ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
@@ -109,7 +111,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let store: SQLTenantStore
         do {
-            store = try await SQLTenantStore.open(configuration.database, logger: logger)
+            let sealer: SecretSealer
+            do {
+                sealer = try SecretsKey.sealer(configuration, logger: logger)
+            } catch {
+                Self.fail("secrets key error: \(error)")
+            }
+            store = try await SQLTenantStore.open(configuration.database, sealer: sealer, logger: logger)
         } catch {
             logger.critical("cannot open the registry store", metadata: ["error": .string(error.description)])
             Self.fail("store error: \(error.description)")
@@ -200,7 +208,7 @@ enum Logging {
             var handler: any LogHandler
             switch format {
             case .json: handler = JSONLogHandler(label: label)
-            case .text: handler = StreamLogHandler.standardError(label: label)
+            case .text: handler = TextLogHandler(label: label)
             }
             handler.logLevel = .trace
             return ReloadableLogHandler(handler, control: level)

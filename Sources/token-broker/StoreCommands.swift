@@ -11,7 +11,8 @@ func withMigratedStore<T: Sendable>(_ options: StoreOptions, _ body: @Sendable @
     var logger = Logger(label: "token-broker")
     logger.logLevel = .warning
     do {
-        let store = try await SQLTenantStore.open(configuration.database, logger: logger)
+        // API keys and migrations only: no tenant secret is read or written here, so no secrets key is needed.
+        let store = try await SQLTenantStore.open(configuration.database, sealer: try! SecretSealer(keys: []), logger: logger)
         do {
             try await store.migrate()
             let result = try await body(store)

@@ -125,7 +125,9 @@ struct RegistryHarness: Sendable {
         let configuration = try BrokerConfiguration.load(flags: all, environment: [:])
         let logger = Logger(label: "test")
         let ring = try KeyRing(directory: KeyRingDirectory(path: scratch.path + "/keys"), bootstrap: true, logger: logger)
-        let store = try await SQLTenantStore.open(configuration.database, logger: logger)
+        // A second instance on the same database needs the first one's secrets key, as in production.
+        let sealer = try other?.broker.tenants.store.sealer ?? SecretsKey.sealer(configuration, logger: logger)
+        let store = try await SQLTenantStore.open(configuration.database, sealer: sealer, logger: logger)
         let tenants = TenantService(store: store, baseDomain: "expertflow.com", logger: logger, clock: { clock.now })
         let broker = BrokerApplication(configuration: configuration, keyRing: ring, tenants: tenants, logger: logger)
         let (record, key) = APIKeyRecord.generate(name: "test admin", scopes: ["admin"], tenants: ["*"], now: clock.now)

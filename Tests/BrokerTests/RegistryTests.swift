@@ -25,7 +25,8 @@ import Testing
             #expect(!read.text.contains("clientSecret"))
             #expect(try read.json["twoFAConfig"]?.objectValue?["otpExpiry"] == .int(120))
         }
-        let reopened = try await SQLTenantStore.open(try DatabaseLocation.parse(harness.databaseURL), logger: .init(label: "test"))
+        let reopened = try await SQLTenantStore.open(
+            try DatabaseLocation.parse(harness.databaseURL), sealer: harness.broker.tenants.store.sealer, logger: .init(label: "test"))
         let stored = try await reopened.tenant("tenant1")
         await reopened.close()
         #expect(stored?.keycloak.clientSecret == "s3cret-tenant1")

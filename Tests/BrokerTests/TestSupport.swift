@@ -30,7 +30,7 @@ struct InProcessBroker {
         let configuration = try BrokerConfiguration.load(flags: all, environment: [:])
         let logger = Logger(label: "test")
         let ring = try KeyRing(directory: KeyRingDirectory(path: keysDir), bootstrap: true, logger: logger)
-        let store = try await SQLTenantStore.open(configuration.database, logger: logger)
+        let store = try await SQLTenantStore.open(configuration.database, sealer: try SecretsKey.sealer(configuration, logger: logger), logger: logger)
         let tenants = TenantService(store: store, baseDomain: configuration.baseDomain, logger: logger)
         broker = BrokerApplication(configuration: configuration, keyRing: ring, tenants: tenants, logger: logger)
         try await broker.prepare()

@@ -39,7 +39,7 @@ let milliseconds = { (duration: Duration) -> Double in
 }
 
 do {
-    let store = try await SQLTenantStore.open(location, logger: logger)
+    let store = try await SQLTenantStore.open(location, sealer: .ephemeral(), logger: logger)
     try await store.migrate()
 
     let chunk = 2_000
