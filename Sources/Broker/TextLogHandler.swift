@@ -32,7 +32,7 @@ public struct TextLogHandler: LogHandler {
     }
 
     /// The line without its newline.
-    static func format(at date: Date, level: Logger.Level, label: String, metadata: Logger.Metadata, source: String, message: String) -> String {
+    public static func format(at date: Date, level: Logger.Level, label: String, metadata: Logger.Metadata, source: String, message: String) -> String {
         var line = timestamp(date) + " " + level.rawValue + " " + escaped(label) + ":"
         for key in metadata.keys.sorted() {
             line += " " + escaped(key) + "=" + value(metadata[key]!)
