@@ -138,7 +138,10 @@ public struct BrokerApplication: Sendable {
             tenants: tenants, client: otpClient, policy: configuration.otpPolicy, sealingKey: sealingKey, login: login, keycloakURL: configuration.keycloakURL,
             metrics: metrics
         ).addRoutes(to: router)
-        VerifyController(verifier: verifier, service: tenants, tokens: tokenController, metrics: metrics, keycloak: keycloak).addRoutes(to: router)
+        VerifyController(
+            verifier: verifier, service: tenants, tokens: tokenController, metrics: metrics, keycloak: keycloak,
+            requireTenantHint: configuration.requireTenantHint
+        ).addRoutes(to: router)
         return router
     }
 
@@ -153,7 +156,8 @@ public struct BrokerApplication: Sendable {
         let issuer = self.issuer
         let logger = self.logger
         let notifier = self.notifier
-        let verify = fastPaths ? ForwardAuthFastPath(verifier: verifier, metrics: metrics, logger: logger, tracing: tracing != nil) : nil
+        let verify = fastPaths ? ForwardAuthFastPath(
+            verifier: verifier, metrics: metrics, logger: logger, tracing: tracing != nil, requireTenantHint: configuration.requireTenantHint) : nil
         let mint = fastPaths
             ? MintFastPath(mint: MintV1(issuer: tokenIssuer, metrics: metrics), apiKeys: tenants.apiKeys, metrics: metrics, logger: logger, tracing: tracing != nil)
             : nil

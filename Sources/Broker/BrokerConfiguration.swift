@@ -42,6 +42,8 @@ public struct BrokerConfiguration: Sendable {
     public var leeway: Int
     public var jwksMaxAge: Int
     public var shutdownGracePeriod: Int
+    /// `--require-tenant-hint`: `/v1/verify` refuses a request that names no tenant (X-Forwarded-Host, ?tenant=).
+    public var requireTenantHint: Bool
     /// `--request-head-timeout`: seconds for a whole request head, and the longest a body may stall.
     public var requestHeadTimeout: Int
     /// `--idle-timeout`: seconds a keep-alive connection may wait for its next request.
@@ -106,6 +108,16 @@ public struct BrokerConfiguration: Sendable {
                     "\(setting.flag) / \(setting.environmentVariable): '\(raw)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
             }
             return value
+        }
+
+        func boolean(_ key: String) throws(ConfigurationError) -> Bool {
+            switch (text(key) ?? "").trimmingCharacters(in: .whitespaces).lowercased() {
+            case "true", "1", "yes", "on": return true
+            case "false", "0", "no", "off", "": return false
+            case let raw:
+                let setting = Setting.named(key)!
+                throw ConfigurationError("\(setting.flag) / \(setting.environmentVariable): '\(raw)' is not true or false")
+            }
         }
 
         let host = text("host")!
@@ -247,7 +259,7 @@ public struct BrokerConfiguration: Sendable {
             jwksMinRefetchInterval: try integer("jwksMinRefetchInterval", in: 0...3600), tokenTTL: tokenTTL, maxTokenTTL: maxTokenTTL, leeway: leeway,
             jwksMaxAge: try integer("jwksMaxAge", in: 0...86_400),
             shutdownGracePeriod: try integer("shutdownGracePeriod", in: 0...3600),
-            requestHeadTimeout: try integer("requestHeadTimeout", in: 1...3600), idleTimeout: try integer("idleTimeout", in: 1...86_400),
+            requireTenantHint: try boolean("requireTenantHint"), requestHeadTimeout: try integer("requestHeadTimeout", in: 1...3600), idleTimeout: try integer("idleTimeout", in: 1...86_400),
             eventLoopThreads: try integer("eventLoopThreads", in: 0...256), logLevel: level, logFormat: format,
             metricsTenants: metricsTenants, tracingEndpoint: tracingEndpoint, issuerIsExplicit: issuer != nil)
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })

@@ -31,6 +31,8 @@ struct ForwardAuthFastPath: Sendable {
     /// The broker's logger: its level is read per request (a SIGHUP can change it).
     let logger: Logger
     let tracing: Bool
+    /// `--require-tenant-hint`: a request without a hint is the router's (its 403 is not a cached success).
+    var requireTenantHint = false
 
     static let route = "/v1/verify"
 
@@ -52,7 +54,8 @@ struct ForwardAuthFastPath: Sendable {
         let fields = head.headerFields
         guard !fields.contains(.connection), !fields.contains(.expect) else { return nil }
         let start = ContinuousClock.now
-        guard let header = fields.value(of: .authorization), let token = APIKeyAuthenticator.bearer(header), !token.isEmpty,
+        guard !requireTenantHint || VerifyController.hasTenantHint(tenantQuery: nil, headers: fields),
+            let header = fields.value(of: .authorization), let token = APIKeyAuthenticator.bearer(header), !token.isEmpty,
             let verified = verifier.cachedSuccess(token),
             VerifyController.tenantHintsMatch(
                 tenantQuery: nil, headers: fields, tenantId: verified.tenantId, tenantDomain: verified.tenantDomain)

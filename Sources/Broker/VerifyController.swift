@@ -12,6 +12,8 @@ struct VerifyController: Sendable {
     let tokens: TokenController
     let metrics: BrokerMetrics
     let keycloak: KeycloakCallerVerifier
+    /// `--require-tenant-hint`: a request that names no tenant is refused (403).
+    var requireTenantHint = false
 
     func addRoutes(to router: Router<BrokerRequestContext>) {
         router.get("/v1/verify") { request, context in await verify(request, context) }
@@ -62,6 +64,13 @@ struct VerifyController: Sendable {
         _ request: Request, tenantId: String?, tenantDomain: String?, subject: String?, roles: [String], scope: String?, result: String
     ) -> Response {
         let tenantQuery = request.uri.queryParameters["tenant"].map(String.init)
+        if requireTenantHint, !Self.hasTenantHint(tenantQuery: tenantQuery, headers: request.headers) {
+            metrics.recordVerification("no_tenant_hint")
+            return Response(status: .forbidden, headers: [
+                .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the request names no tenant (X-Forwarded-Host or ?tenant=)\"",
+                .cacheControl: "no-store",
+            ])
+        }
         guard Self.tenantHintsMatch(tenantQuery: tenantQuery, headers: request.headers, tenantId: tenantId, tenantDomain: tenantDomain) else {
             metrics.recordVerification("wrong_tenant")
             return Response(status: .forbidden, headers: [
@@ -71,6 +80,11 @@ struct VerifyController: Sendable {
         }
         metrics.recordVerification(result)
         return Response(status: .ok, headers: Self.identityHeaders(tenantId: tenantId, subject: subject, roles: roles, scope: scope))
+    }
+
+    /// Whether the request names a tenant at all (`--require-tenant-hint`).
+    static func hasTenantHint(tenantQuery: String?, headers: HTTPFields) -> Bool {
+        tenantQuery != nil || headers.value(of: forwardedHost).flatMap(forwardedHostName) != nil
     }
 
     /// Whether every tenant hint the request carries (`?tenant=`, the host in `X-Forwarded-Host`) names the token's

@@ -11,6 +11,9 @@ import Synchronization
 /// - An unknown kid triggers at most one fetch per issuer at a time (single flight), and at most one per
 ///   `minimumRefetchInterval`; after it, a kid that is still unknown is refused. There is never a fallback
 ///   to another key.
+/// - Fetches triggered by unknown kids also share one budget across all issuers (`missFetchBudget`): anyone can
+///   send forged tokens naming each of thousands of tenant realms, and without it each would cost one request to
+///   Keycloak per `minimumRefetchInterval`. Scheduled refreshes of known issuers do not spend from it.
 /// - Keys with `use: enc` or an algorithm the broker cannot verify with are skipped (see `JWKSet`).
 /// - When the issuer cannot be reached, the last good keys keep serving for up to `staleLimit`.
 public final class JWKSCache: Sendable {
@@ -45,6 +48,21 @@ public final class JWKSCache: Sendable {
         let key: JWSPublicKey
         let fetchedAt: ContinuousClock.Instant
     }
+    /// Fetches for unknown kids, across all issuers: a token bucket.
+    public struct Budget: Sendable {
+        /// Fetches that may start at once.
+        public var burst: Double
+        /// Fetches added back per second.
+        public var perSecond: Double
+
+        public init(burst: Double, perSecond: Double) {
+            self.burst = burst
+            self.perSecond = perSecond
+        }
+    }
+    let missFetchBudget: Budget
+    private let budgetState = Mutex<(tokens: Double, at: ContinuousClock.Instant)>((0, .now))
+    private let refusedFetchCount = Atomic<Int>(0)
     private let fetchCount = Atomic<Int>(0)
     private let failedFetchCount = Atomic<Int>(0)
     private let hitCount = Atomic<Int>(0)
@@ -57,8 +75,11 @@ public final class JWKSCache: Sendable {
 
     public init(
         httpClient: HTTPClient = UpstreamHTTP.client, minimumRefetchInterval: Duration = .seconds(10), staleLimit: Duration = .seconds(86_400),
+        missFetchBudget: Budget = Budget(burst: 20, perSecond: 2),
         timeout: Duration = .seconds(10), logger: Logger, onFetch: @escaping @Sendable (Duration) -> Void = { _ in }
     ) {
+        self.missFetchBudget = missFetchBudget
+        budgetState.withLock { $0 = (missFetchBudget.burst, .now) }
         self.httpClient = httpClient
         self.timeout = timeout
         self.minimumRefetchInterval = minimumRefetchInterval
@@ -69,6 +90,23 @@ public final class JWKSCache: Sendable {
 
     /// How many JWKS fetches this cache has made (for metrics and tests).
     public var fetches: Int { fetchCount.load(ordering: .relaxed) }
+
+    /// Fetches for unknown kids not made because the budget was spent (for metrics and tests).
+    public var refusedFetches: Int { refusedFetchCount.load(ordering: .relaxed) }
+
+    /// Takes one fetch from the budget, if there is one.
+    private func spendBudget() -> Bool {
+        budgetState.withLock { state in
+            let now = ContinuousClock.now
+            let elapsed = now - state.at
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            state.tokens = min(missFetchBudget.burst, state.tokens + seconds * missFetchBudget.perSecond)
+            state.at = now
+            guard state.tokens >= 1 else { return false }
+            state.tokens -= 1
+            return true
+        }
+    }
 
     /// Lookups answered from memory, lookups that were not, and fetches that failed (for metrics).
     public var counters: (hits: Int, misses: Int, fetches: Int, failedFetches: Int) {
@@ -116,7 +154,7 @@ public final class JWKSCache: Sendable {
             return .success(key)
         }
         missCount.add(1, ordering: .relaxed)
-        await refreshIfAllowed(jwksURL)
+        await refreshIfAllowed(jwksURL, forUnknownKid: true)
         if let key = cachedKey(jwksURL: jwksURL, kid: kid) { return .success(key) }
         let state = entries.withLock { $0[jwksURL] }
         if state?.fetchedAt == nil, let error = state?.lastError { return .failure(.unavailable(error)) }
@@ -159,12 +197,17 @@ public final class JWKSCache: Sendable {
         entries.withLock { $0[jwksURL].map { $0.lastError != nil && $0.fetchedAt != nil } ?? false }
     }
 
-    /// Fetches now unless a fetch ran within the minimum interval; concurrent callers share one fetch.
-    func refreshIfAllowed(_ jwksURL: String) async {
+    /// Fetches now unless a fetch ran within the minimum interval; concurrent callers share one fetch. A fetch for
+    /// an unknown kid also needs the shared budget.
+    func refreshIfAllowed(_ jwksURL: String, forUnknownKid: Bool = false) async {
         let task: Task<Void, Never>? = entries.withLock { entries in
             var entry = entries[jwksURL] ?? Entry()
             if let running = entry.inFlight { return running }
             if let last = entry.lastAttempt, ContinuousClock.now - last < minimumRefetchInterval { return nil }
+            if forUnknownKid, !spendBudget() {
+                refusedFetchCount.add(1, ordering: .relaxed)
+                return nil
+            }
             entry.lastAttempt = ContinuousClock.now
             let fetch = Task { await self.fetch(jwksURL) }
             entry.inFlight = fetch

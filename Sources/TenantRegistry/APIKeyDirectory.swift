@@ -33,8 +33,21 @@ public final class APIKeyDirectory: Sendable {
         }
     }
 
-    /// Replaces every key.
+    /// Takes in the keys a reload read. Revocation is for ever, so the result is the union of what is held and
+    /// what was read, a key revoked in either being revoked: a reload that read the store before a revocation and
+    /// finishes after it (or after another, newer reload) cannot bring the revoked key back, and a key created
+    /// after it started is not dropped.
     public func replace(with records: [APIKeyRecord]) {
-        snapshot.store(Snapshot(Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })), ordering: .releasing)
+        var current = snapshot.load(ordering: .acquiring)
+        while true {
+            var merged = current.byId
+            for record in records {
+                if let held = merged[record.id], held.revokedAt != nil, record.revokedAt == nil { continue }
+                merged[record.id] = record
+            }
+            let (exchanged, original) = snapshot.compareExchange(expected: current, desired: Snapshot(merged), ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            current = original
+        }
     }
 }

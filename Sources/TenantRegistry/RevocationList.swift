@@ -16,9 +16,12 @@ public final class RevocationList: Sendable {
         revoked.withLock { $0[jti] = expiresAt }
     }
 
+    /// Takes in the entries a reload read. A revocation is never undone (entries leave only by `purge`, once
+    /// their tokens expired), so they are merged in: a reload that read the store before a local revocation and
+    /// finishes after it cannot bring the revoked token back.
     public func replace(with entries: [(jti: String, expiresAt: Double)]) {
         revoked.withLock { map in
-            map = Dictionary(entries.map { ($0.jti, $0.expiresAt) }, uniquingKeysWith: max)
+            for entry in entries { map[entry.jti] = max(map[entry.jti] ?? entry.expiresAt, entry.expiresAt) }
         }
     }
 

@@ -116,47 +116,85 @@ final class SQLBackend: Sendable {
     /// How long one operation may wait for the database (including for a pooled connection) before failing.
     static let operationDeadline: Duration = .seconds(5)
 
-    /// Runs `operation`, failing with `.unavailable` when it outlives the deadline (an unreachable PostgreSQL
-    /// otherwise queues the request until a connection succeeds). Cancelling the operation rolls it back.
-    func withDeadline<T: Sendable>(_ operation: @Sendable @escaping () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await operation() }
+    /// The race between a transaction reaching its commit and its deadline passing, decided once: either the
+    /// transaction commits and its caller waits for the outcome, or the deadline wins, the caller is told
+    /// `.unavailable` and the transaction rolls back. A write answered 503 is never committed after all (SQLite's
+    /// driver ignores cancellation, so a slow statement used to run on and commit after the 503).
+    final class CommitRace: Sendable {
+        private let state = Atomic<UInt8>(0)  // 0: undecided, 1: committing, 2: timed out
+
+        /// The transaction may commit (false: the deadline won; roll back).
+        func claimCommit() -> Bool { state.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged || state.load(ordering: .acquiring) == 1 }
+        /// The deadline may answer (false: the transaction is committing; wait for it).
+        func claimTimeout() -> Bool { state.compareExchange(expected: 0, desired: 2, ordering: .acquiringAndReleasing).exchanged }
+        var timedOut: Bool { state.load(ordering: .acquiring) == 2 }
+    }
+
+    private enum Outcome<T: Sendable>: Sendable {
+        case value(T)
+        case timedOut
+        case committing
+    }
+
+    /// Runs `operation`, failing with `.unavailable` when it outlives `deadline` (an unreachable PostgreSQL
+    /// otherwise queues the request until a connection succeeds). Cancelling the operation rolls it back. With a
+    /// `race`, a transaction that claimed its commit before the deadline is waited for.
+    func withDeadline<T: Sendable>(
+        _ deadline: Duration = operationDeadline, race: CommitRace? = nil, _ operation: @Sendable @escaping () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
+            group.addTask { .value(try await operation()) }
             group.addTask {
-                try await Task.sleep(for: Self.operationDeadline)
-                return nil
+                try await Task.sleep(for: deadline)
+                return race?.claimTimeout() == false ? .committing : .timedOut
             }
             defer { group.cancelAll() }
-            guard let first = try await group.next(), let value = first else {
-                throw StoreError.unavailable("no answer within \(Self.operationDeadline)")
+            while let next = try await group.next() {
+                switch next {
+                case .value(let value): return value
+                case .committing: continue
+                case .timedOut: throw StoreError.unavailable("no answer within \(deadline)")
+                }
             }
-            return value
+            throw StoreError.unavailable("no answer within \(deadline)")
         }
     }
 
-    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
-    func transaction<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withDeadline { try await self.unboundedTransaction(body) }
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws or when `deadline`
+    /// passes first (then `.unavailable`, and nothing was written).
+    func transaction<T: Sendable>(deadline: Duration = operationDeadline, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        let race = CommitRace()
+        return try await withDeadline(deadline, race: race) { try await self.unboundedTransaction(race: race, body) }
     }
 
-    private func unboundedTransaction<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+    private func unboundedTransaction<T: Sendable>(race: CommitRace, _ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
+        let tooLate = StoreError.unavailable("the deadline passed before the commit; rolled back")
         switch kind {
         case .sqlite(let connection, let mutex):
             return try await mutex.withLock {
+                // Waited for the lock past the deadline: the caller has its answer already.
+                if race.timedOut { throw tooLate }
                 let database = connection.sql(queryLogLevel: nil)
                 try await database.raw("BEGIN IMMEDIATE").run()
                 do {
                     let result = try await body(database)
+                    guard race.claimCommit() else { throw tooLate }
                     try await database.raw("COMMIT").run()
                     return result
                 } catch {
-                    try? await database.raw("ROLLBACK").run()
+                    // In a task of its own: a cancelled request (its deadline passed) must still roll back, or the
+                    // connection stays inside this transaction and every later BEGIN fails.
+                    await Task { try? await database.raw("ROLLBACK").run() }.value
                     throw error
                 }
             }
         case .postgres(let client):
             do {
                 return try await client.withTransaction(logger: logger) { connection in
-                    try await body(connection.sql(queryLogLevel: nil))
+                    let result = try await body(connection.sql(queryLogLevel: nil))
+                    // Thrown inside the closure: postgres-nio rolls back.
+                    guard race.claimCommit() else { throw tooLate }
+                    return result
                 }
             } catch let error as PostgresTransactionError {
                 // Surface what actually failed: the caller's own error, or the driver's.
@@ -167,7 +205,7 @@ final class SQLBackend: Sendable {
 
     /// Runs read-only `body` outside a transaction.
     func read<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {
-        try await withDeadline { try await self.unboundedRead(body) }
+        try await withDeadline(Self.operationDeadline) { try await self.unboundedRead(body) }
     }
 
     private func unboundedRead<T: Sendable>(_ body: @Sendable @escaping (any SQLDatabase) async throws -> T) async throws -> T {

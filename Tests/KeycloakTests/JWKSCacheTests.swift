@@ -100,3 +100,31 @@ extension Result {
         return nil
     }
 }
+
+@Suite("Keycloak JWKS cache: the budget for unknown kids") struct JWKSBudgetTests {
+    @Test("forged tokens naming many issuers with unknown kids cost at most the budget's burst in fetches; known issuers are unaffected")
+    func budget() async throws {
+        let realms = (0..<12).map { "realm\($0)" }
+        let double = try KeycloakDouble(realms: realms)
+        try await double.start()
+        defer { double.stop() }
+        let cache = JWKSCache(
+            minimumRefetchInterval: .milliseconds(1), missFetchBudget: .init(burst: 4, perSecond: 0.001), logger: Logger(label: "test"))
+        for realm in realms {
+            let answer = await cache.key(jwksURL: double.jwksURL(realm), kid: "forged-kid")
+            #expect(answer.isFailure)
+        }
+        #expect(double.certsRequestCount == 4, "12 issuers, a burst of 4")
+        #expect(cache.refusedFetches == 8)
+        // The four fetched issuers' real keys are known now: verifying their tokens needs no budget.
+        let kid = try #require(try JWS.unverifiedHeader(try double.token("realm0", claims: ["sub": .string("u")]))["kid"]?.stringValue)
+        #expect(cache.cachedKey(jwksURL: double.jwksURL("realm0"), kid: kid) != nil)
+    }
+}
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
+    }
+}
