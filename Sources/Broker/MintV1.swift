@@ -81,7 +81,7 @@ struct MintV1: Sendable {
             switch error {
             case .unknownTenant: throw Policy.tenantNotFound
             case .inactiveTenant(let status):
-                throw Problem(.forbidden, code: "tenant_inactive", detail: "the tenant is \(status.rawValue)")
+                throw Policy.tenantInactive(status)
             case .invalid(let fields): throw ValidationFailure(fields).problem
             }
         }

@@ -349,7 +349,7 @@ struct OTPController: Sendable {
         let status = view.status(at: tenants.clock())
         guard status == .active else {
             if status == .deleted { throw Policy.tenantNotFound }
-            throw Problem(.forbidden, code: "tenant_inactive", detail: "the tenant is \(status.rawValue)")
+            throw Policy.tenantInactive(status)
         }
         return view
     }

@@ -68,4 +68,15 @@ enum Policy {
 
     static let forbidden = Problem(.forbidden, code: "forbidden", detail: "these credentials do not allow this action")
     static let tenantNotFound = Problem(.notFound, code: "tenant_not_found", detail: "no such tenant")
+
+    /// 403 `tenant_inactive`: the tenant is suspended, expired or deleted.
+    static func tenantInactive(_ status: TenantStatus) -> Problem {
+        Problem(.forbidden, code: "tenant_inactive", detail: "the tenant is \(status.rawValue)")
+    }
+
+    /// PATCH of a tenant that is not active: system admins only. A suspended or expired tenant's own admins and
+    /// keys cannot change its settings (its OTP Manager, its 2FA rules) until a system admin resumes it.
+    static func requireWritable(_ caller: CallerIdentity, status: TenantStatus?) throws {
+        if let status, status != .active, !caller.isSystemAdmin { throw tenantInactive(status) }
+    }
 }

@@ -101,6 +101,7 @@ struct TenantController: Sendable {
     func patch(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
         let id = try tenantId(context)
         let caller = try Policy.requireTenantWrite(context, tenantId: id)
+        try Policy.requireWritable(caller, status: service.directory.current.byId[id]?.status(at: service.clock()))
         let ifMatch = try Self.ifMatchVersion(request)
         let body = try await RequestBody.object(request, limit: RequestBody.tenantLimit)
         let tenant = try await service.patch(id, body: body, ifMatch: ifMatch, allowSubscription: caller.isSystemAdmin, actor: actor(caller, context))
