@@ -116,6 +116,14 @@ public final class SQLTenantStore: Service, Sendable {
                     "CREATE INDEX otp_challenges_expiry ON otp_challenges (expires_at)",
                 ]
             ),
+            (
+                4,
+                [
+                    // Broker-wide values; `secrets_key_check` holds a known text sealed under the secrets key, so an
+                    // instance started with another key is stopped at start-up, before it can fail a tenant login.
+                    "CREATE TABLE broker_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+                ]
+            ),
         ]
     }
 
@@ -170,15 +178,38 @@ public final class SQLTenantStore: Service, Sendable {
         return try TenantCodec.decode(row: row)
     }
 
+    static let keyCheckRecord = "broker_settings/secrets_key_check"
+    static let keyCheckText = "token-broker secrets key check"
+
     /// Seals every client secret still stored in plaintext (rows from before sealing) and seals again, under the
     /// sealing key, those sealed under an older one (rotation), in one transaction; run at start-up. Throws
-    /// `.corrupt` naming the tenant when a secret is sealed under a key the sealer does not hold (nothing changes).
+    /// `.corrupt` when the store was sealed under a key the sealer does not hold (nothing changes): every
+    /// instance of one store needs the same secrets key, and one without it stops here, not at a tenant login.
     public func sealSecrets() async throws(StoreError) -> (sealed: Int, resealed: Int) {
         guard let current = sealer.currentKeyId else { return (0, 0) }
         let lock = backend.isPostgres ? " FOR UPDATE" : ""
         let sealer = self.sealer
         do {
             return try await backend.transaction { db in
+                struct Setting: Codable { var value: String }
+                if let check = try await db.raw(
+                    "SELECT value FROM broker_settings WHERE name = 'secrets_key_check'\(unsafeRaw: lock)"
+                ).all(decoding: Setting.self).first?.value {
+                    do throws(SecretSealer.SealingError) {
+                        guard try sealer.open(check, record: Self.keyCheckRecord) == Self.keyCheckText else { throw .cannotOpen }
+                    } catch {
+                        throw StoreError.corrupt(
+                            "this store's secrets are sealed under secrets key \(SecretSealer.keyId(of: check) ?? "?"), which this instance does not have "
+                                + "(its key: \(current)); give every instance the same --secrets-key (or secrets.key file)")
+                    }
+                    if SecretSealer.keyId(of: check) != current {
+                        try await db.raw("UPDATE broker_settings SET value = \(bind: try sealer.seal(Self.keyCheckText, record: Self.keyCheckRecord)) WHERE name = 'secrets_key_check'").run()
+                    }
+                } else {
+                    try await db.raw(
+                        "INSERT INTO broker_settings (name, value) VALUES ('secrets_key_check', \(bind: try sealer.seal(Self.keyCheckText, record: Self.keyCheckRecord)))"
+                    ).run()
+                }
                 struct Row: Codable { var tenant_id: String; var client_secret: String }
                 let rows = try await db.raw(
                     """
@@ -276,6 +307,20 @@ public final class SQLTenantStore: Service, Sendable {
                                    tenantId: row.tenantId, requestId: nil), into: db)
                 }
             }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
+    /// The tenant with `tenantId` as the in-memory directory holds it: no client secret, no logo (so nothing is
+    /// opened); nil when there is none.
+    public func tenantView(_ tenantId: String) async throws(StoreError) -> Tenant? {
+        do {
+            let rows = try await backend.read { db in
+                try await db.raw("SELECT \(unsafeRaw: Self.viewColumns) FROM tenants WHERE tenant_id = \(bind: tenantId)")
+                    .all(decoding: StoredTenantRow.self)
+            }
+            return try rows.first.map(decode)
         } catch {
             throw backend.translate(error)
         }

@@ -70,7 +70,7 @@ public final class TenantService: Sendable {
             return
         }
         do {
-            if let tenant = try await store.tenant(tenantId) { directory.merge([tenant]) }
+            if let tenant = try await store.tenantView(tenantId) { directory.merge([tenant]) }
         } catch {
             logger.warning("tenant refresh failed", metadata: ["tenant": "\(tenantId)", "error": "\(error)"])
         }

@@ -33,15 +33,22 @@ import Testing
             throw TestFailure("TOKEN_BROKER_TEST_POSTGRES_CA is not set: run the suite with scripts/test")
         }
         let localhost = base.replacingOccurrences(of: "@127.0.0.1:", with: "@localhost:")
+        // Each try opens a pool and migrates: take turns with the other PostgreSQL set-ups (RegistryHarness), so a
+        // loaded CI machine does not push a connection that should work past the store's deadline.
         func works(_ url: String) async -> Bool {
+            await SetupGate.postgres.enter()
+            let ok = await connects(url)
+            await SetupGate.postgres.leave()
+            return ok
+        }
+        func connects(_ url: String) async -> Bool {
             guard let location = try? DatabaseLocation.parse(url),
                 let store = try? await SQLTenantStore.open(location, sealer: .ephemeral(), logger: Logger(label: "test"))
             else { return false }
             let migrated = (try? await store.migrate()) != nil
             let read = (try? await store.apiKeys()) != nil
-            let ok = migrated && read
             await store.close()
-            return ok
+            return migrated && read
         }
         #expect(await works(base + "?sslmode=verify-full&sslrootcert=\(ca)"))
         #expect(await works(base + "?sslmode=verify-ca&sslrootcert=\(ca)"))

@@ -119,9 +119,13 @@ final class LockedList: Sendable {
         let scratch = ScratchDirectory()
         let database = try Backend.postgres.freshDatabase(in: scratch)
         let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
-        let a = try await BrokerProcess.serve(keysDir: scratch.path + "/keys-a", directory: scratch.path, extraArguments: ["--database", database])
+        // Every instance of one store needs the same secrets key (each has its own key ring here).
+        let shared = ["TOKEN_BROKER_SECRETS_KEY": Data(Crypto.randomBytes(32)).base64EncodedString()]
+        let a = try await BrokerProcess.serve(
+            keysDir: scratch.path + "/keys-a", directory: scratch.path, extraArguments: ["--database", database], environment: shared)
         defer { a.signal(SIGKILL) }
-        let b = try await BrokerProcess.serve(keysDir: scratch.path + "/keys-b", directory: scratch.path, extraArguments: ["--database", database])
+        let b = try await BrokerProcess.serve(
+            keysDir: scratch.path + "/keys-b", directory: scratch.path, extraArguments: ["--database", database], environment: shared)
         defer { b.signal(SIGKILL) }
 
         /// Waits until B's in-memory view (what the dashboard and, later, minting read) shows `expected`.

@@ -7,6 +7,10 @@ import Logging
 @testable import TenantRegistry
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite("secrets at rest: tenant client secrets sealed with AES-256-GCM under a key outside the database")
 struct SecretsAtRestTests {
     @Test("the store holds only sealed client secrets, naming their key; they open to what was sent; GET never shows them", arguments: Backend.allCases)
@@ -78,6 +82,28 @@ struct SecretsAtRestTests {
         let stranger = try await SQLTenantStore.open(location, sealer: try SecretSealer(keys: [Crypto.randomBytes(32)]), logger: logger)
         await #expect(throws: StoreError.self, "a key that opens nothing must stop start-up, not overwrite") { try await stranger.sealSecrets() }
         await stranger.close()
+    }
+
+    @Test("an instance with another secrets key than the store's stops at start-up with a message that says what to do", arguments: Backend.allCases)
+    func mismatchedKey(backend: Backend) async throws {
+        let scratch = ScratchDirectory()
+        let database = try backend.freshDatabase(in: scratch)
+        let first = try await BrokerProcess.serve(
+            keysDir: scratch.path + "/keys-a", directory: scratch.path, extraArguments: ["--database", database])
+        first.signal(SIGTERM)
+        _ = try await first.waitForExit()
+        // Another key ring directory: another secrets.key.
+        let second = try BrokerProcess.launch(
+            ["serve", "--port", "0", "--keys-dir", scratch.path + "/keys-b", "--database", database], directory: scratch.path)
+        let status = try await second.waitForExit()
+        #expect(status != 0)
+        #expect(second.log.contains("same --secrets-key"), "\(second.log.suffix(800))")
+        // With the first one's key file it starts.
+        try FileManager.default.removeItem(atPath: scratch.path + "/keys-b/" + SecretsKey.fileName)
+        try FileManager.default.copyItem(atPath: scratch.path + "/keys-a/" + SecretsKey.fileName, toPath: scratch.path + "/keys-b/" + SecretsKey.fileName)
+        let third = try await BrokerProcess.serve(
+            keysDir: scratch.path + "/keys-b", directory: scratch.path, extraArguments: ["--database", database])
+        third.signal(SIGKILL)
     }
 
     @Test("the SQLite file and its WAL never hold a client secret in plaintext, through creates, an update and the close's checkpoint")

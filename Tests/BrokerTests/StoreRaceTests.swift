@@ -11,7 +11,15 @@ import Testing
         let location = try DatabaseLocation.parse(try backend.freshDatabase(in: scratch))
         let store = try await SQLTenantStore.open(location, sealer: .ephemeral(), logger: Logger(label: "test"))
         defer { Task { await store.close() } }
-        try await store.migrate()
+        // Set-up takes turns with the other PostgreSQL set-ups (see RegistryHarness.make).
+        await SetupGate.postgres.enter()
+        do {
+            try await store.migrate()
+            await SetupGate.postgres.leave()
+        } catch {
+            await SetupGate.postgres.leave()
+            throw error
+        }
         let sql = store.backend
         try await sql.transaction { db in try await db.raw("CREATE TABLE race (id TEXT PRIMARY KEY)").run() }
         // The body outlives the deadline in a statement that does not notice cancellation (SQLite: a long query on
