@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: OpenSSL 3 headers for the
 # COpenSSL target, and the Python peers (PyJWT, joserfc), the OpenAPI validator and the OTLP schema
-# (opentelemetry-proto, for the trace receiver) the tests call.
+# (opentelemetry-proto, for the trace receiver) and schemathesis (the OpenAPI conformance test) the tests call.
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -23,9 +23,12 @@ fi
 python3 - <<'PY' 2>/dev/null || {
 import jwt, joserfc, openapi_spec_validator, yaml, cryptography
 import opentelemetry.proto.collector.trace.v1.trace_service_pb2
+import schemathesis
 assert tuple(int(x) for x in jwt.__version__.split(".")[:2]) >= (2, 8)
+assert int(schemathesis.__version__.split(".")[0]) == 4
 PY
-    echo "install-test-deps: pip install PyJWT joserfc openapi-spec-validator PyYAML opentelemetry-proto"
+    echo "install-test-deps: pip install PyJWT joserfc openapi-spec-validator PyYAML opentelemetry-proto schemathesis"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-        "PyJWT[crypto]>=2.8" "joserfc>=1.0" "openapi-spec-validator>=0.7" "PyYAML>=6" "opentelemetry-proto>=1.20"
+        "PyJWT[crypto]>=2.8" "joserfc>=1.0" "openapi-spec-validator>=0.7" "PyYAML>=6" "opentelemetry-proto>=1.20" \
+        "schemathesis>=4.3,<5"
 }

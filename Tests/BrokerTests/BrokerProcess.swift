@@ -162,6 +162,10 @@ func exchangeOneByOne(port: Int, _ requests: [String]) async throws -> String {
 }
 
 /// A raw TCP connection, for requests that must be held open half-sent.
+/// Its reads block (up to the 10 s receive timeout), so they are `noasync`: on one of Swift concurrency's few
+/// threads (two on a 2-core CI machine) a blocked read holds up the in-process servers of every test running
+/// beside it, which then answer nobody until the read times out. A CI run (stop 28) failed that way. Read inside
+/// `offPool { }`, which runs on a thread of its own.
 final class RawConnection {
     let fd: Int32
 
@@ -201,6 +205,7 @@ final class RawConnection {
     func shutdownWrite() { shutdown(fd, Int32(SHUT_WR)) }
 
     /// Reads until the peer closes or the receive timeout passes.
+    @available(*, noasync, message: "blocks until the peer answers: call it inside offPool { }")
     func readAll() -> String {
         var result = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -213,6 +218,7 @@ final class RawConnection {
     }
 
     /// Reads once (whatever has arrived, up to 64 KiB).
+    @available(*, noasync, message: "blocks until the peer answers: call it inside offPool { }")
     func readOnce() -> String {
         var buffer = [UInt8](repeating: 0, count: 65536)
         let count = recv(fd, &buffer, buffer.count, 0)
@@ -221,6 +227,7 @@ final class RawConnection {
 
     /// Reads one whole HTTP/1.1 response (head, and a body of `Content-Length` bytes or chunks up to the last),
     /// or what arrived before the peer closed or the receive timeout passed.
+    @available(*, noasync, message: "blocks until the peer answers: call it inside offPool { }")
     func readResponse() -> String {
         var result = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -246,6 +253,7 @@ final class RawConnection {
     }
 
     /// Reads until the peer closes; `closed` is false when the receive timeout ended the read instead.
+    @available(*, noasync, message: "blocks until the peer answers: call it inside offPool { }")
     func readUntilClosed() -> (text: String, closed: Bool) {
         var result = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
@@ -260,5 +268,21 @@ final class RawConnection {
     /// Whether a new connection to `port` is accepted right now.
     static func accepts(port: Int) -> Bool {
         (try? RawConnection(port: port)) != nil
+    }
+}
+
+extension RawConnection: @unchecked Sendable {
+    /// Whether the peer has closed the connection (a read would return end-of-file now); does not block.
+    func peerClosed() -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_PEEK)) == 0
+    }
+}
+
+/// Runs blocking socket work on a thread of its own: a blocked receive must not hold one of the few cooperative
+/// threads that the in-process server (and every other test running beside this one) needs to answer.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }

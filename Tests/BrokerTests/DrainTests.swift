@@ -50,7 +50,7 @@ func drainUntilRefused(_ group: ServiceGroup, port: Int) async throws -> Bool {
         #expect(try await drainUntilRefused(group, port: bound), "listener still open during drain")
         #expect(harness.broker.shutdown.isDraining)
         connection.send("67890")
-        let response = connection.readAll()
+        let response = try await offPool { connection.readAll() }
         #expect(response.hasPrefix("HTTP/1.1 200"), "\(response.prefix(80))")
         #expect(response.hasSuffix("1234567890"))
         try await running.value
@@ -59,6 +59,7 @@ func drainUntilRefused(_ group: ServiceGroup, port: Int) async throws -> Bool {
 
 @Suite("graceful shutdown of the real binary under load") struct DrainUnderLoadTests {
     /// One request on a fresh connection: the status line, "refused" when the listener is gone, or the failure.
+    @available(*, noasync, message: "blocks: call it inside offPool { } or on a thread of its own")
     static func oneRequest(port: Int) -> String {
         guard let connection = try? RawConnection(port: port) else { return "refused" }
         connection.send("GET /.well-known/jwks.json HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
@@ -113,7 +114,7 @@ func drainUntilRefused(_ group: ServiceGroup, port: Int) async throws -> Bool {
         // The held requests finish after the listener closed.
         for connection in slow {
             connection.send("\"ada\",\"password\":\"pw\"}")
-            let answer = connection.readAll()
+            let answer = try await offPool { connection.readAll() }
             #expect(answer.hasPrefix("HTTP/1.1 "), "in-flight request dropped: \(answer.prefix(60))")
         }
         #expect(try await broker.waitForExit(timeout: .seconds(25)) == 0)

@@ -193,7 +193,7 @@ struct ForwardAuthFastPathTests {
             try await Task.sleep(for: .milliseconds(300))
             #expect(try await drainUntilRefused(group, port: bound), "listener still open during drain")
             connection.send("345")
-            let (response, closed) = connection.readUntilClosed()
+            let (response, closed) = try await offPool { connection.readUntilClosed() }
             #expect(response.hasPrefix("HTTP/1.1 200"), "\(response.prefix(80))")
             #expect(response.contains("X-Auth-Tenant: tenant1"))
             #expect(closed, "the connection must close after the answer while draining")

@@ -46,7 +46,7 @@ struct FramingTests {
                                 + "Content-Type: \(oauth ? "application/x-www-form-urlencoded" : "application/json")\r\n"
                                 + "Transfer-Encoding: chunked\r\n\r\n" + variant.body)
                         if variant.close { connection.shutdownWrite() }
-                        let (text, closed) = connection.readUntilClosed()
+                        let (text, closed) = try await offPool { connection.readUntilClosed() }
                         let label = "\(route.method) \(route.path), \(variant.name)"
                         #expect(text.hasPrefix("HTTP/1.1 400 "), "\(label): \(text.prefix(200))")
                         #expect(closed, "\(label): the connection must close after a framing error")

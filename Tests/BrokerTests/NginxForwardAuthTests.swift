@@ -26,12 +26,12 @@ func freePort() throws -> Int {
 }
 
 /// Sends one raw HTTP/1.1 request (so the Host header is exactly ours) and returns status line and body.
-func rawRequest(port: Int, host: String, path: String = "/", authorization: String? = nil) throws -> (status: Int, text: String) {
+func rawRequest(port: Int, host: String, path: String = "/", authorization: String? = nil) async throws -> (status: Int, text: String) {
     let connection = try RawConnection(port: port)
     var request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n"
     if let authorization { request += "Authorization: \(authorization)\r\n" }
     connection.send(request + "\r\n")
-    let text = connection.readAll()
+    let text = try await offPool { connection.readAll() }
     let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
     return (status, text)
 }
@@ -115,18 +115,18 @@ func rawRequest(port: Int, host: String, path: String = "/", authorization: Stri
             try await Task.sleep(for: .milliseconds(20))
         }
 
-        let passed = try rawRequest(port: gatewayPort, host: "tenant1.expertflow.com", authorization: "Bearer \(token)")
+        let passed = try await rawRequest(port: gatewayPort, host: "tenant1.expertflow.com", authorization: "Bearer \(token)")
         #expect(passed.status == 200, "\(passed.text.prefix(300))")
         #expect(passed.text.contains("upstream ok tenant=tenant1"))
-        let missing = try rawRequest(port: gatewayPort, host: "tenant1.expertflow.com")
+        let missing = try await rawRequest(port: gatewayPort, host: "tenant1.expertflow.com")
         #expect(missing.status == 401)
         #expect(!missing.text.contains("upstream ok"))
-        let invalid = try rawRequest(port: gatewayPort, host: "tenant1.expertflow.com", authorization: "Bearer \(token.dropLast(4))AAAA")
+        let invalid = try await rawRequest(port: gatewayPort, host: "tenant1.expertflow.com", authorization: "Bearer \(token.dropLast(4))AAAA")
         #expect(invalid.status == 401)
-        let otherTenant = try rawRequest(port: gatewayPort, host: "tenant2.expertflow.com", authorization: "Bearer \(token)")
+        let otherTenant = try await rawRequest(port: gatewayPort, host: "tenant2.expertflow.com", authorization: "Bearer \(token)")
         #expect(otherTenant.status == 403)
         #expect(!otherTenant.text.contains("upstream ok"))
-        let apiKeyAsToken = try rawRequest(port: gatewayPort, host: "tenant1.expertflow.com", authorization: "Bearer \(key)")
+        let apiKeyAsToken = try await rawRequest(port: gatewayPort, host: "tenant1.expertflow.com", authorization: "Bearer \(key)")
         #expect(apiKeyAsToken.status == 401)
     }
 }

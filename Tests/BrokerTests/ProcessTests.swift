@@ -32,10 +32,10 @@ import Testing
         let broker = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path)
         let idle = try RawConnection(port: broker.port)
         idle.send("GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
-        let answered = idle.readOnce()
+        let answered = try await offPool { idle.readOnce() }
         #expect(answered.hasPrefix("HTTP/1.1 200"), "\(answered.prefix(60))")
         broker.signal(SIGTERM)
-        let (rest, closed) = idle.readUntilClosed()
+        let (rest, closed) = try await offPool { idle.readUntilClosed() }
         #expect(closed, "the idle keep-alive connection was not closed on SIGTERM")
         #expect(rest.isEmpty)
         #expect(try await broker.waitForExit() == 0)

@@ -406,7 +406,7 @@ final class PausableProxy: Sendable {
         let logoBase64 = Data(logo).base64EncodedString()
         func sizeOf(_ path: String) -> Int { (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0 }
         let limit = max(sizeOf(file), sizeOf(file + "-wal")) + 1 << 20
-        try runTool("/usr/bin/env", ["prlimit", "--pid", "\(broker.pid)", "--fsize=\(limit):"])
+        try await runTool("/usr/bin/env", ["prlimit", "--pid", "\(broker.pid)", "--fsize=\(limit):"])
 
         var acknowledged: [String] = []
         var refused: [String] = []
@@ -426,7 +426,7 @@ final class PausableProxy: Sendable {
         }
         #expect(refused.count == 1, "no write failed under a \(limit)-byte file-size limit")
         // With next to no room left, small writes fail too; a write past the limit may also raise SIGXFSZ, which must not kill the broker.
-        try runTool("/usr/bin/env", ["prlimit", "--pid", "\(broker.pid)", "--fsize=8192:"])
+        try await runTool("/usr/bin/env", ["prlimit", "--pid", "\(broker.pid)", "--fsize=8192:"])
         let small = try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("small"))
         #expect(small.status == 503, "\(small.text)")
         refused.append("small")
@@ -445,13 +445,13 @@ final class PausableProxy: Sendable {
         #expect(try await HTTP.get(broker.baseURL + "/v1/verify?tenant=t0", headers: [("Authorization", "Bearer \(token)")]).status == 200)
 
         // Space comes back: the next write succeeds without a restart.
-        try runTool("/usr/bin/env", ["prlimit", "--pid", "\(broker.pid)", "--fsize=unlimited:"])
+        try await runTool("/usr/bin/env", ["prlimit", "--pid", "\(broker.pid)", "--fsize=unlimited:"])
         #expect(try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("after")).status == 201)
         broker.signal(SIGTERM)
         #expect(try await broker.waitForExit() == 0)
 
         // The file is intact, and holds exactly the acknowledged writes.
-        let check = try runTool("/usr/bin/python3", ["-c", """
+        let check = try await runTool("/usr/bin/python3", ["-c", """
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1])
             print(db.execute("PRAGMA integrity_check").fetchone()[0])

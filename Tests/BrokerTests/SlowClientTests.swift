@@ -9,23 +9,8 @@ import Testing
     import Glibc
 #endif
 
-extension RawConnection: @unchecked Sendable {
-    /// Whether the peer has closed the connection (a read would return end-of-file now); does not block.
-    func peerClosed() -> Bool {
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_PEEK)) == 0
-    }
-}
-
-/// Runs blocking socket work on a thread of its own: a blocked receive must not hold one of the few cooperative
-/// threads that the in-process server (and every other test running beside this one) needs to answer.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 /// Sends `/healthz` on a new connection and returns the status line ("" when nothing came back).
+@available(*, noasync, message: "blocks: call it inside offPool { }")
 func healthzStatus(port: Int) -> String {
     guard let connection = try? RawConnection(port: port) else { return "" }
     connection.send("GET /healthz HTTP/1.1\r\nHost: broker.test\r\nConnection: close\r\n\r\n")
@@ -190,7 +175,7 @@ func healthzStatus(port: Int) -> String {
             keysDir: scratch.path + "/keys", directory: scratch.path,
             extraArguments: ["--database", "sqlite:\(scratch.path)/store.sqlite", "--request-head-timeout", "2", "--idle-timeout", "2"])
         defer { broker.signal(SIGKILL) }
-        try runTool("/usr/bin/env", ["prlimit", "--pid", "\(broker.pid)", "--nofile=320:320"])
+        try await runTool("/usr/bin/env", ["prlimit", "--pid", "\(broker.pid)", "--nofile=320:320"])
         let port = broker.port
         let (during, closed) = try await offPool {
             var slow: [RawConnection] = []

@@ -102,6 +102,7 @@ final class LoopbackScript: Sendable {
 /// Standard error goes to a file, so a child that writes a lot there cannot block on a full pipe while this
 /// reads standard output.
 @discardableResult
+@available(*, noasync, message: "blocks until the tool exits: the async overload runs it off the cooperative pool")
 func runTool(_ path: String, _ arguments: [String], hint: String = "") throws -> String {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
@@ -123,4 +124,11 @@ func runTool(_ path: String, _ arguments: [String], hint: String = "") throws ->
         throw TestFailure("\(([path] + arguments).joined(separator: " ")) failed (\(process.terminationStatus))\(hint.isEmpty ? "" : "; " + hint):\n\(errors)")
     }
     return String(decoding: output, as: UTF8.self)
+}
+
+/// `runTool` from an async context: the child is waited for on a thread of its own, not on one of the
+/// cooperative threads the in-process servers of other tests need.
+@discardableResult
+func runTool(_ path: String, _ arguments: [String], hint: String = "") async throws -> String {
+    try await offPool { try runTool(path, arguments, hint: hint) }
 }

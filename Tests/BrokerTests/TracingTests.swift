@@ -52,6 +52,8 @@ extension [String: JSONValue] {
             extraArguments: [
                 "--database", "sqlite:\(scratch.path)/db.sqlite", "--keycloak-url", double.base,
                 "--tracing-endpoint", sink.endpoint.replacingOccurrences(of: "http://", with: "http://collector:tracing-secret@"),
+                // A refused request's access line is written at debug (RefusalLog); this test reads the 401's line.
+                "--log-level", "debug",
             ],
             environment: ["OTEL_BSP_SCHEDULE_DELAY": "100"])
         defer { broker.signal(SIGKILL) }
