@@ -13,7 +13,9 @@ let package = Package(
         .library(name: "JOSE", targets: ["JOSE"]),
         .library(name: "KeyRing", targets: ["KeyRing"]),
         .library(name: "TenantRegistry", targets: ["TenantRegistry"]),
+        .library(name: "Upstream", targets: ["Upstream"]),
         .library(name: "Keycloak", targets: ["Keycloak"]),
+        .library(name: "OTP", targets: ["OTP"]),
         .library(name: "Broker", targets: ["Broker"]),
     ],
     dependencies: [
@@ -76,9 +78,31 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Upstream",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "OTP",
+            dependencies: [
+                "JOSE",
+                "TenantRegistry",
+                "Upstream",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Keycloak",
             dependencies: [
                 "JOSE",
+                "Upstream",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
@@ -91,7 +115,9 @@ let package = Package(
                 "JOSE",
                 "KeyRing",
                 "TenantRegistry",
+                "Upstream",
                 "Keycloak",
+                "OTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

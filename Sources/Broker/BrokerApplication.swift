@@ -2,11 +2,12 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import JOSE
-import Keycloak
 import KeyRing
+import Keycloak
 import Logging
 import NIOCore
 import NIOPosix
+import OTP
 import ServiceLifecycle
 import TenantRegistry
 

@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import JOSE
 import Logging
+import OTP
 import TenantRegistry
 
 /// Every setting of the broker, resolved and validated. Built once by `load`.
@@ -140,7 +141,7 @@ public struct BrokerConfiguration: Sendable {
             throw ConfigurationError("--log-format: '\(formatText)' is not text or json")
         }
         let baseDomain = text("baseDomain")!.lowercased()
-        guard isDomainName(baseDomain) else { throw ConfigurationError("--base-domain: '\(baseDomain)' is not a domain name") }
+        guard TenantRules.isDomainName(baseDomain) else { throw ConfigurationError("--base-domain: '\(baseDomain)' is not a domain name") }
         let keysDir = text("keysDir")!
         guard !keysDir.isEmpty else { throw ConfigurationError("--keys-dir must not be empty") }
         let database: DatabaseLocation
@@ -283,15 +284,6 @@ public struct BrokerConfiguration: Sendable {
     public static func defaultIssuer(host: String, port: Int, tls: Bool = false) -> String {
         let shownHost = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]" : host
         return "\(tls ? "https" : "http")://\(shownHost):\(port)"
-    }
-
-    static func isDomainName(_ name: String) -> Bool {
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard !labels.isEmpty, name.count <= 253 else { return false }
-        return labels.allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
-                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-        }
     }
 
     /// Reads a flat JSON object of settings; nested values, unknown keys and non-scalar values are errors.

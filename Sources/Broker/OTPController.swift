@@ -5,17 +5,8 @@ import JOSE
 import Keycloak
 import Logging
 import NIOCore
+import OTP
 import TenantRegistry
-
-/// Rules of the OTP flows that are the broker's, not the tenant's.
-struct OTPPolicy: Sendable {
-    /// Resends allowed after the first send.
-    var resendLimit = 3
-    /// Seconds between two sends of one challenge.
-    var resendSpacing = 30.0
-    var emailClaim = "email"
-    var phoneClaim = "phone_number"
-}
 
 /// The OTP proxy for components (`/v1/tenants/{id}/otp`, `.../verify`) and tenant user login with a second
 /// factor (`/v1/tenants/{id}/login`, `/login/otp`, `/login/otp/resend`). Expiry, attempts and resends are
@@ -29,8 +20,6 @@ struct OTPController: Sendable {
     let login: LoginController
     let keycloakURL: String
     let metrics: BrokerMetrics
-
-    static let loginPurpose = "login"
 
     func addRoutes(to router: Router<BrokerRequestContext>) {
         router.post("/v1/tenants/:tenantId/otp") { request, context in try await issue(request, context) }
@@ -50,7 +39,7 @@ struct OTPController: Sendable {
         let purpose: String
         switch body["purpose"] {
         case nil, .null?: purpose = "verification"
-        case .string(let value)? where Self.isPurpose(value) && value != Self.loginPurpose: purpose = value
+        case .string(let value)? where OTPRules.isPurpose(value) && value != OTPRules.loginPurpose: purpose = value
         default:
             purpose = ""
             errors.append(.init(field: "purpose", message: "1-64 characters of a-z, 0-9, '-', '_' (not 'login')"))
@@ -61,7 +50,7 @@ struct OTPController: Sendable {
             throw validation(errors)
         }
         let recipient = body["recipient"]?.stringValue ?? ""
-        if !Self.isValidRecipient(recipient, channel) {
+        if !OTPRules.isValidRecipient(recipient, channel) {
             errors.append(.init(field: "recipient", message: channel == .sms ? "a phone number: + and 6-15 digits" : "an email address"))
         }
         guard errors.isEmpty else { throw validation(errors) }
@@ -104,7 +93,7 @@ struct OTPController: Sendable {
             claims.merge(idClaims) { access, _ in access }
         }
         let claimName = channel == .sms ? policy.phoneClaim : policy.emailClaim
-        guard let recipient = JSONValue.object(claims).value(atPath: claimName)?.stringValue, Self.isValidRecipient(recipient, channel) else {
+        guard let recipient = JSONValue.object(claims).value(atPath: claimName)?.stringValue, OTPRules.isValidRecipient(recipient, channel) else {
             if let refresh = tokens.refreshToken {
                 await login.endSession(issuer: issuer, client: client, refreshToken: refresh)
             }
@@ -113,10 +102,10 @@ struct OTPController: Sendable {
                 .unprocessableContent, code: "recipient_missing",
                 detail: "the account has no \(channel == .sms ? "phone number" : "email address") (claim \(claimName)) for the second factor")
         }
-        let challengeId = Self.newChallengeId()
+        let challengeId = OTPRules.newChallengeId()
         let sealed = Base64URL.encode(Crypto.sealAESGCM(key: sealingKey, plaintext: tokens.json.serialized(), aad: Array(challengeId.utf8)))
         let challenge = try await start(
-            view: view, channel: channel, purpose: Self.loginPurpose, recipient: recipient, sealedTokens: sealed,
+            view: view, channel: channel, purpose: OTPRules.loginPurpose, recipient: recipient, sealedTokens: sealed,
             actor: "login:\(tenantId):\(credentials.username)", context: context, challengeId: challengeId)
         return accepted(challenge)
     }
@@ -192,7 +181,7 @@ struct OTPController: Sendable {
     /// Creates a challenge with the tenant's current rules and sends the first code. Nothing is kept when the send fails.
     func start(
         view: TenantView, channel: TwoFAConfig.Channel, purpose: String, recipient: String, sealedTokens: String?, actor: String,
-        context: BrokerRequestContext, challengeId: String = OTPController.newChallengeId()
+        context: BrokerRequestContext, challengeId: String = OTPRules.newChallengeId()
     ) async throws -> OTPChallenge {
         guard let url = view.otpManagerURL, let service = view.twoFA.serviceIdentifier, let expiry = view.twoFA.otpExpiry,
             let limit = view.twoFA.retryLimit
@@ -202,7 +191,7 @@ struct OTPController: Sendable {
             Crypto.sealAESGCM(key: sealingKey, plaintext: Array(recipient.utf8), aad: Array(("recipient:" + challengeId).utf8)))
         var challenge = OTPChallenge(
             challengeId: challengeId, tenantId: view.tenantId, purpose: purpose, channel: channel.rawValue,
-            maskedRecipient: Self.mask(recipient, channel), sealedRecipient: sealedRecipient, serviceIdentifier: service, otpManagerURL: url,
+            maskedRecipient: OTPRules.mask(recipient, channel), sealedRecipient: sealedRecipient, serviceIdentifier: service, otpManagerURL: url,
             createdAt: now, expiresAt: now.addingTimeInterval(Double(expiry)), maxAttempts: limit, sealedTokens: sealedTokens)
         try await tenants.store.createChallenge(challenge)
         let start = ContinuousClock.now
@@ -234,8 +223,8 @@ struct OTPController: Sendable {
     /// The challenge if it belongs to this tenant and flow and is still alive; the contract's problem otherwise.
     func live(tenantId: String, challengeId: String, login: Bool, actor: String, context: BrokerRequestContext) async throws -> OTPChallenge {
         let notFound = Problem(.notFound, code: "challenge_not_found", detail: "no such challenge")
-        guard Self.isChallengeId(challengeId), let challenge = try await tenants.store.challenge(challengeId), challenge.tenantId == tenantId,
-            (challenge.purpose == Self.loginPurpose) == login
+        guard OTPRules.isChallengeId(challengeId), let challenge = try await tenants.store.challenge(challengeId), challenge.tenantId == tenantId,
+            (challenge.purpose == OTPRules.loginPurpose) == login
         else { throw notFound }
         switch challenge.state {
         case .verified: throw notFound
@@ -252,7 +241,7 @@ struct OTPController: Sendable {
     /// Spends one attempt (atomically, before the OTP Manager is asked) and checks the code. Returns the
     /// challenge, now verified, or throws 401 / 410 / 429 / 503 / 504.
     func check(tenantId: String, challengeId: String, otp: String, login: Bool, actor: String, context: BrokerRequestContext) async throws -> OTPChallenge {
-        guard Self.isOTP(otp) else {
+        guard OTPRules.isOTP(otp) else {
             throw Problem(
                 .unprocessableContent, code: "validation_failed", detail: "the request breaks 1 rule(s)",
                 errors: [.init(field: "otp", message: "1-32 letters or digits")])
@@ -300,7 +289,7 @@ struct OTPController: Sendable {
 
     /// Ends the Keycloak session of the tokens a dead login challenge held (best effort: the tokens are gone either way).
     func endHeldSession(_ challenge: OTPChallenge) async {
-        guard challenge.purpose == Self.loginPurpose, let sealed = challenge.sealedTokens.flatMap({ Base64URL.decode($0) }),
+        guard challenge.purpose == OTPRules.loginPurpose, let sealed = challenge.sealedTokens.flatMap({ Base64URL.decode($0) }),
             let plain = Crypto.openAESGCM(key: sealingKey, sealed: sealed, aad: Array(challenge.challengeId.utf8)),
             let refresh = (try? JSONParser().parseObject(plain))?["refresh_token"]?.stringValue,
             let stored = try? await tenants.tenant(challenge.tenantId)
@@ -393,54 +382,6 @@ struct OTPController: Sendable {
         }
         return values
     }
-
-    /// 128 random bits, base64url: 22 characters.
-    static func newChallengeId() -> String { Base64URL.encode(Crypto.randomBytes(16)) }
-
-    static func isChallengeId(_ text: String) -> Bool {
-        (16...64).contains(text.utf8.count) && text.utf8.allSatisfy { $0.isBase64URL }
-    }
-
-    static func isOTP(_ text: String) -> Bool {
-        (1...32).contains(text.utf8.count) && text.utf8.allSatisfy { $0.isASCIIAlphanumeric }
-    }
-
-    static func isPurpose(_ text: String) -> Bool {
-        (1...64).contains(text.utf8.count) && text.utf8.allSatisfy { $0.isASCIIAlphanumeric && !(65...90).contains($0) || $0 == 0x2D || $0 == 0x5F }
-    }
-
-    static func isValidRecipient(_ text: String, _ channel: TwoFAConfig.Channel) -> Bool {
-        switch channel {
-        case .sms:
-            var digits = Substring(text)
-            if digits.hasPrefix("+") { digits = digits.dropFirst() }
-            return (6...15).contains(digits.utf8.count) && digits.utf8.allSatisfy { (48...57).contains($0) }
-        case .email:
-            let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-            guard text.utf8.count <= 254, parts.count == 2, (1...64).contains(parts[0].utf8.count), parts[1].contains("."),
-                text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x3C && $0 != 0x3E })
-            else { return false }
-            return BrokerConfiguration.isDomainName(String(parts[1]))
-        }
-    }
-
-    /// `+1555***4567`, `j***@example.com`: enough for a user to recognise, not enough to use.
-    static func mask(_ recipient: String, _ channel: TwoFAConfig.Channel) -> String {
-        switch channel {
-        case .sms:
-            let chars = Array(recipient)
-            guard chars.count >= 9 else { return String(chars.prefix(2)) + "***" + String(chars.suffix(2)) }
-            return String(chars.prefix(5)) + "***" + String(chars.suffix(4))
-        case .email:
-            guard let at = recipient.firstIndex(of: "@") else { return "***" }
-            return String(recipient.prefix(1)) + "***" + String(recipient[at...])
-        }
-    }
-}
-
-extension UInt8 {
-    var isASCIIAlphanumeric: Bool { (48...57).contains(self) || (65...90).contains(self) || (97...122).contains(self) }
-    var isBase64URL: Bool { isASCIIAlphanumeric || self == 0x2D || self == 0x5F }
 }
 
 extension Tenant {

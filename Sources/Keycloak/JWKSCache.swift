@@ -4,6 +4,7 @@ import JOSE
 import Logging
 import NIOCore
 import Synchronization
+import Upstream
 
 /// Signing keys of external issuers (Keycloak realms), fetched from their `jwks_uri` and served from memory.
 ///

@@ -4,6 +4,7 @@ import JOSE
 import Logging
 import NIOCore
 import Synchronization
+import Upstream
 
 /// OpenID provider metadata of the issuers the broker trusts, fetched once from
 /// `{issuer}/.well-known/openid-configuration` and kept; a failed lookup is retried at most every 10 s.

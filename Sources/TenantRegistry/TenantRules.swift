@@ -17,6 +17,16 @@ public enum TenantRules {
         return id.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
     }
 
+    /// A DNS name of LDH labels, any case, one label or more (a base domain, an email address's domain).
+    public static func isDomainName(_ name: String) -> Bool {
+        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard !labels.isEmpty, name.count <= 253 else { return false }
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
+                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+        }
+    }
+
     /// A lowercase DNS name of LDH labels.
     public static func isValidDomain(_ name: String) -> Bool {
         let labels = name.split(separator: ".", omittingEmptySubsequences: false)

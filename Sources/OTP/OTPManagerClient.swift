@@ -1,34 +1,51 @@
 import AsyncHTTPClient
 import Foundation
 import JOSE
-import Keycloak
 import Logging
 import NIOCore
 import Synchronization
+import Upstream
 
 /// How the broker talks to OTP Managers (`spec/otp-manager.md`); every part configurable per deployment.
-struct OTPManagerSettings: Sendable {
-    var generatePath = "otp/generate"
-    var verifyPath = "otp/verify"
+public struct OTPManagerSettings: Sendable {
+    public var generatePath = "otp/generate"
+    public var verifyPath = "otp/verify"
     /// Canonical field name → the name on the wire (`recipient` → `to`, say); unmapped names are kept.
     var fieldNames: [String: String] = [:]
-    var tries = 3
-    var backoffBase = 0.1
-    var backoffCap = 2.0
+    public var tries = 3
+    public var backoffBase = 0.1
+    public var backoffCap = 2.0
     /// Overall deadline of one operation, retries and waits included, seconds.
-    var deadline = 5.0
+    public var deadline = 5.0
     /// Calls in flight to one tenant's OTP Manager; more are refused at once (503), so a dead manager cannot
     /// hold every connection and task of the broker.
-    var perTenantConcurrency = 8
+    public var perTenantConcurrency = 8
     /// Consecutive failed operations that open a tenant's circuit, and how long it stays open (seconds).
-    var breakerThreshold = 5
-    var breakerCooldown = 30.0
+    public var breakerThreshold = 5
+    public var breakerCooldown = 30.0
 
-    func wire(_ name: String) -> String { fieldNames[name] ?? name }
+    public init(
+        generatePath: String = "otp/generate", verifyPath: String = "otp/verify", fieldNames: [String: String] = [:], tries: Int = 3,
+        backoffBase: Double = 0.1, backoffCap: Double = 2.0, deadline: Double = 5.0, perTenantConcurrency: Int = 8,
+        breakerThreshold: Int = 5, breakerCooldown: Double = 30.0
+    ) {
+        self.generatePath = generatePath
+        self.verifyPath = verifyPath
+        self.fieldNames = fieldNames
+        self.tries = tries
+        self.backoffBase = backoffBase
+        self.backoffCap = backoffCap
+        self.deadline = deadline
+        self.perTenantConcurrency = perTenantConcurrency
+        self.breakerThreshold = breakerThreshold
+        self.breakerCooldown = breakerCooldown
+    }
+
+    public func wire(_ name: String) -> String { fieldNames[name] ?? name }
 }
 
 /// Why an OTP Manager operation failed after its retries.
-enum OTPUpstreamFailure: Error, Equatable, Sendable {
+public enum OTPUpstreamFailure: Error, Equatable, Sendable {
     /// Connection errors, 5xx, 429: 503 `otp_unavailable`.
     case unavailable(String)
     /// The tenant's circuit is open or too many of its calls are in flight: nothing was sent; 503 `otp_unavailable`.
@@ -39,7 +56,7 @@ enum OTPUpstreamFailure: Error, Equatable, Sendable {
     case rejected(Int)
 
     /// Whether the operation reached the network (so its duration says something about the OTP Manager).
-    var wasSent: Bool {
+    public var wasSent: Bool {
         if case .notSent = self { return false }
         return true
     }
@@ -48,8 +65,8 @@ enum OTPUpstreamFailure: Error, Equatable, Sendable {
 /// The client for every tenant's OTP Manager: one connection pool per upstream host (AsyncHTTPClient), retries
 /// with exponential backoff and full jitter inside one deadline, `Retry-After` honoured inside it, the same
 /// `Idempotency-Key` on every retry of a send, and per-tenant isolation (a concurrency limit and a breaker).
-final class OTPManagerClient: Sendable {
-    let settings: OTPManagerSettings
+public final class OTPManagerClient: Sendable {
+    public let settings: OTPManagerSettings
     let httpClient: HTTPClient
     let logger: Logger
 
@@ -60,14 +77,14 @@ final class OTPManagerClient: Sendable {
     }
     private let tenants = Mutex<[String: TenantState]>([:])
 
-    init(settings: OTPManagerSettings, httpClient: HTTPClient = UpstreamHTTP.client, logger: Logger) {
+    public init(settings: OTPManagerSettings, httpClient: HTTPClient = UpstreamHTTP.client, logger: Logger) {
         self.settings = settings
         self.httpClient = httpClient
         self.logger = logger
     }
 
     /// Asks the OTP Manager to send a code; returns its `otpId` when it gave one.
-    func generate(
+    public func generate(
         tenantId: String, baseURL: String, fields: [String: JSONValue], idempotencyKey: String, requestId: String
     ) async throws(OTPUpstreamFailure) -> String? {
         let object = try await call(
@@ -77,14 +94,14 @@ final class OTPManagerClient: Sendable {
     }
 
     /// Asks the OTP Manager whether the code is valid. A 400/401/404/422 is a definitive "not valid".
-    func verify(tenantId: String, baseURL: String, fields: [String: JSONValue], requestId: String) async throws(OTPUpstreamFailure) -> Bool {
+    public func verify(tenantId: String, baseURL: String, fields: [String: JSONValue], requestId: String) async throws(OTPUpstreamFailure) -> Bool {
         let object = try await call(
             tenantId: tenantId, url: Self.join(baseURL, settings.verifyPath), fields: fields, idempotencyKey: nil, requestId: requestId, isVerify: true)
         return object?[settings.wire("valid")] == .bool(true)
     }
 
     /// `base` + `path` with exactly one slash between them.
-    static func join(_ base: String, _ path: String) -> String {
+    public static func join(_ base: String, _ path: String) -> String {
         var base = base
         while base.hasSuffix("/") { base.removeLast() }
         var path = Substring(path)
