@@ -36,10 +36,6 @@ private let donors: [[[UInt8]]] = FuzzKeys.all.map { key in
 
 private let donorTokens: [String] = donors.map { String(decoding: Array($0.joined(separator: [UInt8(ascii: ".")])), as: UTF8.self) }
 
-/// Recently signed tokens by (key, claims bytes): an RSA signature costs about a millisecond, and libFuzzer
-/// often changes only the operation bytes. libFuzzer runs one input at a time on one thread.
-nonisolated(unsafe) private var recentlySigned = [[UInt8]: String]()
-
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzInitialize(_ argc: UnsafeMutablePointer<CInt>?, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> CInt {
     writeCorpusIfAsked {
@@ -71,25 +67,17 @@ public func fuzzJWSMutate(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     for _ in 0..<count { operations.append((reader.byte(), reader.uint16(), reader.byte())) }
     let claimsBytes = reader.rest()
 
-    let token: String
-    if let cached = recentlySigned[[UInt8(keyIndex)] + claimsBytes] {
-        token = cached
-    } else {
-        let claims = (try? claimsParser.parseObject(array: claimsBytes))
-            ?? ["sub": .string(String(decoding: claimsBytes, as: UTF8.self)), "exp": .int(1_800_000_300)]
-        guard let fresh = try? JWS.sign(claims: claims, key: key) else {
-            require(false, "signing failed")
-            return 0
-        }
-        guard let verified = try? JWS.verify(fresh, key: FuzzKeys.lookup) else {
-            require(false, "a freshly signed token does not verify: \(fresh)")
-            return 0
-        }
-        require(normalized(.object(verified.claims.dictionary)) == normalized(.object(claims)), "claims changed between signing and verifying")
-        if recentlySigned.count >= 256 { recentlySigned.removeAll(keepingCapacity: true) }
-        recentlySigned[[UInt8(keyIndex)] + claimsBytes] = fresh
-        token = fresh
+    let claims = (try? claimsParser.parseObject(array: claimsBytes))
+        ?? ["sub": .string(String(decoding: claimsBytes, as: UTF8.self)), "exp": .int(1_800_000_300)]
+    guard let token = try? JWS.sign(claims: claims, key: key) else {
+        require(false, "signing failed")
+        return 0
     }
+    guard let verified = try? JWS.verify(token, key: FuzzKeys.lookup) else {
+        require(false, "a freshly signed token does not verify: \(token)")
+        return 0
+    }
+    require(normalized(.object(verified.claims.dictionary)) == normalized(.object(claims)), "claims changed between signing and verifying")
 
     var bytes = Array(token.utf8)
     for operation in operations { mutate(&bytes, operation, keyIndex: keyIndex) }
