@@ -11,7 +11,7 @@ public struct OTPManagerSettings: Sendable {
     public var generatePath = "otp/generate"
     public var verifyPath = "otp/verify"
     /// Canonical field name → the name on the wire (`recipient` → `to`, say); unmapped names are kept.
-    var fieldNames: [String: String] = [:]
+    public var fieldNames: [String: String] = [:]
     public var tries = 3
     public var backoffBase = 0.1
     public var backoffCap = 2.0

@@ -11,7 +11,7 @@ import Testing
 /// schemathesis (from PyPI, installed by scripts/install-test-deps.sh) against the OpenAPI document and the real
 /// binary: every answer to what it generates, valid and invalid, must match the document's status codes, content
 /// types, headers and schemas, and none may be a server error. Bounded by a fixed seed and example count, so a run
-/// is repeatable and takes a few minutes on 2 cores. The upstream-dependent routes (logins, OTP) reach the
+/// is repeatable and takes about a minute on 2 cores. The upstream-dependent routes (logins, OTP) reach the
 /// Keycloak and OTP Manager doubles.
 @Suite("the OpenAPI document against the running broker (schemathesis)", .serialized) struct SchemathesisTests {
     /// What schemathesis checks. Left out: `positive_data_acceptance` and `negative_data_rejection` (they assume
