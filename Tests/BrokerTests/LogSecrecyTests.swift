@@ -32,6 +32,22 @@ extension HTTP {
     }
 }
 
+extension KeycloakDouble {
+    /// A started double with the master realm (client `token-broker`, system admin `ada`) and realm `t1` (client
+    /// `cx-portal`, user `agent` with an email and a phone number): portal login and a tenant login with 2FA.
+    static func portalAndTenant(
+        brokerSecret: String, adminPassword: String, tenantSecret: String, agentPassword: String
+    ) async throws -> KeycloakDouble {
+        let keycloak = try KeycloakDouble(realms: ["master", "t1"])
+        keycloak.addClient("master", "token-broker", .init(secret: brokerSecret))
+        keycloak.addUser("master", "ada", .init(password: adminPassword, email: "ada@example.com", roles: ["admin"]))
+        keycloak.addClient("t1", "cx-portal", .init(secret: tenantSecret))
+        keycloak.addUser("t1", "agent", .init(password: agentPassword, email: "jane@example.com", phone: "+15551234567", roles: ["agent"]))
+        try await keycloak.start()
+        return keycloak
+    }
+}
+
 @Suite("no secret reaches the log at any level", .serialized) struct LogSecrecyTests {
     @Test("text log lines quote what could end a field: a hostile username stays one value on one line")
     func textQuoting() {
@@ -83,12 +99,8 @@ extension HTTP {
         let wrongPassword = "wrong-password-\(UUID().uuidString)"
         let sealingKey = Data(Crypto.randomBytes(32)).base64EncodedString()
         let secretsKey = Data(Crypto.randomBytes(32)).base64EncodedString()
-        let keycloak = try KeycloakDouble(realms: ["master", "t1"])
-        keycloak.addClient("master", "token-broker", .init(secret: brokerSecret))
-        keycloak.addUser("master", "ada", .init(password: adaPassword, email: "ada@example.com", roles: ["admin"]))
-        keycloak.addClient("t1", "cx-portal", .init(secret: tenantSecret))
-        keycloak.addUser("t1", "agent", .init(password: agentPassword, email: "jane@example.com", phone: "+15551234567", roles: ["agent"]))
-        try await keycloak.start()
+        let keycloak = try await KeycloakDouble.portalAndTenant(
+            brokerSecret: brokerSecret, adminPassword: adaPassword, tenantSecret: tenantSecret, agentPassword: agentPassword)
         let otp = OTPManagerDouble()
         try await otp.start()
         defer {

@@ -59,12 +59,8 @@ import Testing
     @Test("schemathesis finds no server error and no status-code, content-type, header or schema violation")
     func conformance() async throws {
         let scratch = ScratchDirectory()
-        let keycloak = try KeycloakDouble(realms: ["master", "t1"])
-        keycloak.addClient("master", "token-broker", .init(secret: "broker-secret"))
-        keycloak.addUser("master", "ada", .init(password: "ada-password", email: "ada@example.com", roles: ["admin"]))
-        keycloak.addClient("t1", "cx-portal", .init(secret: "s3cret-t1"))
-        keycloak.addUser("t1", "agent", .init(password: "agent-password", email: "jane@example.com", phone: "+15551234567", roles: ["agent"]))
-        try await keycloak.start()
+        let keycloak = try await KeycloakDouble.portalAndTenant(
+            brokerSecret: "broker-secret", adminPassword: "ada-password", tenantSecret: "s3cret-t1", agentPassword: "agent-password")
         let otp = OTPManagerDouble()
         try await otp.start()
         defer {
