@@ -18,22 +18,18 @@ public enum TenantRules {
     }
 
     /// A DNS name of LDH labels, any case, one label or more (a base domain, an email address's domain).
-    public static func isDomainName(_ name: String) -> Bool {
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard !labels.isEmpty, name.count <= 253 else { return false }
-        return labels.allSatisfy { label in
-            !label.isEmpty && label.count <= 63 && label.first != "-" && label.last != "-"
-                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-        }
-    }
+    public static func isDomainName(_ name: String) -> Bool { isLDHName(name, minimumLabels: 1, uppercase: true) }
 
-    /// A lowercase DNS name of LDH labels.
-    public static func isValidDomain(_ name: String) -> Bool {
-        let labels = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count >= 2, name.utf8.count <= 253 else { return false }
+    /// A lowercase DNS name of LDH labels, two labels or more (a tenant's domain).
+    public static func isValidDomain(_ name: String) -> Bool { isLDHName(name, minimumLabels: 2, uppercase: false) }
+
+    /// Labels of ASCII letters, digits and `-` (not first or last), 1-63 bytes each, 253 bytes in all.
+    private static func isLDHName(_ name: String, minimumLabels: Int, uppercase: Bool) -> Bool {
+        let labels = name.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard labels.count >= minimumLabels, name.utf8.count <= 253 else { return false }
         return labels.allSatisfy { label in
-            !label.isEmpty && label.utf8.count <= 63 && label.first != "-" && label.last != "-"
-                && label.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
+            !label.isEmpty && label.count <= 63 && label.first != UInt8(ascii: "-") && label.last != UInt8(ascii: "-")
+                && label.allSatisfy { (0x61...0x7A).contains($0) || (uppercase && (0x41...0x5A).contains($0)) || (0x30...0x39).contains($0) || $0 == 0x2D }
         }
     }
 
