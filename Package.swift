@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "Upstream", targets: ["Upstream"]),
         .library(name: "Keycloak", targets: ["Keycloak"]),
         .library(name: "OTP", targets: ["OTP"]),
+        .library(name: "Tokens", targets: ["Tokens"]),
         .library(name: "Broker", targets: ["Broker"]),
     ],
     dependencies: [
@@ -99,6 +100,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "Tokens",
+            dependencies: [
+                "JOSE",
+                "KeyRing",
+                "TenantRegistry",
+                "Keycloak",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "Keycloak",
             dependencies: [
                 "JOSE",
@@ -118,6 +130,7 @@ let package = Package(
                 "Upstream",
                 "Keycloak",
                 "OTP",
+                "Tokens",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -145,6 +158,7 @@ let package = Package(
             name: "token-broker",
             dependencies: [
                 "Broker",
+                "Tokens",
                 "JOSE",
                 "KeyRing",
                 "TenantRegistry",
@@ -207,6 +221,7 @@ let package = Package(
             name: "BrokerTests",
             dependencies: [
                 "Broker",
+                "Tokens",
                 "KeycloakDouble",
                 "OTPManagerDouble",
                 "TenantRegistry",

@@ -5,6 +5,8 @@ import Foundation
 import JOSE
 import KeyRing
 import NIOCore
+import TenantRegistry
+import Tokens
 
 /// `token-broker token ...`: mint and inspect cx-tenant tokens offline.
 struct TokenCommand: AsyncParsableCommand {
@@ -27,7 +29,7 @@ struct TokenCommand: AsyncParsableCommand {
         @Option(help: "Base domain of tenant domains (default expertflow.com).") var baseDomain: String?
 
         func validate() throws {
-            guard CXToken.isValidTenantId(tenant) else {
+            guard TenantRules.isValidTenantId(tenant) else {
                 throw ValidationError("--tenant must be 1-63 lowercase letters, digits or '-', starting with a letter")
             }
             if let ttl, ttl <= 0 { throw ValidationError("--ttl must be positive") }

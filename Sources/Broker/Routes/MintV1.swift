@@ -1,0 +1,71 @@
+import HTTPTypes
+import JOSE
+import TenantRegistry
+import Tokens
+
+/// `POST /v1/tenants/{tenantId}/token` once the caller is known and the body read: validates the body, mints,
+/// counts, and builds the answer. Synchronous and free of I/O, so the router's handler and the event loop's
+/// fast path (`MintFastPath`) share it, and with it every rule and the exact bytes of the answer.
+struct MintV1: Sendable {
+    let issuer: TokenIssuer
+    let metrics: BrokerMetrics
+    /// Which tenants are labelled in metrics (reloadable).
+    let runtime: RuntimeSettings
+
+    /// A minted token's answer (200): the headers the handler sets (the server adds `Content-Length`) and the JSON body.
+    struct Answer {
+        let headers: HTTPFields
+        let body: [UInt8]
+    }
+
+    static let fields: Set<String> = ["audience", "scope", "ttl", "roles"]
+
+    /// The answer for `caller` (already allowed `token:mint` on `tenantId`) and the request's body bytes (empty:
+    /// no body). Throws `APIError` or `ValidationFailure` for a bad body, `TokenIssuer.Refusal` for a tenant that cannot have tokens.
+    func answer(caller: CallerIdentity, tenantId: String, body bytes: [UInt8]) throws -> Answer {
+        let body = bytes.isEmpty ? [:] : try RequestBody.object(bytes: bytes, maxDepth: 8)
+        var errors = FieldError.unknownFields(in: body, allowed: Self.fields)
+        var audience: String?
+        switch body["audience"] {
+        case nil, .null?: break
+        case .string(let value)?: audience = value
+        default: errors.append(FieldError("audience", "must be a string"))
+        }
+        var scope: [String]?
+        switch body["scope"] {
+        case nil, .null?: break
+        case .string(let value)? where value.utf8.count <= 1024: scope = value.split(separator: " ").map(String.init)
+        default: errors.append(FieldError("scope", "must be a space-separated string of at most 1024 characters"))
+        }
+        var ttl: Int?
+        switch body["ttl"] {
+        case nil, .null?: break
+        case .int(let value)?: ttl = Int(clamping: value)
+        default: errors.append(FieldError("ttl", "must be a whole number of seconds"))
+        }
+        var roles: [String]?
+        switch body["roles"] {
+        case nil, .null?: break
+        case .array(let items)? where items.count <= 64:
+            roles = []
+            for (index, item) in items.enumerated() {
+                if case .string(let role) = item, (1...128).contains(role.utf8.count),
+                    role.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || "._:-".utf8.contains($0) })
+                {
+                    roles!.append(role)
+                } else {
+                    errors.append(FieldError("roles[\(index)]", "must be 1-128 letters, digits or . _ : -"))
+                }
+            }
+        default: errors.append(FieldError("roles", "must be an array of at most 64 strings"))
+        }
+        if !errors.isEmpty { throw ValidationFailure(errors) }
+        let minted = try issuer.mint(caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl)
+        metrics.recordMint(endpoint: "v1", tenant: runtime.metricsTenantLabel(minted.tenant.tenantId))
+        let answer = JSONValue.object([
+            "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
+            "tenant_id": .string(minted.tenant.tenantId), "tenant_domain": .string(minted.tenant.domain), "scope": .string(minted.scope),
+        ])
+        return Answer(headers: JSONResponse.fields(JSONResponse.tokenHeaders), body: answer.serialized())
+    }
+}

@@ -1,0 +1,9 @@
+/// Route paths named in more than one place (the router, the middleware, the fast paths, metrics labels).
+enum RoutePaths {
+    /// Forward-auth: the route, and its metrics label.
+    static let verify = "/v1/verify"
+    /// Minting through the REST API, as the router registers it.
+    static let mint = "/v1/tenants/:tenantId/token"
+    /// The same route as the router labels it in metrics (`{tenantId}`).
+    static let mintLabel = "/v1/tenants/{tenantId}/token"
+}

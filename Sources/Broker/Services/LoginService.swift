@@ -1,0 +1,115 @@
+import Foundation
+import Keycloak
+import Logging
+
+/// Password, refresh and logout calls to the identity provider behind the broker's failed-login throttle,
+/// counted and timed; the provider's refusals are thrown as `OIDCFailure` (mapped in `ErrorMapping`) after the
+/// reason is logged. Portal login uses the master realm's client; tenant login passes its realm's.
+struct LoginService: Sendable {
+    let oidc: OIDCClient
+    /// The master realm (portal login).
+    let issuer: String
+    let client: OIDCClientCredentials
+    let scope: String
+    let throttle: LoginThrottle
+    let metrics: BrokerMetrics
+    let clock: @Sendable () -> Date
+
+    /// A username and password as a login body carries them.
+    struct Credentials: Sendable {
+        let username: String
+        let password: String
+    }
+
+    /// A password grant behind the throttle: refused (`LoginRefusal.throttled`) before the provider is asked when
+    /// the username (in `throttleScope`) or the client address has too many recent failures.
+    func passwordGrant(
+        issuer: String, client: OIDCClientCredentials, scope: String?, credentials: Credentials, throttleScope: String, clientAddress: String?,
+        logger: Logger
+    ) async throws -> OIDCTokenResponse {
+        let userKey = LoginThrottle.userKey(throttleScope, credentials.username)
+        if let wait = throttle.retryAfter(user: userKey, address: clientAddress, now: clock().timeIntervalSince1970) {
+            logger.notice("login throttled", metadata: ["username": .string(credentials.username), "retry_after": .stringConvertible(wait)])
+            metrics.recordUpstream("keycloak", operation: "password", outcome: "throttled", duration: nil)
+            throw LoginRefusal.throttled(retryAfter: wait)
+        }
+        let start = ContinuousClock.now
+        do {
+            let tokens = try await oidc.password(
+                issuer: issuer, client: client, username: credentials.username, password: credentials.password, scope: scope)
+            throttle.recordSuccess(user: userKey)
+            metrics.recordUpstream("keycloak", operation: "password", outcome: "success", duration: ContinuousClock.now - start)
+            logger.info("password grant succeeded", metadata: ["username": .string(credentials.username), "issuer": .string(issuer)])
+            return tokens
+        } catch {
+            let duration = ContinuousClock.now - start
+            if case .invalidCredentials = error { throttle.recordFailure(user: userKey, address: clientAddress, now: clock().timeIntervalSince1970) }
+            throw failed(error, operation: "password", duration: duration, logger: logger, username: credentials.username)
+        }
+    }
+
+    /// Portal login: a password grant at the master realm.
+    func login(_ credentials: Credentials, clientAddress: String?, logger: Logger) async throws -> OIDCTokenResponse {
+        try await passwordGrant(
+            issuer: issuer, client: client, scope: scope, credentials: credentials, throttleScope: "master", clientAddress: clientAddress, logger: logger)
+    }
+
+    /// New tokens for a master-realm refresh token.
+    func refresh(_ refreshToken: String, logger: Logger) async throws(OIDCFailure) -> OIDCTokenResponse {
+        let start = ContinuousClock.now
+        do {
+            let tokens = try await oidc.refresh(issuer: issuer, client: client, refreshToken: refreshToken)
+            metrics.recordUpstream("keycloak", operation: "refresh", outcome: "success", duration: ContinuousClock.now - start)
+            return tokens
+        } catch {
+            throw failed(error, operation: "refresh", duration: ContinuousClock.now - start, logger: logger)
+        }
+    }
+
+    /// Ends the master-realm session of a refresh token.
+    func logout(_ refreshToken: String, logger: Logger) async throws(OIDCFailure) {
+        let start = ContinuousClock.now
+        do {
+            try await oidc.logout(issuer: issuer, client: client, refreshToken: refreshToken)
+            metrics.recordUpstream("keycloak", operation: "logout", outcome: "success", duration: ContinuousClock.now - start)
+        } catch {
+            throw failed(error, operation: "logout", duration: ContinuousClock.now - start, logger: logger)
+        }
+    }
+
+    /// Ends a session the broker holds tokens of and will not hand out (a tenant login whose second factor
+    /// cannot or did not happen). Best effort, never an error to the caller; counted and timed like every
+    /// other Keycloak call.
+    func endSession(issuer: String, client: OIDCClientCredentials, refreshToken: String) async {
+        let start = ContinuousClock.now
+        let outcome: String
+        do {
+            try await oidc.logout(issuer: issuer, client: client, refreshToken: refreshToken)
+            outcome = "success"
+        } catch {
+            switch error {
+            case .unavailable, .unsupported: outcome = "error"
+            default: outcome = "refused"
+            }
+        }
+        metrics.recordUpstream("keycloak", operation: "logout", outcome: outcome, duration: ContinuousClock.now - start)
+    }
+
+    /// A provider failure that took `duration`, counted and logged (the reason goes to the log, never to the client).
+    func failed(_ failure: OIDCFailure, operation: String, duration: Duration, logger: Logger, username: String? = nil) -> OIDCFailure {
+        var metadata: Logger.Metadata = ["operation": .string(operation), "reason": .string(failure.logDescription)]
+        if let username { metadata["username"] = .string(username) }
+        let outcome: String
+        switch failure {
+        case .invalidCredentials, .accountDisabled, .accountSetupRequired, .invalidRefreshToken: outcome = "refused"
+        case .unavailable, .unsupported: outcome = "error"
+        }
+        metrics.recordUpstream("keycloak", operation: operation, outcome: outcome, duration: duration)
+        if outcome == "error" {
+            logger.error("identity provider call failed", metadata: metadata)
+        } else {
+            logger.notice("identity provider refused", metadata: metadata)
+        }
+        return failure
+    }
+}

@@ -1,0 +1,95 @@
+import TenantRegistry
+
+/// Every authorisation rule in one place, as pure decisions on a `CallerIdentity`: the `/v1` routes, the
+/// OAuth endpoints and the fast paths all ask here. A tenant the caller may not see is reported as unknown.
+package enum AccessPolicy {
+    /// The scope a caller needs to mint cx-tenant tokens.
+    package static let mintScope = "token:mint"
+    /// The scope a caller needs to introspect (and, for its tenants, revoke) tokens.
+    package static let introspectScope = "token:introspect"
+    /// The scope a caller needs to use the OTP proxy.
+    package static let otpScope = "otp"
+
+    /// The caller, known: 401 without one.
+    package static func authenticated(_ caller: CallerIdentity?) throws(AccessDenial) -> CallerIdentity {
+        guard let caller else { throw .unauthenticated }
+        return caller
+    }
+
+    /// A caller acting on `tenantId` with `scope` (system admins hold every scope).
+    package static func tenantScope(_ caller: CallerIdentity?, tenantId: String, scope: String) throws(AccessDenial) -> CallerIdentity {
+        let caller = try authenticated(caller)
+        guard TenantRules.isValidTenantId(tenantId), caller.canSee(tenantId) else { throw .tenantNotFound }
+        guard has(caller, scope) else { throw .forbidden }
+        return caller
+    }
+
+    /// System administrators only (tenant lifecycle, API keys, dashboard).
+    package static func systemAdmin(_ caller: CallerIdentity?) throws(AccessDenial) -> CallerIdentity {
+        let caller = try authenticated(caller)
+        guard caller.isSystemAdmin else { throw .forbidden }
+        return caller
+    }
+
+    /// Reading one tenant: admins, or callers limited to it with `tenants:read` (or `tenants:write`).
+    package static func tenantRead(_ caller: CallerIdentity?, tenantId: String) throws(AccessDenial) -> CallerIdentity {
+        let caller = try authenticated(caller)
+        guard caller.canSee(tenantId) else { throw .tenantNotFound }
+        guard mayRead(caller) else { throw .forbidden }
+        return caller
+    }
+
+    /// Changing one tenant's updatable fields: admins, or callers limited to it with `tenants:write`.
+    package static func tenantWrite(_ caller: CallerIdentity?, tenantId: String) throws(AccessDenial) -> CallerIdentity {
+        let caller = try authenticated(caller)
+        guard caller.canSee(tenantId) else { throw .tenantNotFound }
+        guard has(caller, "tenants:write") else { throw .forbidden }
+        return caller
+    }
+
+    /// Status changes (suspend, resume, delete): system admins; others that can see the tenant get 403.
+    package static func tenantAdmin(_ caller: CallerIdentity?, tenantId: String) throws(AccessDenial) -> CallerIdentity {
+        let caller = try authenticated(caller)
+        guard caller.canSee(tenantId) else { throw .tenantNotFound }
+        guard caller.isSystemAdmin else { throw .forbidden }
+        return caller
+    }
+
+    /// Listing tenants and reading audit: admins see everything; `tenants:read` callers see their tenants.
+    package static func listing(_ caller: CallerIdentity?) throws(AccessDenial) -> CallerIdentity {
+        let caller = try authenticated(caller)
+        guard mayRead(caller) else { throw .forbidden }
+        return caller
+    }
+
+    /// PATCH of a tenant that is not active: system admins only. A suspended or expired tenant's own admins and
+    /// keys cannot change its settings (its OTP Manager, its 2FA rules) until a system admin resumes it.
+    package static func writable(_ caller: CallerIdentity, status: TenantStatus?) throws(AccessDenial) {
+        if let status, status != .active, !caller.isSystemAdmin { throw .tenantInactive(status) }
+    }
+
+    /// Whether `caller` may mint for `tenantId` (the REST mint and its fast path).
+    package static func mayMint(_ caller: CallerIdentity, tenantId: String) -> Bool {
+        caller.canSee(tenantId) && has(caller, mintScope)
+    }
+
+    /// Whether `caller` may mint at all (client_credentials, master-realm token exchange); the tenant is checked when minting.
+    package static func mayMint(_ caller: CallerIdentity) -> Bool { has(caller, mintScope) }
+
+    /// Whether `caller` may introspect tokens (RFC 7662).
+    package static func mayIntrospect(_ caller: CallerIdentity) -> Bool { has(caller, introspectScope) }
+
+    /// Whether `caller` may revoke a token issued to `clientId` for `tenantId` (RFC 7009): the client it was issued
+    /// to, system admins, and introspecting callers of its tenant.
+    package static func mayRevoke(_ caller: CallerIdentity, tokenTenant tenantId: String?, tokenClient clientId: String?) -> Bool {
+        caller.isSystemAdmin || clientId == caller.clientId || (caller.scopes.contains(introspectScope) && tenantId.map(caller.canSee) == true)
+    }
+
+    private static func has(_ caller: CallerIdentity, _ scope: String) -> Bool {
+        caller.isSystemAdmin || caller.scopes.contains(scope)
+    }
+
+    private static func mayRead(_ caller: CallerIdentity) -> Bool {
+        caller.isSystemAdmin || caller.scopes.contains("tenants:read") || caller.scopes.contains("tenants:write")
+    }
+}
