@@ -6,66 +6,6 @@ import NIOCore
 import NIOHTTP1
 import Upstream
 
-/// A client registered at an OpenID provider: its id and, for confidential clients, its secret.
-public struct OIDCClientCredentials: Sendable {
-    public let clientId: String
-    public let clientSecret: String?
-
-    public init(clientId: String, clientSecret: String?) {
-        self.clientId = clientId
-        self.clientSecret = clientSecret
-    }
-}
-
-/// A successful token response, reduced to the members the broker passes on. Fields the provider left
-/// out stay out.
-public struct OIDCTokenResponse: Sendable {
-    public let accessToken: String
-    public let expiresIn: Int64
-    public let refreshToken: String?
-    public let refreshExpiresIn: Int64?
-    public let idToken: String?
-    public let scope: String?
-
-    /// The response as the broker answers it: `token_type` is always `Bearer`.
-    public var json: JSONValue {
-        var members: [String: JSONValue] = [
-            "access_token": .string(accessToken), "expires_in": .int(expiresIn), "token_type": .string("Bearer"),
-        ]
-        if let refreshToken { members["refresh_token"] = .string(refreshToken) }
-        if let refreshExpiresIn { members["refresh_expires_in"] = .int(refreshExpiresIn) }
-        if let idToken { members["id_token"] = .string(idToken) }
-        if let scope { members["scope"] = .string(scope) }
-        return .object(members)
-    }
-}
-
-/// Why a call to the provider did not give what was asked. The associated text is for the log only:
-/// it never contains the provider's body, a token or a password.
-public enum OIDCFailure: Error, Sendable, Equatable {
-    /// Wrong user or password, a locked user, or any other refusal of the credentials.
-    case invalidCredentials(String)
-    case accountDisabled
-    case accountSetupRequired
-    /// The refresh token is unknown, expired or its session has ended.
-    case invalidRefreshToken(String)
-    /// The provider could not be reached, answered 5xx, garbage, or took too long.
-    case unavailable(String)
-    /// The provider does not offer what the call needs (no token or introspection endpoint).
-    case unsupported(String)
-
-    public var logDescription: String {
-        switch self {
-        case .invalidCredentials(let why): return "credentials refused (\(why))"
-        case .accountDisabled: return "account disabled"
-        case .accountSetupRequired: return "account is not fully set up"
-        case .invalidRefreshToken(let why): return "refresh token refused (\(why))"
-        case .unavailable(let why): return "provider unavailable (\(why))"
-        case .unsupported(let why): return "not supported by the provider (\(why))"
-        }
-    }
-}
-
 /// Password, refresh, logout and introspection calls to any OpenID provider, with every endpoint taken
 /// from discovery. Keycloak's quirks (`keycloak-wire.md`) are handled by keying on the `error` code, never
 /// on the HTTP status of a refusal, and no provider body is ever passed on.

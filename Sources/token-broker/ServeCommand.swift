@@ -102,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
             Self.fail("configuration error: \(error.description)")
         }
         let logLevel = LogLevelControl(configuration.logLevel)
-        Logging.bootstrap(format: configuration.logFormat, level: logLevel)
+        LogBootstrap.bootstrap(format: configuration.logFormat, level: logLevel)
         let logger = Logger(label: "token-broker")
         let keyRing: KeyRing
         do {
@@ -200,20 +200,5 @@ struct ServeCommand: AsyncParsableCommand {
     static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data(("token-broker: " + message + "\n").utf8))
         Foundation.exit(1)
-    }
-}
-
-enum Logging {
-    /// Every logger follows `level`, which a SIGHUP may change.
-    static func bootstrap(format: BrokerConfiguration.LogFormat, level: LogLevelControl) {
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler
-            switch format {
-            case .json: handler = JSONLogHandler(label: label)
-            case .text: handler = TextLogHandler(label: label)
-            }
-            handler.logLevel = .trace
-            return ReloadableLogHandler(handler, control: level)
-        }
     }
 }
