@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import StoreTestSupport
 import Synchronization
 
 #if canImport(Glibc)
@@ -276,13 +277,5 @@ extension RawConnection: @unchecked Sendable {
     func peerClosed() -> Bool {
         var byte: UInt8 = 0
         return recv(fd, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_PEEK)) == 0
-    }
-}
-
-/// Runs blocking socket work on a thread of its own: a blocked receive must not hold one of the few cooperative
-/// threads that the in-process server (and every other test running beside this one) needs to answer.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
     }
 }

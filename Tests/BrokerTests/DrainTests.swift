@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ServiceLifecycle
+import StoreTestSupport
 import Synchronization
 import Testing
 

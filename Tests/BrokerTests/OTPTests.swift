@@ -3,6 +3,7 @@ import HTTPTypes
 import JOSE
 import KeycloakDouble
 import OTPManagerDouble
+import StoreTestSupport
 import Testing
 
 /// A tenant realm at the Keycloak double, an OTP Manager double, and a broker whose tenant `t1` uses both.

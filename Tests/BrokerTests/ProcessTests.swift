@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import JOSE
 import KeyRing
+import StoreTestSupport
 import Synchronization
 import Testing
 

@@ -3,6 +3,7 @@ import Foundation
 import JOSE
 import NIOCore
 import NIOHTTP1
+import StoreTestSupport
 import Synchronization
 import TenantRegistry
 import Testing

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JOSE
+import StoreTestSupport
 import Testing
 
 #if canImport(Glibc)

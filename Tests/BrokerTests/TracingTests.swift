@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import StoreTestSupport
 import Testing
 
 /// The OTLP/HTTP receiver of `Tests/Support/scripts/otlp-sink.py`: every span it decoded, one JSON object each.
