@@ -212,6 +212,22 @@ let package = Package(
             path: "Tests/Support/OTPManagerDouble",
             swiftSettings: strict
         ),
+        .target(
+            name: "StoreTestSupport",
+            path: "Tests/Support/StoreTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "TenantRegistryTests",
+            dependencies: [
+                "TenantRegistry",
+                "JOSE",
+                "StoreTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "KeycloakTests",
             dependencies: ["Keycloak", "JOSE", "KeycloakDouble", .product(name: "AsyncHTTPClient", package: "async-http-client")],
@@ -224,6 +240,7 @@ let package = Package(
                 "Tokens",
                 "KeycloakDouble",
                 "OTPManagerDouble",
+                "StoreTestSupport",
                 "TenantRegistry",
                 "JOSE",
                 "KeyRing",

@@ -1,6 +1,7 @@
 import Foundation
 import JOSE
 import KeyRing
+import StoreTestSupport
 import Testing
 
 @Suite("command line", .serialized) struct CLITests {

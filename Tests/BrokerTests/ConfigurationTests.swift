@@ -1,5 +1,6 @@
 import Broker
 import Foundation
+import StoreTestSupport
 import Testing
 
 @Suite("configuration") struct ConfigurationTests {

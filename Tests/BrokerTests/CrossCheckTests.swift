@@ -2,6 +2,7 @@ import Broker
 import Foundation
 import JOSE
 import KeyRing
+import StoreTestSupport
 import Tokens
 import Testing
 

@@ -1,5 +1,6 @@
 import Broker
 import Foundation
+import StoreTestSupport
 import Testing
 
 /// The documents operators read must name every setting the code understands, and the example must load.

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import ServiceLifecycle
+import StoreTestSupport
 import Synchronization
 import Testing
 
@@ -46,7 +47,8 @@ func drainUntilRefused(_ group: ServiceGroup, port: Int) async throws -> Bool {
 
         let connection = try RawConnection(port: bound)
         connection.send("POST /test/echo HTTP/1.1\r\nHost: test\r\nContent-Length: 10\r\n\r\n12345")
-        try await Task.sleep(for: .milliseconds(300))
+        // In flight means read by the server (its head parsed), not waiting in a socket buffer.
+        #expect(try await eventually { connection.serverHasReadEverything(port: bound) }, "the server never read the request's head")
         #expect(try await drainUntilRefused(group, port: bound), "listener still open during drain")
         #expect(harness.broker.shutdown.isDraining)
         connection.send("67890")
@@ -100,7 +102,8 @@ func drainUntilRefused(_ group: ServiceGroup, port: Int) async throws -> Bool {
         let before = results.count
         let failedBefore = results.items.filter { $0.hasPrefix("failed") }.count
         broker.signal(SIGTERM)
-        while finished.load(ordering: .relaxed) < 6 { try await Task.sleep(for: .milliseconds(20)) }
+        // Each client stops at its first refused connection, or after 20 s (and a last read of up to 10 s).
+        #expect(try await eventually(within: .seconds(40)) { finished.load(ordering: .relaxed) == 6 }, "the clients did not stop")
         let outcomes = results.items
         let failures = outcomes.filter { $0.hasPrefix("failed") }
         #expect(before >= 30, "the load ran (\(before) requests before SIGTERM)")

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import JOSE
+import StoreTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -190,7 +191,8 @@ struct ForwardAuthFastPathTests {
             let connection = try RawConnection(port: bound)
             // The head is enough for the fast path's answer; it is written when the body's end arrives.
             connection.send("GET /v1/verify HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(cached)\r\nContent-Length: 5\r\n\r\n12")
-            try await Task.sleep(for: .milliseconds(300))
+            // In flight means read by the server (its head parsed), not waiting in a socket buffer.
+            #expect(try await eventually { connection.serverHasReadEverything(port: bound) }, "the server never read the request's head")
             #expect(try await drainUntilRefused(group, port: bound), "listener still open during drain")
             connection.send("345")
             let (response, closed) = try await offPool { connection.readUntilClosed() }

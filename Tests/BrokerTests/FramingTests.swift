@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JOSE
+import StoreTestSupport
 import Testing
 
 @Suite("malformed HTTP framing is a 400 in the route's error shape, never a 500 or a 413")

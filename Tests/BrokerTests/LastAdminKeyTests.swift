@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import JOSE
+import StoreTestSupport
 import TenantRegistry
 import Testing
 

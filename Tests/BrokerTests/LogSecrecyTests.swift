@@ -7,6 +7,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import OTPManagerDouble
+import StoreTestSupport
 import TenantRegistry
 import Testing
 

@@ -18,7 +18,8 @@ private func exchange(port: Int, _ requests: [String], pause: (after: Int, secon
             do {
                 let connection = try RawConnection(port: port)
                 if let pause {
-                    // The first `after` bytes, then the rest: a body that arrives in two reads.
+                    // The first `after` bytes, then the rest: a body that arrives in two reads (the pause is the
+                    // behaviour under test, not a wait for something).
                     let text = requests.joined()
                     connection.send(String(text.utf8.prefix(pause.after))!)
                     Thread.sleep(forTimeInterval: pause.seconds)

@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import StoreTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -114,6 +115,7 @@ func rawRequest(port: Int, host: String, path: String = "/", authorization: Stri
             try #require(process.isRunning, "nginx exited: \((try? String(contentsOfFile: scratch.path + "/logs/error.log", encoding: .utf8)) ?? "")")
             try await Task.sleep(for: .milliseconds(20))
         }
+        try #require(RawConnection.accepts(port: gatewayPort), "nginx did not listen within 15 s")
 
         let passed = try await rawRequest(port: gatewayPort, host: "tenant1.expertflow.com", authorization: "Bearer \(token)")
         #expect(passed.status == 200, "\(passed.text.prefix(300))")

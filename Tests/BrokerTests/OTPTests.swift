@@ -3,6 +3,7 @@ import HTTPTypes
 import JOSE
 import KeycloakDouble
 import OTPManagerDouble
+import StoreTestSupport
 import Testing
 
 /// A tenant realm at the Keycloak double, an OTP Manager double, and a broker whose tenant `t1` uses both.
@@ -328,7 +329,8 @@ extension RegistryHarness.Client {
                 }
                 return try await group.reduce(into: [Int]()) { $0.append($1) }
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Until t1's three calls hang at its manager (the other two are refused at once).
+            #expect(try await eventually { slow.calls("generate") >= 3 }, "t1's calls never reached its OTP Manager: \(slow.calls("generate"))")
             let started = ContinuousClock.now
             for _ in 0..<5 {
                 #expect(try await client.post("/v1/tenants/t2/otp", ["recipient": .string("+15550002222")], key: key).status == .accepted)

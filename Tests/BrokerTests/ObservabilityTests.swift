@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import StoreTestSupport
 import Testing
 
 #if canImport(Glibc)

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Foundation
 import JOSE
 import KeyRing
+import StoreTestSupport
 import Synchronization
 import Testing
 
@@ -52,11 +53,13 @@ import Testing
         // A login whose body never finishes keeps the drain waiting.
         let slow = try RawConnection(port: broker.port)
         slow.send("POST /v1/login HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{\"user")
-        try await Task.sleep(for: .milliseconds(300))
+        // The request must be in the broker's hands (accepted and read), not in a socket buffer, when SIGTERM comes.
+        #expect(try await eventually { slow.serverHasReadEverything(port: broker.port) }, "the broker never read the request's head")
         broker.signal(SIGTERM)
         let deadline = ContinuousClock.now + .seconds(10)
         while RawConnection.accepts(port: broker.port), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!RawConnection.accepts(port: broker.port), "the listener closes on the first SIGTERM")
+        // Not a wait for something to happen: the broker must NOT exit in this time (the drain holds for the request).
         try await Task.sleep(for: .milliseconds(500))
         #expect(broker.process.isRunning, "the first SIGTERM waits for the in-flight request")
         let second = ContinuousClock.now

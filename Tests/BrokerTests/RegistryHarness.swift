@@ -6,68 +6,10 @@ import HummingbirdTesting
 import JOSE
 import KeyRing
 import Logging
+import StoreTestSupport
 import Synchronization
 import TenantRegistry
 import Testing
-
-/// Lets at most `limit` callers in at once; the rest wait their turn, first come first served.
-actor SetupGate {
-    static let postgres = SetupGate(limit: 2)
-    private let limit: Int
-    private var inside = 0
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    init(limit: Int) { self.limit = limit }
-
-    func enter() async {
-        if inside < limit {
-            inside += 1
-            return
-        }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    func leave() {
-        if waiting.isEmpty { inside -= 1 } else { waiting.removeFirst().resume() }
-    }
-}
-
-/// The two stores every registry test runs against.
-enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-    var testDescription: String { rawValue }
-
-    /// The PostgreSQL server started by scripts/test (scripts/pg-test-server.sh).
-    static var postgresURL: String {
-        get throws {
-            guard let url = ProcessInfo.processInfo.environment["TOKEN_BROKER_TEST_POSTGRES_URL"] else {
-                throw TestFailure("TOKEN_BROKER_TEST_POSTGRES_URL is not set: run the suite with scripts/test, which starts PostgreSQL")
-            }
-            return url
-        }
-    }
-
-    /// A fresh, empty database URL for one test.
-    func freshDatabase(in scratch: ScratchDirectory) throws -> String {
-        switch self {
-        case .sqlite:
-            return "sqlite:\(scratch.path)/registry.sqlite"
-        case .postgres:
-            let base = try Self.postgresURL
-            let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            try Self.psql(base, "CREATE DATABASE \(name)")
-            var components = URLComponents(string: base)!
-            components.path = "/" + name
-            return components.string!
-        }
-    }
-
-    /// Runs one SQL statement with psql against `url`.
-    static func psql(_ url: String, _ sql: String) throws {
-        try runTool("/usr/bin/env", ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-    }
-}
-
 
 /// A settable clock, so lifecycle and dashboard tests control "now".
 final class TestClock: Sendable {

@@ -3,6 +3,7 @@ import Foundation
 import JOSE
 import NIOCore
 import NIOHTTP1
+import StoreTestSupport
 import Synchronization
 import TenantRegistry
 import Testing
@@ -366,7 +367,8 @@ final class PausableProxy: Sendable {
         #expect(try await mintAndVerify() == (200, 200))
 
         proxy.cut()
-        try await Task.sleep(for: .milliseconds(200))
+        // The proxy closes its listener, then every open connection, when it handles the signal.
+        #expect(try await eventually { !TCPTable().isListening(port: proxy.port) }, "the proxy never cut the database off")
         #expect(try await mintAndVerify() == (200, 200), "the hot path needs no database")
         let write = try await HTTP.send(.POST, broker.baseURL + "/v1/tenants", key: key, json: tenantBody("t2"))
         #expect(write.status == 503, "\(write.text)")

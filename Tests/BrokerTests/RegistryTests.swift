@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import JOSE
 import Logging
+import StoreTestSupport
 import TenantRegistry
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import JOSE
 import KeycloakDouble
 import OTPManagerDouble
+import StoreTestSupport
 import Testing
 
 #if canImport(Glibc)

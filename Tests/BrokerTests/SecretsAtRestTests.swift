@@ -4,6 +4,7 @@ import HTTPTypes
 import JOSE
 import KeyRing
 import Logging
+import StoreTestSupport
 @testable import TenantRegistry
 import Testing
 

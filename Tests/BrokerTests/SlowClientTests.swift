@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JOSE
+import StoreTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -97,6 +98,7 @@ func healthzStatus(port: Int) -> String {
                     for _ in 0..<3 {
                         keepAlive.send("GET /healthz HTTP/1.1\r\nHost: broker.test\r\n\r\n")
                         replies.append(keepAlive.readResponse())
+                        // The behaviour under test: an idle pause shorter than the 2 s idle timeout keeps the connection.
                         usleep(500_000)
                     }
                     // Bytes of a next head after the pause, then nothing: the head's deadline applies, not only the idle one.

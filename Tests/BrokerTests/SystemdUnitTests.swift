@@ -1,4 +1,5 @@
 import Foundation
+import StoreTestSupport
 import Testing
 
 /// The shipped unit file, checked by systemd's own tools where they exist.

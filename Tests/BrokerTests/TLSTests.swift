@@ -3,6 +3,7 @@ import Foundation
 import JOSE
 import NIOCore
 import NIOSSL
+import StoreTestSupport
 import Testing
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl command line, key mode 0600.

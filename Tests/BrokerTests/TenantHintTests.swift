@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import JOSE
+import StoreTestSupport
 import Testing
 
 @Suite("--require-tenant-hint: forward-auth refuses requests that name no tenant") struct TenantHintTests {

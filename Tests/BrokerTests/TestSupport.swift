@@ -2,19 +2,8 @@ import Broker
 import Foundation
 import KeyRing
 import Logging
+import StoreTestSupport
 import TenantRegistry
-
-/// A temporary directory removed when the value goes away.
-final class ScratchDirectory: Sendable {
-    let path: String
-
-    init(_ prefix: String = "broker-test") {
-        path = NSTemporaryDirectory() + prefix + "-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// A broker assembled in-process around a fresh key ring and a fresh SQLite store, for router-level tests.
 struct InProcessBroker {
@@ -51,11 +40,6 @@ enum BuiltBinary {
             throw TestFailure("token-broker binary not found next to \(CommandLine.arguments[0]); run `swift build` first")
         }
     }
-}
-
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }
 
 /// A Python helper from `Tests/Support/scripts` that listens on loopback and prints "listening <port> <pid>" as
@@ -95,40 +79,4 @@ final class LoopbackScript: Sendable {
     }
 
     deinit { kill(pid, SIGKILL) }
-}
-
-/// Runs a command to completion and returns its standard output; throws with `hint` and its standard error when
-/// it fails.
-/// Standard error goes to a file, so a child that writes a lot there cannot block on a full pipe while this
-/// reads standard output.
-@discardableResult
-@available(*, noasync, message: "blocks until the tool exits: the async overload runs it off the cooperative pool")
-func runTool(_ path: String, _ arguments: [String], hint: String = "") throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe()
-    let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("runTool-\(UUID().uuidString).err")
-    _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
-    defer { try? FileManager.default.removeItem(at: errorFile) }
-    let errorHandle = try FileHandle(forWritingTo: errorFile)
-    defer { try? errorHandle.close() }
-    process.standardOutput = out
-    process.standardError = errorHandle
-    process.standardInput = FileHandle.nullDevice
-    try process.run()
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        let errors = (try? String(contentsOf: errorFile, encoding: .utf8)) ?? ""
-        throw TestFailure("\(([path] + arguments).joined(separator: " ")) failed (\(process.terminationStatus))\(hint.isEmpty ? "" : "; " + hint):\n\(errors)")
-    }
-    return String(decoding: output, as: UTF8.self)
-}
-
-/// `runTool` from an async context: the child is waited for on a thread of its own, not on one of the
-/// cooperative threads the in-process servers of other tests need.
-@discardableResult
-func runTool(_ path: String, _ arguments: [String], hint: String = "") async throws -> String {
-    try await offPool { try runTool(path, arguments, hint: hint) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import JOSE
+import StoreTestSupport
 import Testing
 
 /// The OTLP/HTTP receiver of `Tests/Support/scripts/otlp-sink.py`: every span it decoded, one JSON object each.
@@ -137,6 +138,7 @@ extension [String: JSONValue] {
             keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", "sqlite:\(scratch.path)/db.sqlite"],
             environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(sink.script.port)", "OTEL_BSP_SCHEDULE_DELAY": "100"])
         for _ in 0..<3 { #expect(try await HTTP.get(broker.baseURL + "/healthz").status == 200) }
+        // Not a wait for something to happen: five export intervals (100 ms) in which nothing may reach the sink.
         try await Task.sleep(for: .milliseconds(500))
         broker.signal(SIGTERM)
         #expect(try await broker.waitForExit() == 0)

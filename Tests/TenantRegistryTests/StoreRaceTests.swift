@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SQLKit
+import StoreTestSupport
 @testable import TenantRegistry
 import Testing
 
@@ -11,7 +12,7 @@ import Testing
         let location = try DatabaseLocation.parse(try backend.freshDatabase(in: scratch))
         let store = try await SQLTenantStore.open(location, sealer: .ephemeral(), logger: Logger(label: "test"))
         defer { Task { await store.close() } }
-        // Set-up takes turns with the other PostgreSQL set-ups (see RegistryHarness.make).
+        // Set-up takes turns with the other PostgreSQL set-ups (see SetupGate.postgres).
         await SetupGate.postgres.enter()
         do {
             try await store.migrate()

@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import StoreTestSupport
 import Testing
 
 @testable import TenantRegistry
@@ -227,7 +227,7 @@ import Testing
     }
 
     @Test("a thread sees a merge at once, and each directory answers with its own tenants")
-    func refreshAndIsolation() async {
+    func refreshAndIsolation() async throws {
         let first = TenantDirectory()
         let second = TenantDirectory()
         first.merge([Self.tenant("shared", domain: "first.example.com")])
@@ -256,11 +256,9 @@ import Testing
                 return await group.reduce(into: [Int?]()) { $0.append($1) }
             }
             #expect(seen == Array(repeating: version, count: 8))
-            let seenByThread = Mutex<Int?>(nil)
-            let thread = Thread { seenByThread.withLock { $0 = first.tenant(id: "shared")?.version } }
-            thread.start()
-            while !thread.isFinished { usleep(1_000) }
-            #expect(seenByThread.withLock { $0 } == version)
+            // A new thread of its own (offPool starts one), resumed from there when its lookup is done.
+            let seenByThread = try await offPool { first.tenant(id: "shared")?.version }
+            #expect(seenByThread == version)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import StoreTestSupport
 import TenantRegistry
 import Testing
 
@@ -33,7 +34,7 @@ import Testing
             throw TestFailure("TOKEN_BROKER_TEST_POSTGRES_CA is not set: run the suite with scripts/test")
         }
         let localhost = base.replacingOccurrences(of: "@127.0.0.1:", with: "@localhost:")
-        // Each try opens a pool and migrates: take turns with the other PostgreSQL set-ups (RegistryHarness), so a
+        // Each try opens a pool and migrates: take turns with the other PostgreSQL set-ups (SetupGate.postgres), so a
         // loaded CI machine does not push a connection that should work past the store's deadline.
         func works(_ url: String) async -> Bool {
             await SetupGate.postgres.enter()

@@ -1,0 +1,16 @@
+/// Status as stored: the operator's decision.
+public enum StoredStatus: String, Sendable, Codable {
+    case active, suspended, deleted
+
+    /// The status of a tenant stored as `self` whose subscription has (`ended`) or has not ended: the one rule
+    /// behind `Tenant.status(at:)`, `TenantView.status(at:)` and `TenantEntry.status(at:)`. A suspension or a
+    /// deletion outranks an ended subscription.
+    @inline(__always)
+    public func status(subscriptionEnded ended: Bool) -> TenantStatus {
+        switch self {
+        case .deleted: .deleted
+        case .suspended: .suspended
+        case .active: ended ? .expired : .active
+        }
+    }
+}
