@@ -91,7 +91,7 @@ public enum TenantRules {
                 notUpdatable.append(FieldError("keycloak.\(key)", "cannot be changed"))
             }
         }
-        if !notUpdatable.isEmpty { throw ValidationFailure(notUpdatable, code: "field_not_updatable") }
+        if !notUpdatable.isEmpty { throw ValidationFailure(notUpdatable, kind: .notUpdatable) }
 
         if let value = body["keycloak"] {
             switch value {

@@ -1,11 +1,18 @@
 /// Every rule a request broke, reported together.
 public struct ValidationFailure: Error, Sendable, Equatable {
-    public var errors: [FieldError]
-    /// The problem code: `validation_failed`, or `field_not_updatable` when a PATCH touched a fixed field.
-    public var code: String
+    /// What kind of rule was broken; the HTTP layer maps each to its problem code.
+    public enum Kind: Sendable, Equatable {
+        /// A value is missing, malformed or out of range (`validation_failed`).
+        case invalid
+        /// A PATCH touched a field that cannot be changed (`field_not_updatable`).
+        case notUpdatable
+    }
 
-    public init(_ errors: [FieldError], code: String = "validation_failed") {
+    public var errors: [FieldError]
+    public var kind: Kind
+
+    public init(_ errors: [FieldError], kind: Kind = .invalid) {
         self.errors = errors
-        self.code = code
+        self.kind = kind
     }
 }

@@ -111,9 +111,10 @@ extension TokenIssuer.Refusal {
 
 extension ValidationFailure {
     var problem: Problem {
-        Problem(
-            .unprocessableContent, code: code,
-            detail: code == "field_not_updatable" ? "these fields cannot be changed" : "the request breaks \(errors.count) rule(s)", errors: errors)
+        switch kind {
+        case .invalid: APIError.invalid(errors).problem
+        case .notUpdatable: Problem(.unprocessableContent, code: "field_not_updatable", detail: "these fields cannot be changed", errors: errors)
+        }
     }
 }
 
