@@ -76,6 +76,17 @@ extension SQLTenantStore {
                     "CREATE TABLE broker_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
                 ]
             ),
+            (
+                5,
+                [
+                    // Subtenants: one level under a tenant; `features` is a JSON object of names to booleans.
+                    """
+                    CREATE TABLE subtenants (tenant_id TEXT NOT NULL, subtenant_id TEXT NOT NULL, display_name TEXT, features TEXT NOT NULL,
+                    status TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, deleted_at BIGINT, version BIGINT NOT NULL,
+                    PRIMARY KEY (tenant_id, subtenant_id))
+                    """
+                ]
+            ),
         ]
     }
 }

@@ -120,7 +120,10 @@ extension SQLTenantStore {
                 if updated.storedStatus == .deleted, current.storedStatus != .deleted {
                     // Keys limited to this tenant alone die with it.
                     try await db.raw(
-                        "UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE tenants = \(bind: tenantId) AND revoked_at IS NULL"
+                        """
+                        UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE revoked_at IS NULL
+                        AND (tenants = \(bind: tenantId) OR (tenants LIKE \(bind: tenantId + "/%") AND tenants NOT LIKE '% %'))
+                        """
                     ).run()
                     if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), 'key:*')").run() }
                 }

@@ -3,6 +3,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A tenant with this id (or domain) exists already.
     case conflict(String)
     case notFound
+    /// No such subtenant of an existing tenant.
+    case subtenantNotFound
     /// The `If-Match` version is not the current one.
     case versionMismatch
     /// The database cannot be reached or failed; nothing was written.
@@ -16,6 +18,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .conflict(let what): return "conflict: \(what)"
         case .notFound: return "not found"
+        case .subtenantNotFound: return "subtenant not found"
         case .versionMismatch: return "version mismatch"
         case .unavailable(let why): return "store unavailable: \(why)"
         case .corrupt(let why): return "corrupt row: \(why)"

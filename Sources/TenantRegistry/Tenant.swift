@@ -20,6 +20,8 @@ public struct Tenant: Sendable, Equatable {
     public var deletedAt: Date?
     /// Incremented on every write; the ETag.
     public var version: Int
+    /// Feature switches (`SubtenantRules.parseFeatures`); each subtenant may override them.
+    public var features: [String: Bool] = [:]
 
     /// The tenant's status at `now`: deleted and suspended win; an active tenant past its subscription is expired.
     public func status(at now: Date) -> TenantStatus {

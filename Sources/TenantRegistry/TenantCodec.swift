@@ -34,6 +34,7 @@ public enum TenantCodec {
             "subscription": .object(["expiresAt": tenant.subscriptionExpiresAt.map { .string(RFC3339.format($0)) } ?? .null]),
         ]
         if let media = tenant.mediaServer { members["mediaServer"] = .object(media) }
+        members["features"] = .object(tenant.features.mapValues(JSONValue.bool))
         return members
     }
 
@@ -51,7 +52,9 @@ public enum TenantCodec {
         if let type = row.logoType, let data = row.logoData, let bytes = Data(base64Encoded: data) {
             logo = Logo(contentType: type, data: Array(bytes))
         }
-        return Tenant(
+        var features = [String: Bool]()
+        for (name, value) in document["features"]?.objectValue ?? [:] { if case .bool(let on) = value { features[name] = on } }
+        var tenant = Tenant(
             tenantId: row.tenantId, domain: row.domain,
             keycloak: KeycloakSettings(
                 realm: realm, clientId: clientId, clientSecret: row.clientSecret, issuer: keycloak["issuer"]?.stringValue,
@@ -69,5 +72,7 @@ public enum TenantCodec {
             createdAt: Date(timeIntervalSince1970: Double(row.createdAt) / 1000),
             updatedAt: Date(timeIntervalSince1970: Double(row.updatedAt) / 1000),
             deletedAt: row.deletedAt.map { Date(timeIntervalSince1970: Double($0) / 1000) }, version: Int(row.version))
+        tenant.features = features
+        return tenant
     }
 }

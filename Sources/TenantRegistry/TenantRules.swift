@@ -6,7 +6,7 @@ public enum TenantRules {
     public static let maxLogoBytes = 512 * 1024
     public static let logoTypes = ["image/png", "image/jpeg", "image/svg+xml", "image/webp"]
     static let createFields: Set<String> = [
-        "tenantId", "domain", "keycloak", "campaigns", "dialer", "mediaServer", "twoFAConfig", "logo", "subscription",
+        "tenantId", "domain", "keycloak", "campaigns", "dialer", "mediaServer", "twoFAConfig", "logo", "subscription", "features",
     ]
     static let keycloakFields: Set<String> = ["realm", "clientId", "clientSecret", "issuer", "Otp_Manager_Url"]
     static let twoFAFields: Set<String> = ["isEnabled", "channelType", "serviceIdentifier", "otpExpiry", "retryLimit"]
@@ -64,11 +64,14 @@ public enum TenantRules {
         }
         let logo = parseLogo(body["logo"], errors: &errors)
         let expiresAt = parseSubscription(body["subscription"], errors: &errors)
+        let features = SubtenantRules.parseFeatures(body["features"], errors: &errors)
         if !errors.isEmpty { throw ValidationFailure(errors) }
-        return Tenant(
+        var tenant = Tenant(
             tenantId: tenantId, domain: domain, keycloak: keycloak!, campaigns: campaigns, dialer: dialer, mediaServer: mediaServer,
             twoFA: twoFA, logo: logo, subscriptionExpiresAt: expiresAt, storedStatus: .active, createdAt: now, updatedAt: now,
             deletedAt: nil, version: 1)
+        tenant.features = features
+        return tenant
     }
 
     /// Applies a PATCH body to `tenant`. Only `mediaServer`, `twoFAConfig`, `keycloak.Otp_Manager_Url`, `logo`
@@ -81,7 +84,7 @@ public enum TenantRules {
         var updated = tenant
         for key in body.keys.sorted() {
             switch key {
-            case "mediaServer", "twoFAConfig", "logo", "keycloak": continue
+            case "mediaServer", "twoFAConfig", "logo", "keycloak", "features": continue
             case "subscription" where allowSubscription: continue
             default: notUpdatable.append(FieldError(key, "cannot be changed"))
             }
@@ -113,6 +116,7 @@ public enum TenantRules {
         } else if updated.twoFA.isEnabled, updated.keycloak.otpManagerURL == nil {
             errors.append(FieldError("keycloak.Otp_Manager_Url", "is required while twoFAConfig.isEnabled is true"))
         }
+        if body.keys.contains("features") { updated.features = SubtenantRules.parseFeatures(body["features"], errors: &errors) }
         if let value = body["logo"] {
             updated.logo = value == .null ? nil : parseLogo(value, errors: &errors)
         }

@@ -10,6 +10,8 @@ public final class TenantService: Sendable {
     public let apiKeys = APIKeyDirectory()
     /// Revoked token ids, checked by verification without a database round trip.
     public let revocations = RevocationList()
+    /// Every tenant's subtenants, for minting and verification without a database round trip.
+    public let subtenants = SubtenantDirectory()
     public let baseDomain: String
     public let clock: @Sendable () -> Date
     let logger: Logger
@@ -36,6 +38,7 @@ public final class TenantService: Sendable {
     /// Loads every tenant and API key into memory (start-up and periodic safety net).
     public func reloadAll() async throws(StoreError) {
         directory.merge(try await store.allForView())
+        subtenants.merge(try await store.allSubtenants())
         try await reloadAPIKeys()
         try await reloadRevocations()
     }
@@ -63,6 +66,10 @@ public final class TenantService: Sendable {
     public func refresh(_ tenantId: String) async {
         if tenantId.hasPrefix("jti:") {
             do { try await reloadRevocations() } catch { logger.warning("revocation reload failed", metadata: ["error": "\(error)"]) }
+            return
+        }
+        if tenantId.hasPrefix("sub:") {
+            await reloadSubtenants(of: String(tenantId.dropFirst(4)))
             return
         }
         if tenantId.hasPrefix("key:") {

@@ -14,6 +14,8 @@ public final class TenantView: Sendable {
     public let twoFA: TwoFAConfig
     public let otpManagerURL: String?
     public let version: Int
+    /// The tenant's feature switches (subtenants' overrides live in `SubtenantDirectory`).
+    public let features: [String: Bool]
 
     public init(_ tenant: Tenant) {
         tenantId = tenant.tenantId
@@ -26,6 +28,7 @@ public final class TenantView: Sendable {
         twoFA = tenant.twoFA
         otpManagerURL = tenant.keycloak.otpManagerURL
         version = tenant.version
+        features = tenant.features
     }
 
     /// Status at `now`, as `Tenant.status(at:)`.

@@ -16,10 +16,25 @@ package enum AccessPolicy {
         return caller
     }
 
-    /// A caller acting on `tenantId` with `scope` (system admins hold every scope).
-    package static func tenantScope(_ caller: CallerIdentity?, tenantId: String, scope: String) throws(AccessDenial) -> CallerIdentity {
+    /// A caller acting on `tenantId` with `scope` (system admins hold every scope). `subtenantLevel`: the action may
+    /// name a subtenant (minting), so a caller limited to some subtenants passes here and is checked when it names
+    /// one; otherwise such a caller is refused (403: it may see the tenant, not act for all of it).
+    package static func tenantScope(_ caller: CallerIdentity?, tenantId: String, scope: String, subtenantLevel: Bool = false) throws(AccessDenial)
+        -> CallerIdentity
+    {
         let caller = try authenticated(caller)
         guard TenantRules.isValidTenantId(tenantId), caller.canSee(tenantId) else { throw .tenantNotFound }
+        guard has(caller, scope), subtenantLevel || caller.mayActFor(tenantId, subtenant: nil) else { throw .forbidden }
+        return caller
+    }
+
+    /// A caller acting on subtenant `subtenantId` of `tenantId` with `scope`: 404 for a subtenant it may not see.
+    package static func subtenantScope(_ caller: CallerIdentity?, tenantId: String, subtenantId: String, scope: String) throws(AccessDenial)
+        -> CallerIdentity
+    {
+        let caller = try authenticated(caller)
+        guard TenantRules.isValidTenantId(tenantId), caller.canSee(tenantId) else { throw .tenantNotFound }
+        guard caller.mayActFor(tenantId, subtenant: subtenantId) else { throw .subtenantNotFound }
         guard has(caller, scope) else { throw .forbidden }
         return caller
     }
@@ -35,7 +50,7 @@ package enum AccessPolicy {
     package static func tenantRead(_ caller: CallerIdentity?, tenantId: String) throws(AccessDenial) -> CallerIdentity {
         let caller = try authenticated(caller)
         guard caller.canSee(tenantId) else { throw .tenantNotFound }
-        guard mayRead(caller) else { throw .forbidden }
+        guard mayRead(caller), caller.mayActFor(tenantId, subtenant: nil) else { throw .forbidden }
         return caller
     }
 
@@ -43,7 +58,27 @@ package enum AccessPolicy {
     package static func tenantWrite(_ caller: CallerIdentity?, tenantId: String) throws(AccessDenial) -> CallerIdentity {
         let caller = try authenticated(caller)
         guard caller.canSee(tenantId) else { throw .tenantNotFound }
-        guard has(caller, "tenants:write") else { throw .forbidden }
+        guard has(caller, "tenants:write"), caller.mayActFor(tenantId, subtenant: nil) else { throw .forbidden }
+        return caller
+    }
+
+    /// Reading one subtenant: readers of the whole tenant, or callers limited to that subtenant, with `tenants:read`
+    /// (or `tenants:write`); 404 for a subtenant the caller may not see.
+    package static func subtenantRead(_ caller: CallerIdentity?, tenantId: String, subtenantId: String) throws(AccessDenial) -> CallerIdentity {
+        let caller = try authenticated(caller)
+        guard caller.canSee(tenantId) else { throw .tenantNotFound }
+        guard caller.mayActFor(tenantId, subtenant: subtenantId) else { throw .subtenantNotFound }
+        guard mayRead(caller) else { throw .forbidden }
+        return caller
+    }
+
+    /// Reading a tenant's effective features (of the tenant, or of `subtenantId`): its readers, and any token of
+    /// that tenant (its services ask what is switched on).
+    package static func featuresRead(_ caller: CallerIdentity?, tenantId: String, subtenantId: String?) throws(AccessDenial) -> CallerIdentity {
+        let caller = try authenticated(caller)
+        guard caller.canSee(tenantId) else { throw .tenantNotFound }
+        guard caller.mayActFor(tenantId, subtenant: subtenantId) else { throw subtenantId == nil ? .forbidden : .subtenantNotFound }
+        guard mayRead(caller) || caller.isTenantToken else { throw .forbidden }
         return caller
     }
 
@@ -66,11 +101,6 @@ package enum AccessPolicy {
     /// keys cannot change its settings (its OTP Manager, its 2FA rules) until a system admin resumes it.
     package static func writable(_ caller: CallerIdentity, status: TenantStatus?) throws(AccessDenial) {
         if let status, status != .active, !caller.isSystemAdmin { throw .tenantInactive(status) }
-    }
-
-    /// Whether `caller` may mint for `tenantId` (the REST mint and its fast path).
-    package static func mayMint(_ caller: CallerIdentity, tenantId: String) -> Bool {
-        caller.canSee(tenantId) && has(caller, mintScope)
     }
 
     /// Whether `caller` may mint at all (client_credentials, master-realm token exchange); the tenant is checked when minting.

@@ -68,10 +68,12 @@ package struct KeycloakCallerVerifier: Sendable {
         let subject = claims["sub"]?.stringValue ?? claims["preferred_username"]?.stringValue ?? "unknown"
         let name = claims["preferred_username"]?.stringValue ?? subject
         if let tenant = verified.tenant {
-            return CallerIdentity(
+            var caller = CallerIdentity(
                 subject: "keycloak:\(tenant.realm):\(subject)", name: name, clientId: claims["azp"]?.stringValue ?? "",
                 isSystemAdmin: false, scopes: CallerIdentity.tenantScopes(roles: roles), tenants: [tenant.tenantId],
                 roles: roles.sorted(), subjectId: subject)
+            caller.isTenantToken = true
+            return caller
         }
         return CallerIdentity(
             subject: "keycloak:master:\(subject)", name: name, clientId: claims["azp"]?.stringValue ?? "",

@@ -24,6 +24,10 @@ package struct TokenIssuer: Sendable {
     /// Why minting was refused, before the endpoint maps it to its own error shape.
     package enum Refusal: Error {
         case unknownTenant
+        /// The subtenant does not exist, or the caller may not act for it.
+        case unknownSubtenant
+        /// The caller may act only for some subtenants of the tenant, and named none.
+        case subtenantRequired
         case inactiveTenant(TenantStatus)
         case invalid([FieldError])
     }
@@ -33,12 +37,13 @@ package struct TokenIssuer: Sendable {
         package let expiresIn: Int
         package let tenant: TenantView
         package let scope: String
+        package let subtenantId: String?
     }
 
     /// Mints for `caller` and tenant `tenantId` (or the tenant whose domain is `domain`).
     package func mint(
         caller: CallerIdentity, tenantId: String?, domain: String? = nil, audience: String?, scope requestedScope: [String]?,
-        roles requestedRoles: [String]?, ttl requestedTTL: Int?, subjectRoles: Bool = false
+        roles requestedRoles: [String]?, ttl requestedTTL: Int?, subjectRoles: Bool = false, subtenant subtenantId: String? = nil
     ) throws(Refusal) -> Minted {
         let snapshot = tenants.directory.current
         let view = tenantId.flatMap { snapshot.tenant(id: $0) } ?? domain.flatMap { snapshot.tenant(domain: $0) }
@@ -46,6 +51,15 @@ package struct TokenIssuer: Sendable {
         guard let view, caller.canSee(view.tenantId) else { throw .unknownTenant }
         let status = view.status(at: tenants.clock())
         guard status == .active else { throw .inactiveTenant(status) }
+        if let subtenantId {
+            // Another subtenant than the caller's is as invisible as an unknown one.
+            guard caller.mayActFor(view.tenantId, subtenant: subtenantId), let subtenant = tenants.subtenants.subtenant(view.tenantId, subtenantId) else {
+                throw .unknownSubtenant
+            }
+            if subtenant.isDeleted { throw .inactiveTenant(.deleted) }
+        } else if !caller.mayActFor(view.tenantId, subtenant: nil) {
+            throw .subtenantRequired
+        }
         var errors = [FieldError]()
         let ttl = requestedTTL ?? defaultTTL
         if !(1...maxTTL).contains(ttl) { errors.append(FieldError("ttl", "must be between 1 and \(maxTTL) seconds")) }
@@ -62,10 +76,11 @@ package struct TokenIssuer: Sendable {
         let request = CXToken.Request(
             tenantId: view.tenantId, tenantDomain: view.domain, subject: subjectRoles ? (caller.subjectId ?? caller.name) : caller.name,
             clientId: subjectRoles ? "keycloak:\(view.realm):\(caller.clientId)" : caller.clientId, audience: audience,
-            scope: scope.uniqued(), roles: roles.uniqued(), ttl: ttl)
+            scope: scope.uniqued(), roles: roles.uniqued(), ttl: ttl, subtenantId: subtenantId)
         do {
             let minted = try CXToken.mint(request, issuer: issuer(), key: keyRing.current.active, now: tenants.clock())
-            return Minted(token: minted.token, expiresIn: minted.expiresIn, tenant: view, scope: request.scope.joined(separator: " "))
+            return Minted(
+                token: minted.token, expiresIn: minted.expiresIn, tenant: view, scope: request.scope.joined(separator: " "), subtenantId: subtenantId)
         } catch {
             // Signing with a loaded key does not fail for input reasons; surface it as a server fault.
             preconditionFailure("signing with the active key failed: \(error)")

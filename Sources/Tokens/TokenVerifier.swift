@@ -28,12 +28,15 @@ package final class TokenVerifier: Sendable {
     package enum Failure: Error, Equatable, CustomStringConvertible {
         case invalid(String)
         case tenantInactive
+        /// The token's subtenant was deleted (or no longer exists).
+        case subtenantInactive
         case revoked
 
         package var description: String {
             switch self {
             case .invalid(let why): return why
             case .tenantInactive: return "the token's tenant is not active"
+            case .subtenantInactive: return "the token's subtenant is not active"
             case .revoked: return "the token has been revoked"
             }
         }
@@ -99,6 +102,12 @@ package final class TokenVerifier: Sendable {
             return nil
         }
         if let tenantFailure { return .failure(tenantFailure) }
+        // Only subtenant tokens pay for this lookup (one atomic load and two hashes); tenant tokens never do.
+        if let subtenantId = token.subtenantId {
+            guard let subtenant = tenants.subtenants.subtenant(token.tenantId, subtenantId), !subtenant.isDeleted else {
+                return .failure(.subtenantInactive)
+            }
+        }
         if let audience, !token.audiences.contains(audience) { return .failure(.invalid(JOSEError.invalidAudience.description)) }
         if revocations.isRevoked(token.jti) { return .failure(.revoked) }
         return .success(token)
@@ -148,12 +157,18 @@ package final class TokenVerifier: Sendable {
         case .array(let items)?: roles = items.compactMap(\.stringValue)
         default: return .failure(StaticFailure(reason: .invalid("claim 'roles' has an invalid value"), isStatic: true))
         }
+        var subtenantId: String?
+        switch claims["subtenant_id"] {
+        case nil: break
+        case .string(let id)? where TenantRules.isValidTenantId(id): subtenantId = id
+        default: return .failure(StaticFailure(reason: .invalid("claim 'subtenant_id' has an invalid value"), isStatic: true))
+        }
         if let scope = claims["scope"], scope.stringValue == nil {
             return .failure(StaticFailure(reason: .invalid("claim 'scope' has an invalid value"), isStatic: true))
         }
         return .success(
             VerifiedCXToken(
-                subject: subject, tenantId: tenantId, tenantDomain: domain, audiences: audiences, roles: roles, scope: string("scope") ?? "",
+                subject: subject, tenantId: tenantId, tenantDomain: domain, subtenantId: subtenantId, audiences: audiences, roles: roles, scope: string("scope") ?? "",
                 clientId: string("client_id") ?? "", jti: jti, issuedAt: Int64(exactly: (claims["iat"]?.numberValue ?? 0).rounded(.down)) ?? 0,
                 notBefore: claims["nbf"]?.numberValue, expiresAt: expires, claims: claims, key: jwt.key))
     }

@@ -6,6 +6,8 @@ package final class VerifiedCXToken: Sendable {
     package let subject: String
     package let tenantId: String
     package let tenantDomain: String
+    /// The subtenant the token was minted for (`subtenant_id`), if any.
+    package let subtenantId: String?
     package let audiences: [String]
     package let roles: [String]
     package let scope: String
@@ -19,12 +21,13 @@ package final class VerifiedCXToken: Sendable {
     package let key: JWSPublicKey
 
     package init(
-        subject: String, tenantId: String, tenantDomain: String, audiences: [String], roles: [String], scope: String, clientId: String,
+        subject: String, tenantId: String, tenantDomain: String, subtenantId: String? = nil, audiences: [String], roles: [String], scope: String, clientId: String,
         jti: String, issuedAt: Int64, notBefore: Double?, expiresAt: Double, claims: JWTClaims, key: JWSPublicKey
     ) {
         self.subject = subject
         self.tenantId = tenantId
         self.tenantDomain = tenantDomain
+        self.subtenantId = subtenantId
         self.audiences = audiences
         self.roles = roles
         self.scope = scope

@@ -71,6 +71,11 @@ struct ForwardAuthFastPathTests {
                 try #require(try await client.send(.post, "/v1/tenants/\(tenant)/token", json: body).json["access_token"]?.stringValue)
             }
             let token = try await mint("tenant1", .object(["roles": .array([.string("agent"), .string("supervisor")]), "scope": .string("otp")]))
+            for sub in ["sub1", "gone"] { _ = try await client.send(.post, "/v1/tenants/tenant1/subtenants", json: .object(["subtenantId": .string(sub)])) }
+            let subToken = try await mint("tenant1", .object(["subtenant": .string("sub1")]))
+            let goneToken = try await mint("tenant1", .object(["subtenant": .string("gone")]))
+            for cached in [subToken, goneToken] { #expect(try await client.send(.get, "/v1/verify", key: cached).status == .ok) }
+            _ = try await client.send(.delete, "/v1/tenants/tenant1/subtenants/gone")
             let sus = try await mint("sus")
             let revoked = try await mint("tenant1")
             // Cached as valid through the router.
@@ -93,6 +98,11 @@ struct ForwardAuthFastPathTests {
                 get("/v1/verify"),
                 get("/v1/verify", [("Authorization", "bearer   \(token)  ")]),
                 get("/v1/verify/", token: token),
+                get("/v1/verify", token: subToken),
+                get("/v1/verify", token: subToken, [("X-Subtenant", "sub1")]),
+                get("/v1/verify", token: subToken, [("X-Subtenant", "sub2")]),
+                get("/v1/verify", token: token, [("X-Subtenant", "sub1")]),
+                get("/v1/verify", token: goneToken),
                 get("/healthz", close: true),
             ]
             let slowServer = harness.broker.buildHTTPServer(fastPaths: false)
@@ -114,6 +124,12 @@ struct ForwardAuthFastPathTests {
                     #expect(viaFastPath[2].first == "403 Forbidden")
                     #expect(viaFastPath[6].first == "401 Unauthorized")
                     #expect(viaFastPath[7].first == "401 Unauthorized")
+                    #expect(viaFastPath[12].first == "200 OK")
+                    #expect(viaFastPath[12].contains("X-Auth-Subtenant: sub1"))
+                    #expect(viaFastPath[13].first == "200 OK")
+                    #expect(viaFastPath[14].first == "403 Forbidden")
+                    #expect(viaFastPath[15].first == "403 Forbidden")
+                    #expect(viaFastPath[16].first == "401 Unauthorized")
                 }
             }
         }

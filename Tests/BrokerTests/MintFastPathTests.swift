@@ -90,6 +90,9 @@ struct MintFastPathTests {
             let revoked = try await client.apiKey(["token:mint"])
             #expect(try await client.send(.delete, "/v1/api-keys/\(clientCredentials(revoked).0.dropFirst(4))").status == .noContent)
             let wrongSecret = String(minter.dropLast()) + (minter.hasSuffix("A") ? "B" : "A")
+            for sub in ["sub1", "sub2", "gone"] { _ = try await client.send(.post, "/v1/tenants/tenant1/subtenants", json: .object(["subtenantId": .string(sub)])) }
+            _ = try await client.send(.delete, "/v1/tenants/tenant1/subtenants/gone")
+            let subKey = try await client.apiKey(["token:mint"], tenants: ["tenant1/sub1"])
             let path = "/v1/tenants/tenant1/token"
             let requests = [
                 post(path, key: admin),
@@ -117,6 +120,12 @@ struct MintFastPathTests {
                 post("/v1/tenants/tenant%31/token", key: admin),
                 post(path, key: admin, [("Connection", "keep-alive")]),
                 post(path, key: admin, [("X-Request-Id", "bad id")]),
+                post(path, key: minter, body: #"{"subtenant": "sub1"}"#),
+                post(path, key: subKey, body: #"{"subtenant": "sub1"}"#),
+                post(path, key: subKey, body: #"{"subtenant": "sub2"}"#),
+                post(path, key: subKey),
+                post(path, key: admin, body: #"{"subtenant": "gone"}"#),
+                post(path, key: admin, body: #"{"subtenant": "nobody"}"#),
                 "PUT \(path) HTTP/1.1\r\nHost: broker.test\r\nAuthorization: Bearer \(admin)\r\nContent-Length: 2\r\n\r\n{}",
                 get("/healthz", close: true),
             ]
@@ -153,6 +162,11 @@ struct MintFastPathTests {
                     #expect(viaFastPath[5].last?.contains("\\(") == false)
                     #expect(viaFastPath[7].last?.contains(#""field":"roles[0]""#) == true)
                     #expect(viaFastPath[11].last?.contains("the tenant is suspended") == true)
+                    // Subtenant mints (indices 24-29): the claim's answer, and each refusal, the same on both paths.
+                    #expect(Array(statuses[24...29]) == ["200 OK", "200 OK", "404 Not Found", "403 Forbidden", "403 Forbidden", "404 Not Found"])
+                    #expect(viaFastPath[24].last?.contains(#""subtenant_id":"sub1""#) == true)
+                    #expect(viaFastPath[26].last?.contains("subtenant_not_found") == true)
+                    #expect(viaFastPath[28].last?.contains("tenant_inactive") == true)
                     let bigViaRouter = responses(try await exchange(port: try #require(slow.port), big))
                     let bigViaFastPath = responses(try await exchange(port: try #require(fast.port), big))
                     #expect(bigViaFastPath.map { $0.first?.prefix(4) } == ["413 ", "200 "])

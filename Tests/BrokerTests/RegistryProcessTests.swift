@@ -170,6 +170,27 @@ final class LockedList: Sendable {
         #expect(revoked.status == 200)
         #expect(try await HTTP.get(a.baseURL + "/v1/verify", headers: [("Authorization", "Bearer \(token)")]).status == 401)
 
+        // A subtenant created on A can be minted for on B within 2 s; deleted on A, its token stops on B within 2 s.
+        #expect(try await HTTP.send(.POST, a.baseURL + "/v1/tenants/shared1/subtenants", key: key, json: .object(["subtenantId": .string("sub1")])).status == 201)
+        var subtenantToken: String?
+        let subtenantStart = ContinuousClock.now
+        while subtenantToken == nil, ContinuousClock.now - subtenantStart < .seconds(2) {
+            let reply = try await HTTP.send(.POST, b.baseURL + "/v1/tenants/shared1/token", key: key, json: .object(["subtenant": .string("sub1")]))
+            if reply.status == 200 { subtenantToken = try JSONParser().parseObject(reply.body)["access_token"]?.stringValue } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        let onB = try #require(subtenantToken, "B did not see the subtenant within 2 s")
+        #expect(try await HTTP.get(b.baseURL + "/v1/verify", headers: [("Authorization", "Bearer \(onB)")]).status == 200)
+        #expect(try await HTTP.send(.DELETE, a.baseURL + "/v1/tenants/shared1/subtenants/sub1", key: key).status == 204)
+        var stillAccepted = true
+        let deleteStart = ContinuousClock.now
+        while stillAccepted, ContinuousClock.now - deleteStart < .seconds(2) {
+            stillAccepted = try await HTTP.get(b.baseURL + "/v1/verify", headers: [("Authorization", "Bearer \(onB)")]).status == 200
+            if stillAccepted { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(!stillAccepted, "B still accepted the deleted subtenant's token after 2 s")
+
         #expect(try await HTTP.send(.DELETE, a.baseURL + "/v1/tenants/shared1", key: key).status == 204)
         try await seenOnB("deletion", counts(active: 0, suspended: 0, deleted: 1))
     }

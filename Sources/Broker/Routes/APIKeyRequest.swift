@@ -13,10 +13,16 @@ public enum APIKeyRequest {
         }
         let scopes = stringList(body["scopes"], "scopes", errors: &errors) { APIKeyRecord.knownScopes.contains($0) }
         if body["scopes"]?.arrayValue?.isEmpty == true { errors.append(FieldError("scopes", "must name at least one scope")) }
-        let tenants = stringList(body["tenants"], "tenants", errors: &errors) { $0 == "*" || TenantRules.isValidTenantId($0) } ?? []
+        let tenants = stringList(body["tenants"], "tenants", errors: &errors) { $0 == "*" || isTenantEntry($0) } ?? []
         if body["tenants"]?.arrayValue?.isEmpty == true { errors.append(FieldError("tenants", "must name tenant ids or [\"*\"]")) }
         if !errors.isEmpty { throw ValidationFailure(errors) }
         return (name, scopes ?? [], tenants)
+    }
+
+    /// `t1` (the tenant and all its subtenants) or `t1/sub1` (that subtenant only).
+    static func isTenantEntry(_ entry: String) -> Bool {
+        let parts = entry.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { TenantRules.isValidTenantId(String($0)) }
     }
 
     static func stringList(_ value: JSONValue?, _ field: String, errors: inout [FieldError], allowed: (String) -> Bool) -> [String]? {

@@ -18,13 +18,19 @@ struct MintV1: Sendable {
         let body: [UInt8]
     }
 
-    static let fields: Set<String> = ["audience", "scope", "ttl", "roles"]
+    static let fields: Set<String> = ["audience", "scope", "ttl", "roles", "subtenant"]
 
     /// The answer for `caller` (already allowed `token:mint` on `tenantId`) and the request's body bytes (empty:
     /// no body). Throws `APIError` or `ValidationFailure` for a bad body, `TokenIssuer.Refusal` for a tenant that cannot have tokens.
     func answer(caller: CallerIdentity, tenantId: String, body bytes: [UInt8]) throws -> Answer {
         let body = bytes.isEmpty ? [:] : try RequestBody.object(bytes: bytes, maxDepth: 8)
         var errors = FieldError.unknownFields(in: body, allowed: Self.fields)
+        var subtenant: String?
+        switch body["subtenant"] {
+        case nil, .null?: break
+        case .string(let value)? where TenantRules.isValidTenantId(value): subtenant = value
+        default: errors.append(FieldError("subtenant", "must be a subtenant id: 1-63 lowercase letters, digits or '-', starting with a letter"))
+        }
         var audience: String?
         switch body["audience"] {
         case nil, .null?: break
@@ -60,12 +66,15 @@ struct MintV1: Sendable {
         default: errors.append(FieldError("roles", "must be an array of at most 64 strings"))
         }
         if !errors.isEmpty { throw ValidationFailure(errors) }
-        let minted = try issuer.mint(caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl)
+        let minted = try issuer.mint(
+            caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl, subtenant: subtenant)
         metrics.recordMint(endpoint: "v1", tenant: runtime.metricsTenantLabel(minted.tenant.tenantId))
-        let answer = JSONValue.object([
+        var members: [String: JSONValue] = [
             "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
             "tenant_id": .string(minted.tenant.tenantId), "tenant_domain": .string(minted.tenant.domain), "scope": .string(minted.scope),
-        ])
+        ]
+        if let subtenant = minted.subtenantId { members["subtenant_id"] = .string(subtenant) }
+        let answer = JSONValue.object(members)
         return Answer(headers: JSONResponse.fields(JSONResponse.tokenHeaders), body: answer.serialized())
     }
 }

@@ -14,7 +14,9 @@ struct RegistryRoutes: Sendable {
             _ = try AccessPolicy.systemAdmin(context.caller)
             let summary = service.summary()
             let active = summary.byStatus[.active] ?? 0
+            let subtenants = service.subtenants.counts()
             return JSONResponse.make(.object([
+                "subtenants": .object(["total": .int(Int64(subtenants.total)), "active": .int(Int64(subtenants.active))]),
                 "total": .int(Int64(summary.total)), "active": .int(Int64(active)), "inactive": .int(Int64(summary.total - active)),
                 "byStatus": .object(Dictionary(uniqueKeysWithValues: TenantStatus.allCases.map { ($0.rawValue, JSONValue.int(Int64(summary.byStatus[$0] ?? 0))) })),
             ]), headers: [.cacheControl: "no-store"])
@@ -44,6 +46,8 @@ struct RegistryRoutes: Sendable {
         let limit = try request.integer("limit", default: 100, in: 1...1000)
         let tenantId = request.uri.queryParameters["tenantId"].map(String.init)
         if let tenantId, !TenantRules.isValidTenantId(tenantId) || !caller.canSee(tenantId) { throw AccessDenial.tenantNotFound }
+        // A caller limited to some subtenants does not read the whole tenant's trail.
+        if let tenantId, !caller.mayActFor(tenantId, subtenant: nil) { throw AccessDenial.forbidden }
         if tenantId == nil, !caller.isSystemAdmin {
             throw APIError.invalid(detail: "tenantId is required for callers limited to some tenants", [FieldError("tenantId", "is required")])
         }

@@ -78,7 +78,7 @@ struct TenantRoutes: Sendable {
         // Callers limited to some tenants get only those, filtered by the database; one extra row says whether
         // another page exists.
         let rows = try await service.list(
-            status: status, limit: limit + 1, after: after, only: caller.isSystemAdmin ? nil : caller.tenants, now: now)
+            status: status, limit: limit + 1, after: after, only: caller.visibleTenants, now: now)
         let page = rows.prefix(limit)
         let items = page.map { tenant -> JSONValue in
             .object([

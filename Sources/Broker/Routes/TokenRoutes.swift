@@ -21,7 +21,8 @@ struct TokenRoutes: Sendable {
 
     func mintV1(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
         let tenantId = context.parameters.get("tenantId") ?? ""
-        let caller = try AccessPolicy.tenantScope(context.caller, tenantId: tenantId, scope: AccessPolicy.mintScope)
+        // A caller limited to some subtenants gets this far; the subtenant its body names is checked when minting.
+        let caller = try AccessPolicy.tenantScope(context.caller, tenantId: tenantId, scope: AccessPolicy.mintScope, subtenantLevel: true)
         let body = request.headers[.contentLength] == "0" ? [] : try await RequestBody.bytes(request)
         let answer = try mint.answer(caller: caller, tenantId: tenantId, body: body)
         return Response(status: .ok, headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
@@ -46,9 +47,12 @@ struct TokenRoutes: Sendable {
         guard tenantId != nil || domain != nil else { throw OAuthFailure.invalidRequest("tenant or resource is required") }
         if let id = tenantId, !TenantRules.isValidTenantId(id) { tenantId = nil; domain = "" }
         let scope = form["scope"].map { $0.split(separator: " ").map(String.init) }
+        // An id that cannot exist is as unknown as one that does not.
+        let subtenant = form["subtenant"].map { TenantRules.isValidTenantId($0) ? $0 : "-" }
         let minted: TokenIssuer.Minted
         do {
-            minted = try issuer.mint(caller: caller, tenantId: tenantId, domain: domain, audience: nil, scope: scope, roles: nil, ttl: nil)
+            minted = try issuer.mint(
+                caller: caller, tenantId: tenantId, domain: domain, audience: nil, scope: scope, roles: nil, ttl: nil, subtenant: subtenant)
         } catch {
             // Unknown, not allowed and inactive tenants look alike to the client (RFC 8707).
             throw OAuthFailure.invalidTarget(Self.notAllowedForClient)

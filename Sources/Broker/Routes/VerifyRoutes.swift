@@ -23,7 +23,7 @@ struct VerifyRoutes: Sendable {
     }
 
     static let authHeaders = (
-        subject: HTTPField.Name("X-Auth-Subject")!, tenant: HTTPField.Name("X-Auth-Tenant")!,
+        subject: HTTPField.Name("X-Auth-Subject")!, tenant: HTTPField.Name("X-Auth-Tenant")!, subtenant: HTTPField.Name("X-Auth-Subtenant")!,
         roles: HTTPField.Name("X-Auth-Roles")!, scope: HTTPField.Name("X-Auth-Scope")!
     )
 
@@ -48,13 +48,13 @@ struct VerifyRoutes: Sendable {
                 if let tenantId = keycloakToken.tenant?.tenantId { context.tenantReport?.report(tenantId) }
                 return keycloakResponse(keycloakToken, request)
             }
-            metrics.recordVerification(failure == .revoked ? "revoked" : failure == .tenantInactive ? "tenant_inactive" : "invalid")
+            metrics.recordVerification(failure == .revoked ? "revoked" : failure == .tenantInactive || failure == .subtenantInactive ? "tenant_inactive" : "invalid")
             return ForwardAuthRefusal.invalidToken(failure.description).response
         case .success(let verified):
             context.tenantReport?.report(verified.tenantId)
             return identityResponse(
-                request, tenantId: verified.tenantId, tenantDomain: verified.tenantDomain, subject: verified.subject, roles: verified.roles,
-                scope: verified.scope, result: "valid")
+                request, tenantId: verified.tenantId, tenantDomain: verified.tenantDomain, subtenantId: verified.subtenantId, subject: verified.subject,
+                roles: verified.roles, scope: verified.scope, result: "valid")
         }
     }
 
@@ -62,7 +62,8 @@ struct VerifyRoutes: Sendable {
     /// the identity headers. Every hint present must name the token's tenant: a client that can append a query
     /// (Envoy ext_authz forwards it) cannot override the host with ?tenant=.
     func identityResponse(
-        _ request: Request, tenantId: String?, tenantDomain: String?, subject: String?, roles: [String], scope: String?, result: String
+        _ request: Request, tenantId: String?, tenantDomain: String?, subtenantId: String? = nil, subject: String?, roles: [String], scope: String?,
+        result: String
     ) -> Response {
         let tenantQuery = request.uri.queryParameters["tenant"].map(String.init)
         if requireTenantHint, !Self.hasTenantHint(tenantQuery: tenantQuery, headers: request.headers) {
@@ -73,8 +74,14 @@ struct VerifyRoutes: Sendable {
             metrics.recordVerification("wrong_tenant")
             return ForwardAuthRefusal.wrongTenant.response
         }
+        guard Self.subtenantHintsMatch(subtenantQuery: request.uri.queryParameters["subtenant"].map(String.init), headers: request.headers, subtenantId: subtenantId)
+        else {
+            metrics.recordVerification("wrong_subtenant")
+            return ForwardAuthRefusal.wrongSubtenant.response
+        }
         metrics.recordVerification(result)
-        return Response(status: .ok, headers: Self.identityHeaders(tenantId: tenantId, subject: subject, roles: roles, scope: scope))
+        return Response(
+            status: .ok, headers: Self.identityHeaders(tenantId: tenantId, subtenantId: subtenantId, subject: subject, roles: roles, scope: scope))
     }
 
     /// Whether the request names a tenant at all (`--require-tenant-hint`).
@@ -92,9 +99,19 @@ struct VerifyRoutes: Sendable {
         return true
     }
 
+    static let subtenantHint = HTTPField.Name("X-Subtenant")!
+
+    /// Whether every subtenant hint (`?subtenant=`, `X-Subtenant`) names the token's subtenant; a hint beside a token
+    /// without one names another. True when there is no hint.
+    static func subtenantHintsMatch(subtenantQuery: String?, headers: HTTPFields, subtenantId: String?) -> Bool {
+        if let subtenantQuery, subtenantQuery != subtenantId { return false }
+        if let header = headers.value(of: subtenantHint), header != subtenantId { return false }
+        return true
+    }
+
     /// The 200 answer's headers: `Cache-Control: no-store` and the four identity headers, claim text only when
     /// `headerSafe` (a role that is not is left out; another value becomes empty).
-    static func identityHeaders(tenantId: String?, subject: String?, roles: [String], scope: String?) -> HTTPFields {
+    static func identityHeaders(tenantId: String?, subtenantId: String? = nil, subject: String?, roles: [String], scope: String?) -> HTTPFields {
         // Appended, not assigned: each name occurs once here, and assignment would search the fields first.
         var rolesValue = ""
         for role in roles {
@@ -107,6 +124,7 @@ struct VerifyRoutes: Sendable {
         headers.append(HTTPField(name: .cacheControl, value: "no-store"))
         headers.append(HTTPField(name: authHeaders.subject, value: subject.flatMap(headerSafe) ?? ""))
         headers.append(HTTPField(name: authHeaders.tenant, value: tenantId ?? ""))
+        if let subtenantId { headers.append(HTTPField(name: authHeaders.subtenant, value: subtenantId)) }
         headers.append(HTTPField(name: authHeaders.roles, value: rolesValue))
         headers.append(HTTPField(name: authHeaders.scope, value: scope.flatMap(headerSafe) ?? ""))
         return headers
@@ -199,7 +217,7 @@ struct VerifyRoutes: Sendable {
                 "jti": .string(verified.jti), "scope": .string(verified.scope), "client_id": .string(verified.clientId),
                 "token_type": .string("Bearer"), "tenant_id": .string(verified.tenantId), "tenant_domain": .string(verified.tenantDomain),
                 "roles": .array(verified.roles.map(JSONValue.string)),
-            ]), headers: [.cacheControl: "no-store"])
+            ].merging(verified.subtenantId.map { ["subtenant_id": JSONValue.string($0)] } ?? [:]) { old, _ in old }), headers: [.cacheControl: "no-store"])
     }
 
     /// RFC 7009: always 200 for a token the caller may revoke or cannot identify; the client the token was

@@ -93,6 +93,7 @@ extension AccessDenial {
         case .unauthenticated:
             Problem(.unauthorized, code: "unauthorized", detail: "credentials are missing or invalid", headers: [.wwwAuthenticate: ErrorMapping.bearerChallenge])
         case .tenantNotFound: Problem(.notFound, code: "tenant_not_found", detail: "no such tenant")
+        case .subtenantNotFound: Problem(.notFound, code: "subtenant_not_found", detail: "no such subtenant")
         case .forbidden: Problem(.forbidden, code: "forbidden", detail: "these credentials do not allow this action")
         case .tenantInactive(let status): Problem(.forbidden, code: "tenant_inactive", detail: "the tenant is \(status.rawValue)")
         }
@@ -103,6 +104,9 @@ extension TokenIssuer.Refusal {
     var problem: Problem {
         switch self {
         case .unknownTenant: AccessDenial.tenantNotFound.problem
+        case .unknownSubtenant: AccessDenial.subtenantNotFound.problem
+        case .subtenantRequired:
+            Problem(.forbidden, code: "forbidden", detail: "these credentials may act only for some subtenants of this tenant: name one (subtenant)")
         case .inactiveTenant(let status): AccessDenial.tenantInactive(status).problem
         case .invalid(let errors): ValidationFailure(errors).problem
         }
@@ -121,9 +125,11 @@ extension ValidationFailure {
 extension StoreError {
     var problem: Problem {
         switch self {
+        case .conflict("subtenantId"): Problem(.conflict, code: "subtenant_exists", detail: "a subtenant with this subtenantId exists in the tenant")
         case .conflict(let what):
             Problem(.conflict, code: "tenant_exists", detail: "a tenant with this \(what == "domain" ? "domain" : "tenantId") exists")
         case .notFound: AccessDenial.tenantNotFound.problem
+        case .subtenantNotFound: AccessDenial.subtenantNotFound.problem
         case .versionMismatch: Problem(.preconditionFailed, code: "precondition_failed", detail: "the tenant changed since the ETag in If-Match")
         case .unavailable:
             Problem(.serviceUnavailable, code: "store_unavailable", detail: "the registry store cannot be reached; nothing was written")
@@ -240,6 +246,11 @@ extension ForwardAuthRefusal {
         case .wrongTenant:
             return Response(status: .forbidden, headers: [
                 .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another tenant\"",
+                .cacheControl: "no-store",
+            ])
+        case .wrongSubtenant:
+            return Response(status: .forbidden, headers: [
+                .wwwAuthenticate: "Bearer error=\"insufficient_scope\", error_description=\"the token belongs to another subtenant\"",
                 .cacheControl: "no-store",
             ])
         }

@@ -9,4 +9,6 @@ enum ForwardAuthRefusal: Sendable {
     case noTenantHint
     /// A tenant hint names another tenant than the token's (403).
     case wrongTenant
+    /// A subtenant hint names another subtenant than the token's, or the token has none (403).
+    case wrongSubtenant
 }

@@ -58,10 +58,12 @@ struct ForwardAuthFastPath: Sendable {
             let header = fields.value(of: .authorization), let token = CallerAuthentication.bearer(header), !token.isEmpty,
             let verified = verifier.cachedSuccess(token),
             VerifyRoutes.tenantHintsMatch(
-                tenantQuery: nil, headers: fields, tenantId: verified.tenantId, tenantDomain: verified.tenantDomain)
+                tenantQuery: nil, headers: fields, tenantId: verified.tenantId, tenantDomain: verified.tenantDomain),
+            VerifyRoutes.subtenantHintsMatch(subtenantQuery: nil, headers: fields, subtenantId: verified.subtenantId)
         else { return nil }
         let headers = ResponseDecoration.fastAnswerHeaders(
-            VerifyRoutes.identityHeaders(tenantId: verified.tenantId, subject: verified.subject, roles: verified.roles, scope: verified.scope),
+            VerifyRoutes.identityHeaders(
+                tenantId: verified.tenantId, subtenantId: verified.subtenantId, subject: verified.subject, roles: verified.roles, scope: verified.scope),
             contentLength: 0, requestID: fields.value(of: ResponseDecoration.requestIDHeader))
         let counted = series ?? self.series()
         series = counted

@@ -52,7 +52,8 @@ struct MintFastPath: Sendable {
             let record = apiKeys.activeKey(id: parts.id), record.matches(secret: parts.secret)
         else { return nil }
         let caller = CallerIdentity(apiKey: record)
-        guard AccessPolicy.mayMint(caller, tenantId: tenantId) else { return nil }
+        // The router's own decision, as its handler asks it; the subtenant (if any) is checked when minting.
+        guard (try? AccessPolicy.tenantScope(caller, tenantId: tenantId, scope: AccessPolicy.mintScope, subtenantLevel: true)) != nil else { return nil }
         return Candidate(caller: caller, tenantId: tenantId, requestId: fields.value(of: ResponseDecoration.requestIDHeader), start: start)
     }
 
