@@ -23,7 +23,11 @@
 # (non-zero only if something fails to run). The server is stopped and the folder removed on exit.
 #
 # Settings (environment): WRK_THREADS (1), WRK_CONNECTIONS (32), WRK_DURATION (15s), BENCH_TENANTS
-# (10000), BENCH_TOKENS (20000), BENCH_WAIT_MAX (1200 seconds; 0 = do not wait).
+# (10000), BENCH_SUBTENANTS (subtenants per tenant, 10; 0 = none), BENCH_TOKENS (20000),
+# BENCH_WAIT_MAX (1200 seconds; 0 = do not wait).
+# With subtenants, (a) and (b) run again for subtenant tokens (a random subtenant per mint; one
+# subtenant's token for the cached verification), each right after its tenant-token run, and the report
+# gives their ratio to it (goal >= 0.95).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -33,6 +37,7 @@ CONNECTIONS=${WRK_CONNECTIONS:-32}
 DURATION=${WRK_DURATION:-15s}
 TENANTS=${BENCH_TENANTS:-10000}
 TOKENS=${BENCH_TOKENS:-20000}
+SUBTENANTS=${BENCH_SUBTENANTS:-10}
 WAIT_MAX=${BENCH_WAIT_MAX:-1200}
 SCRATCH=$ROOT/.build-release
 LUA=$ROOT/Benchmarks/http
@@ -147,6 +152,17 @@ tenant_seconds=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 tenant_rate=$(awk -v s="$tenant_seconds" -v n="$TENANTS" 'BEGIN { printf "%.0f", n / s }')
 log "created $TENANTS tenants in ${tenant_seconds}s ($tenant_rate/s, 8 concurrent clients, each a durable SQLite transaction)"
 
+subtenant_note="no subtenants"
+if ((SUBTENANTS > 0)); then
+    s0=$(date +%s.%N)
+    python3 "$LUA/setup.py" subtenants --port "$PORT" --key "$KEY" --count "$SUBTENANTS" --tenants "$TENANTS" --workers 8 \
+        || die "creating subtenants failed"
+    subtenant_seconds=$(awk -v a="$s0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
+    subtenant_note="$((TENANTS * SUBTENANTS)) subtenants in ${subtenant_seconds}s"
+    log "created $subtenant_note"
+    t1=$(date +%s.%N)
+fi
+
 python3 "$LUA/setup.py" tokens --port "$PORT" --key "$KEY" --tenants "$TENANTS" --count "$TOKENS" --ttl 3600 \
     --out "$work/tokens.txt" --workers 8 || die "minting the token file failed"
 t2=$(date +%s.%N)
@@ -156,6 +172,12 @@ log "minted $TOKENS distinct tokens for random tenants in ${token_seconds}s"
 TOKEN=$(curl -fsS -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{"ttl":3600}' \
     "$URL/v1/tenants/t00001/token" | jq -er .access_token) || die "minting the token of t00001 failed"
 HOST=t00001.expertflow.com
+if ((SUBTENANTS > 0)); then
+    SUBTOKEN=$(curl -fsS -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{"ttl":3600,"subtenant":"s01"}' \
+        "$URL/v1/tenants/t00001/token" | jq -er .access_token) || die "minting the token of t00001/s01 failed"
+    code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $SUBTOKEN" -H "X-Forwarded-Host: $HOST" "$URL/v1/verify")
+    [[ $code == 200 ]] || die "GET /v1/verify answered $code for a fresh subtenant token"
+fi
 # Sanity: the cached token verifies, and introspection with Basic auth says active.
 code=$(curl -sS -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" -H "X-Forwarded-Host: $HOST" "$URL/v1/verify")
 [[ $code == 200 ]] || die "GET /v1/verify answered $code for a fresh token"
@@ -205,7 +227,9 @@ rps() { awk -v n="$(field "$1" requests)" -v d="$(field "$1" duration_us)" 'BEGI
 ms() { awk -v us="$(field "$1" "$2")" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 
 run mint mint.lua "$KEY" "$TENANTS"
+((SUBTENANTS > 0)) && run mintsub mint.lua "$KEY" "$TENANTS" "$SUBTENANTS"
 run cached verify-cached.lua "$TOKEN" "$HOST"
+((SUBTENANTS > 0)) && run cachedsub verify-cached.lua "$SUBTOKEN" "$HOST"
 run once verify-distinct.lua "$work/tokens.txt" once "$THREADS"
 run cycle verify-distinct.lua "$work/tokens.txt" cycle "$THREADS"
 run introspect introspect.lua "$BASIC" "$TOKEN"
@@ -276,12 +300,20 @@ once_requests=$(field "${result[once]}" requests)
 echo
 echo "bench-http: $(date -u '+%Y-%m-%d %H:%M:%S UTC') | nproc $(nproc) | CPU ${cpu:-unknown} | ${wrk_version:-wrk ?} | token-broker $commit"
 echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency against 127.0.0.1:$PORT | $TENANTS tenants (SQLite) | ES256 | load avg $load_start at start, $load_end at end"
-echo "setup (not measured): $TENANTS tenants in ${tenant_seconds}s ($tenant_rate/s, 8 clients), $TOKENS tokens in ${token_seconds}s; ${setup_seconds}s in all"
+echo "setup (not measured): $TENANTS tenants in ${tenant_seconds}s ($tenant_rate/s, 8 clients), $subtenant_note, $TOKENS tokens in ${token_seconds}s; ${setup_seconds}s in all"
 echo
 row "scenario" "req/s" "p50" "p99" "non-2xx" "brk us" "wrk us" "other" "target" "verdict"
 printf '%s\n' "$(printf '%.0s-' {1..142})"
 line_of mint "(a) mint POST /v1/tenants/{random}/token" ">= 10,000 req/s" "$verdict_mint"
+if ((SUBTENANTS > 0)); then
+    ratio() { awk -v a="$(rps "${result[$1]}")" -v b="$(rps "${result[$2]}")" 'BEGIN { printf "%.2f", a / b }'; }
+    goal() { clean "${result[$1]}" && awk -v r="$(ratio "$1" "$2")" 'BEGIN { exit !(r >= 0.95) }' && echo PASS || echo FAIL; }
+    line_of mintsub "(a) same, for a random subtenant" "$(ratio mintsub mint) of (a); >= 0.95" "$(goal mintsub mint)"
+fi
 line_of cached "(b) verify GET /v1/verify, one token" ">= 30,000 req/s, p99 <= 2 ms" "$verdict_cached"
+if ((SUBTENANTS > 0)); then
+    line_of cachedsub "(b) same, a subtenant's token" "$(ratio cachedsub cached) of (b); >= 0.95" "$(goal cachedsub cached)"
+fi
 line_of cached1 "(b) same, --event-loop-threads 1" ">= 30,000 req/s, p99 <= 2 ms" "$verdict_cached1"
 line_of once "(c) verify 20k distinct, 1st pass (miss)" "report only" "-"
 line_of cycle "(c) verify 20k distinct, cycling (hits)" "report only" "-"

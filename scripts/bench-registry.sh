@@ -7,7 +7,9 @@
 # 2. The RegistryBenchmarks suite (Benchmarks/ package, release build, ordo-one/benchmark) exported as
 #    JMH JSON: TenantDirectory.tenant(id:) / tenant(domain:) with 10k and 100k tenants; run
 #    BENCH_LOOKUP_RUNS times (default 3), each figure the median of the runs' p50s.
-# 3. Benchmarks/Sources/registry-memory (release) for 10k and 100k: heap bytes per tenant of the view.
+# 3. Benchmarks/Sources/registry-memory (release) for 10k and 100k: heap bytes per tenant of the view; with
+#    BENCH_SUBTENANTS (default 10) subtenants per tenant also the heap bytes per subtenant and the time of one
+#    subtenant lookup beside a tenant lookup by id measured in the same process (the ratio is the figure).
 # 4. Benchmarks/Sources/registry-reload (release): TenantService.reloadAll() from a fresh SQLite file and
 #    a fresh PostgreSQL database seeded with 10k / 100k tenants (databases dropped afterwards).
 # 5. One table: metric, 10k, 100k, target, verdict; with the host's miss latency before and after the lookups
@@ -125,10 +127,13 @@ measure_latency after
 
 # --- (c) memory and reload tools ------------------------------------------------------------------
 
-declare -A memory_bytes memory_rss memory_line
+declare -A memory_bytes memory_rss memory_line subtenant_line
+SUBTENANTS=${BENCH_SUBTENANTS:-10}
 for n in "${SIZES[@]}"; do
-    echo "measuring memory of a $n-tenant directory..." >&2
-    line=$("$bin/registry-memory" "$n") || { echo "bench-registry: registry-memory $n failed" >&2; exit 1; }
+    echo "measuring memory of a $n-tenant directory (and $SUBTENANTS subtenants per tenant)..." >&2
+    output=$("$bin/registry-memory" "$n" "$SUBTENANTS") || { echo "bench-registry: registry-memory $n failed" >&2; exit 1; }
+    line=$(grep '^memory ' <<<"$output")
+    subtenant_line[$n]=$(grep '^subtenants ' <<<"$output" || echo "subtenants n=0")
     memory_line[$n]=$line
     memory_bytes[$n]=$(field "$line" bytes_per_tenant)
     memory_rss[$n]=$(field "$line" rss_per_tenant)
@@ -187,6 +192,13 @@ verdict=PASS
 for n in "${SIZES[@]}"; do below "${memory_bytes[$n]}" 2048 || verdict=FAIL; done
 row "memory, bytes/tenant (malloc + mapped tables)" "${memory_bytes[10000]}" "${memory_bytes[100000]}" "< 2048 B/tenant" "$verdict"
 row "memory, bytes/tenant (RSS, trimmed)" "${memory_rss[10000]}" "${memory_rss[100000]}" "-" "report only"
+if ((SUBTENANTS > 0)); then
+    row "memory, bytes/subtenant ($SUBTENANTS per tenant)" "$(field "${subtenant_line[10000]}" bytes_per_subtenant)" \
+        "$(field "${subtenant_line[100000]}" bytes_per_subtenant)" "-" "report only"
+    row "subtenant lookup, ns (tenant lookup by id, same run)" \
+        "$(field "${subtenant_line[10000]}" lookup_ns) ($(field "${subtenant_line[10000]}" tenant_lookup_ns))" \
+        "$(field "${subtenant_line[100000]}" lookup_ns) ($(field "${subtenant_line[100000]}" tenant_lookup_ns))" "report only" "-"
+fi
 row "reload from SQLite, ms (median)" "${reload_ms[sqlite.10000]}" "${reload_ms[sqlite.100000]}" "-" "report only"
 row "reload from PostgreSQL $pg_version, ms (median)" "${reload_ms[postgres.10000]}" "${reload_ms[postgres.100000]}" "-" "report only"
 echo

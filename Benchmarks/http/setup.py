@@ -3,6 +3,8 @@
 
     setup.py tenants --port P --key KEY --count 10000 [--workers 8]
         POST /v1/tenants for t00001 .. t<count> (minimal body, 2FA off); every answer must be 201.
+    setup.py subtenants --port P --key KEY --count 10 --tenants 10000 [--workers 8]
+        POST /v1/tenants/<tenant>/subtenants for s01 .. s<count> of every tenant; every answer must be 201.
     setup.py tokens --port P --key KEY --tenants 10000 --count 20000 --out FILE [--ttl 3600] [--workers 8]
         POST /v1/tenants/<random tenant>/token; writes "<tenant>.<base domain> <token>" lines.
 
@@ -61,6 +63,15 @@ def tenants(args):
     run(list(range(1, args.count + 1)), args.workers, create)
 
 
+def subtenants(args):
+    def create(job):
+        tenant, sub = f"t{job[0]:05d}", f"s{job[1]:02d}"
+        status, text = call(args.port, "POST", f"/v1/tenants/{tenant}/subtenants", args.key, {"subtenantId": sub})
+        return (True, sub) if status == 201 else (False, f"{tenant}/{sub}: {status} {text[:200]!r}")
+
+    run([(t, s) for t in range(1, args.tenants + 1) for s in range(1, args.count + 1)], args.workers, create)
+
+
 def tokens(args):
     rng = random.Random(args.seed)
     picks = [rng.randint(1, args.tenants) for _ in range(args.count)]
@@ -85,19 +96,21 @@ def tokens(args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("tenants", "tokens"):
+    for name in ("tenants", "subtenants", "tokens"):
         p = sub.add_parser(name)
         p.add_argument("--port", type=int, required=True)
         p.add_argument("--key", required=True)
         p.add_argument("--count", type=int, required=True)
         p.add_argument("--workers", type=int, default=8)
+        if name == "subtenants":
+            p.add_argument("--tenants", type=int, required=True)
         if name == "tokens":
             p.add_argument("--tenants", type=int, required=True)
             p.add_argument("--out", required=True)
             p.add_argument("--ttl", type=int, default=3600)
             p.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
-    {"tenants": tenants, "tokens": tokens}[args.command](args)
+    {"tenants": tenants, "subtenants": subtenants, "tokens": tokens}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 /// Heap bytes per tenant of the in-memory tenant view (`TenantDirectory`), logos excluded.
 ///
-///   registry-memory N      prints one line: `memory n=N bytes_per_tenant=… rss_per_tenant=… …`
+///   registry-memory N [K]  prints one line: `memory n=N bytes_per_tenant=… rss_per_tenant=… …`; with K, a second
+///                          line for K subtenants per tenant (see the end of this file)
 ///
 /// Builds N tenants (RegistryFixtures: JSON text → JSONParser → TenantRules.parseCreate), merges them into
 /// a new `TenantDirectory`, drops the tenant array, then measures the directory alone:
@@ -73,3 +74,56 @@ print(
     "view_stride=\(MemoryLayout<TenantView>.stride) key_stride=\(MemoryLayout<String>.stride)",
     "byId_capacity=\(snapshot.byId.capacity) indexes=\(indexes) hash_indexes=\(snapshot.hashIndexSummary)")
 withExtendedLifetime(directory) {}
+
+// Subtenants (`registry-memory N K`, K subtenants per tenant): heap bytes per subtenant of the in-memory
+// `SubtenantDirectory`, and the cost of one lookup beside a tenant lookup by id in the same process (the
+// yardstick: both are what minting and verifying a subtenant token add up).
+if let perTenant = CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) : nil, perTenant > 0 {
+    let tenantIds = Array(snapshot.byId.keys)
+    func makeSubtenants() -> [Subtenant] {
+        let now = Date()
+        return tenantIds.flatMap { tenantId in
+            (1...perTenant).map { index in
+                Subtenant(
+                    tenantId: tenantId, subtenantId: String(format: "s%02d", index), displayName: "Department \(index)", features: ["bot": true],
+                    createdAt: now, updatedAt: now)
+            }
+        }
+    }
+    let subtenants = SubtenantDirectory()
+    let beforeSubtenants = settle()
+    do { subtenants.merge(makeSubtenants()) }
+    let afterSubtenants = settle()
+    let subtenantCount = subtenants.counts().total
+    guard subtenantCount == count * perTenant else {
+        FileHandle.standardError.write(Data("registry-memory: \(subtenantCount) subtenants, expected \(count * perTenant)\n".utf8))
+        exit(1)
+    }
+    // Lookups in a random order, keys built beforehand (fresh strings, as a request's would be).
+    var generator = SystemRandomNumberGenerator()
+    let lookups = 2_000_000
+    let pairs = (0..<lookups).map { _ in
+        (String(tenantIds.randomElement(using: &generator)!.utf8), String(format: "s%02d", Int.random(in: 1...perTenant, using: &generator)))
+    }
+    func timed(_ body: () -> Int) -> Double {
+        let start = ContinuousClock.now
+        let found = body()
+        let elapsed = ContinuousClock.now - start
+        precondition(found == lookups)
+        return Double(elapsed.components.seconds) * 1e9 + Double(elapsed.components.attoseconds) / 1e9
+    }
+    var subtenantNs = [Double]()
+    var tenantNs = [Double]()
+    for _ in 0..<5 {
+        subtenantNs.append(timed { pairs.reduce(0) { found, pair in found + (subtenants.subtenant(pair.0, pair.1)?.isDeleted == false ? 1 : 0) } } / Double(lookups))
+        tenantNs.append(timed { pairs.reduce(0) { found, pair in found + (directory.withTenantEntry(id: pair.0) { $0 != nil } ? 1 : 0) } } / Double(lookups))
+    }
+    let subtenantMedian = subtenantNs.sorted()[2]
+    let tenantMedian = tenantNs.sorted()[2]
+    print(
+        "subtenants n=\(subtenantCount) per_tenant=\(perTenant) malloc_bytes=\(afterSubtenants.malloc - beforeSubtenants.malloc)",
+        "bytes_per_subtenant=\((afterSubtenants.malloc - beforeSubtenants.malloc) / subtenantCount)",
+        "rss_per_subtenant=\((afterSubtenants.rss - beforeSubtenants.rss) / subtenantCount)",
+        String(format: "lookup_ns=%.1f tenant_lookup_ns=%.1f ratio=%.2f", subtenantMedian, tenantMedian, subtenantMedian / tenantMedian))
+    withExtendedLifetime(subtenants) {}
+}
