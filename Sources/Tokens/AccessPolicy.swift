@@ -111,8 +111,17 @@ package enum AccessPolicy {
 
     /// Whether `caller` may revoke a token issued to `clientId` for `tenantId` (RFC 7009): the client it was issued
     /// to, system admins, and introspecting callers of its tenant.
-    package static func mayRevoke(_ caller: CallerIdentity, tokenTenant tenantId: String?, tokenClient clientId: String?) -> Bool {
-        caller.isSystemAdmin || clientId == caller.clientId || (caller.scopes.contains(introspectScope) && tenantId.map(caller.canSee) == true)
+    package static func mayRevoke(_ caller: CallerIdentity, tokenTenant tenantId: String?, tokenSubtenant subtenantId: String?, tokenClient clientId: String?)
+        -> Bool
+    {
+        caller.isSystemAdmin || clientId == caller.clientId
+            || (caller.scopes.contains(introspectScope) && tenantId.map { maySeeToken(caller, tenantId: $0, subtenantId: subtenantId) } == true)
+    }
+
+    /// Whether a token of `tenantId` (and `subtenantId`) is visible to `caller` at introspection: a caller limited
+    /// to some subtenants sees only their tokens, not the tenant's own nor other subtenants'.
+    package static func maySeeToken(_ caller: CallerIdentity, tenantId: String, subtenantId: String?) -> Bool {
+        caller.mayActFor(tenantId, subtenant: subtenantId)
     }
 
     private static func has(_ caller: CallerIdentity, _ scope: String) -> Bool {

@@ -206,6 +206,11 @@ import Testing
             #expect(try active.json["active"] == .bool(true))
             #expect(try active.json["subtenant_id"] == .string("sub1"))
             #expect(try await client.form("/oauth2/introspect", [("token", plain)], basic: (id, secret)).json["subtenant_id"] == nil)
+            // An introspector limited to sub2 sees sub2's tokens only: not sub1's, not the tenant's own.
+            let (sub2Id, sub2Secret) = clientCredentials(try await client.apiKey(["token:introspect"], tenants: ["tenant1/sub2"]))
+            #expect(try await client.form("/oauth2/introspect", [("token", other)], basic: (sub2Id, sub2Secret)).json["active"] == .bool(true))
+            #expect(try await client.form("/oauth2/introspect", [("token", token)], basic: (sub2Id, sub2Secret)).json["active"] == .bool(false))
+            #expect(try await client.form("/oauth2/introspect", [("token", plain)], basic: (sub2Id, sub2Secret)).json["active"] == .bool(false))
 
             #expect(try await client.send(.delete, "/v1/tenants/tenant1/subtenants/sub1").status == .noContent)
             let refused = try await client.send(.get, "/v1/verify", key: token)

@@ -191,9 +191,10 @@ struct VerifyRoutes: Sendable {
         guard AccessPolicy.mayIntrospect(caller) else { throw OAuthFailure.insufficientScope("this client may not introspect tokens") }
         guard let token = form["token"], !token.isEmpty else { throw OAuthFailure.invalidRequest("token is required") }
         let inactive = JSONResponse.make(.object(["active": .bool(false)]), headers: [.cacheControl: "no-store"])
-        guard case .success(let verified) = verifier.verify(token, audience: nil), caller.canSee(verified.tenantId) else {
+        guard case .success(let verified) = verifier.verify(token, audience: nil), AccessPolicy.maySeeToken(caller, tenantId: verified.tenantId, subtenantId: verified.subtenantId)
+        else {
             if !Self.isOurs(token, issuer: verifier.issuer()), let keycloakToken = await keycloak.verify(token),
-                keycloakToken.tenant.map({ caller.canSee($0.tenantId) && $0.status(at: service.clock()) == .active }) ?? caller.isSystemAdmin
+                keycloakToken.tenant.map({ AccessPolicy.maySeeToken(caller, tenantId: $0.tenantId, subtenantId: nil) && $0.status(at: service.clock()) == .active }) ?? caller.isSystemAdmin
             {
                 metrics.recordVerification("introspect_active")
                 var body = keycloakToken.claims.dictionary
@@ -233,7 +234,9 @@ struct VerifyRoutes: Sendable {
         else { return ok }
         let tenantId = jwt.claims["tenant_id"]?.stringValue
         let clientId = jwt.claims["client_id"]?.stringValue
-        guard AccessPolicy.mayRevoke(caller, tokenTenant: tenantId, tokenClient: clientId) else { throw OAuthFailure.revocationNotAllowed }
+        guard AccessPolicy.mayRevoke(caller, tokenTenant: tenantId, tokenSubtenant: jwt.claims["subtenant_id"]?.stringValue, tokenClient: clientId) else {
+            throw OAuthFailure.revocationNotAllowed
+        }
         if exp + verifier.leeway > service.clock().timeIntervalSince1970 {
             try await service.revoke(jti: jti, tenantId: tenantId, expiresAt: exp + verifier.leeway, actor: .init(name: caller.subject, requestId: context.requestId))
         }
