@@ -1,27 +1,49 @@
 import Atomics
+import Foundation
+import Synchronization
+
+/// Every snapshot's generation, unique in the process (so a thread's cached snapshot of one directory is never
+/// taken for another's).
+private let subtenantGenerations = ManagedAtomic<UInt64>(0)
 
 /// Every tenant's subtenants in memory, for minting and verifying subtenant tokens without a database round
-/// trip: one atomic load of an immutable snapshot per lookup (tenant tokens never look here). Replaced on every
-/// local write, on NOTIFY `sub:<tenantId>` from other instances and by the periodic reload; merged by version
-/// per subtenant, so a slow reload never brings back an older state.
+/// trip (tenant tokens never look here). Replaced on every local write, on NOTIFY `sub:<tenantId>` from other
+/// instances and by the periodic reload; merged by version per subtenant, so a slow reload never brings back an
+/// older state.
+///
+/// Readers go through a per-thread cache, as `TenantDirectory`'s do: a lookup compares the thread's cached
+/// snapshot's generation with the current one (one plain atomic load) and only on a change loads the shared
+/// reference. A strong atomic load on every lookup was locked read-modify-writes on one cache line that every
+/// event loop shares: 0.88 of a tenant token's cached verification rate (bench-http, 2k tenants × 10).
 public final class SubtenantDirectory: Sendable {
     final class Snapshot: Sendable, AtomicReference {
         let byTenant: [String: [String: SubtenantView]]
         let versions: [String: [String: Int]]
+        let generation: UInt64
         init(byTenant: [String: [String: SubtenantView]], versions: [String: [String: Int]]) {
             self.byTenant = byTenant
             self.versions = versions
+            generation = subtenantGenerations.wrappingIncrementThenLoad(ordering: .relaxed)
         }
     }
 
-    private let snapshot = ManagedAtomic(Snapshot(byTenant: [:], versions: [:]))
+    private let snapshot: ManagedAtomic<Snapshot>
+    /// The generation of the snapshot in `snapshot`, stored after it.
+    private let generation: Atomic<UInt64>
+    /// Writers take turns; the replaced snapshot is kept until the next write, so a reader that lets go of it is
+    /// seldom the one that frees it.
+    private let writer = Mutex<Snapshot?>(nil)
 
-    public init() {}
+    public init() {
+        let empty = Snapshot(byTenant: [:], versions: [:])
+        snapshot = ManagedAtomic(empty)
+        generation = Atomic(empty.generation)
+    }
 
     /// Subtenant `subtenantId` of `tenantId`, deleted ones included; nil when there is none.
     @inline(__always)
     public func subtenant(_ tenantId: String, _ subtenantId: String) -> SubtenantView? {
-        snapshot.load(ordering: .acquiring).byTenant[tenantId]?[subtenantId]
+        currentReference()._withUnsafeGuaranteedRef { $0.byTenant[tenantId]?[subtenantId] }
     }
 
     /// Every subtenant of `tenantId`, by id.
@@ -43,8 +65,8 @@ public final class SubtenantDirectory: Sendable {
     /// Takes in subtenants read from the store or just written; each replaces what is held only if it is newer.
     public func merge(_ subtenants: [Subtenant]) {
         guard !subtenants.isEmpty else { return }
-        var current = snapshot.load(ordering: .acquiring)
-        while true {
+        writer.withLock { previous in
+            let current = snapshot.load(ordering: .acquiring)
             var byTenant = current.byTenant
             var versions = current.versions
             var changed = false
@@ -54,10 +76,28 @@ public final class SubtenantDirectory: Sendable {
                 changed = true
             }
             guard changed else { return }
-            let (exchanged, original) = snapshot.compareExchange(
-                expected: current, desired: Snapshot(byTenant: byTenant, versions: versions), ordering: .acquiringAndReleasing)
-            if exchanged { return }
-            current = original
+            let next = Snapshot(byTenant: byTenant, versions: versions)
+            snapshot.store(next, ordering: .releasing)
+            generation.store(next.generation, ordering: .releasing)
+            previous = current
         }
+    }
+
+    /// The current snapshot, owned by this thread's cache: valid until this thread's next call into the directory.
+    @inline(__always)
+    private func currentReference() -> Unmanaged<Snapshot> {
+        let expected = generation.load(ordering: .acquiring)
+        let cache = ThreadSnapshotCache.current
+        if cache.subtenantGeneration == expected, let cached = cache.subtenants { return cached }
+        return refresh(cache)
+    }
+
+    @inline(never)
+    private func refresh(_ cache: ThreadSnapshotCache) -> Unmanaged<Snapshot> {
+        let latest = Unmanaged.passRetained(snapshot.load(ordering: .acquiring))
+        cache.subtenants?.release()
+        cache.subtenants = latest
+        cache.subtenantGeneration = latest._withUnsafeGuaranteedRef { $0.generation }
+        return latest
     }
 }

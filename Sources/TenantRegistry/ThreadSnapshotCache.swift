@@ -5,8 +5,14 @@ import Foundation
 final class ThreadSnapshotCache {
     var generation: UInt64 = 0
     var snapshot: Unmanaged<TenantSnapshot>?
+    /// The same for the subtenant directory last used on this thread (`SubtenantDirectory`).
+    var subtenantGeneration: UInt64 = 0
+    var subtenants: Unmanaged<SubtenantDirectory.Snapshot>?
 
-    deinit { snapshot?.release() }
+    deinit {
+        snapshot?.release()
+        subtenants?.release()
+    }
 
     /// This thread's cache, created on first use and released when the thread exits.
     static var current: ThreadSnapshotCache {
