@@ -19,8 +19,8 @@ import Foundation
 import RegistryFixtures
 import TenantRegistry
 
-guard CommandLine.arguments.count == 2, let count = Int(CommandLine.arguments[1]), count > 0 else {
-    FileHandle.standardError.write(Data("usage: registry-memory N\n".utf8))
+guard (2...3).contains(CommandLine.arguments.count), let count = Int(CommandLine.arguments[1]), count > 0 else {
+    FileHandle.standardError.write(Data("usage: registry-memory N [SUBTENANTS_PER_TENANT]\n".utf8))
     exit(2)
 }
 
