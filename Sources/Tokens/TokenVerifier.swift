@@ -102,11 +102,9 @@ package final class TokenVerifier: Sendable {
             return nil
         }
         if let tenantFailure { return .failure(tenantFailure) }
-        // Only subtenant tokens pay for this lookup (one atomic load and two hashes); tenant tokens never do.
-        if let subtenantId = token.subtenantId {
-            guard let subtenant = tenants.subtenants.subtenant(token.tenantId, subtenantId), !subtenant.isDeleted else {
-                return .failure(.subtenantInactive)
-            }
+        // Only subtenant tokens look here (tenant tokens never do), and a cached one only when some subtenant changed.
+        if let subtenantId = token.subtenantId, !tenants.subtenants.isActive(token.tenantId, subtenantId, confirmed: token.subtenantConfirmed) {
+            return .failure(.subtenantInactive)
         }
         if let audience, !token.audiences.contains(audience) { return .failure(.invalid(JOSEError.invalidAudience.description)) }
         if revocations.isRevoked(token.jti) { return .failure(.revoked) }

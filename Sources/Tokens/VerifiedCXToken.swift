@@ -1,4 +1,5 @@
 import JOSE
+import Synchronization
 
 /// A cx-tenant token that passed every check. A class: the verification cache hands it out on every cached
 /// request, and a copy of a struct of a dozen strings and arrays would retain each of them.
@@ -17,6 +18,9 @@ package final class VerifiedCXToken: Sendable {
     package let notBefore: Double?
     package let expiresAt: Double
     package let claims: JWTClaims
+    /// The subtenant directory's generation at which this token's subtenant was last found active
+    /// (`SubtenantDirectory.isActive`); 0: not yet.
+    package let subtenantConfirmed = Atomic<UInt64>(0)
     /// The key that verified the signature; it must still be published for a cached result to count.
     package let key: JWSPublicKey
 
