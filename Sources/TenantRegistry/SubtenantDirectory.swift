@@ -16,19 +16,15 @@ private let subtenantGenerations = ManagedAtomic<UInt64>(0)
 /// reference. A strong atomic load on every lookup was locked read-modify-writes on one cache line that every
 /// event loop shares: 0.88 of a tenant token's cached verification rate (bench-http, 2k tenants × 10).
 public final class SubtenantDirectory: Sendable {
-    /// A subtenant's key: one flat table for every tenant's subtenants, one probe per lookup (a table per tenant
-    /// inside a table of tenants was two probes, each a few cache misses at a million subtenants).
-    struct Key: Hashable, Sendable {
-        let tenantId: String
-        let subtenantId: String
-    }
-
+    /// By tenant, then by subtenant. A write copies the table of tenants and one tenant's table, not every
+    /// subtenant: one flat table keyed by (tenant, subtenant) made lookups 10-30 % faster but made a write copy all of
+    /// them, and creating 100k subtenants one by one took 695 s instead of 115 s (bench-http's setup).
     final class Snapshot: Sendable, AtomicReference {
-        let byKey: [Key: SubtenantView]
-        let versions: [Key: Int]
+        let byTenant: [String: [String: SubtenantView]]
+        let versions: [String: [String: Int]]
         let generation: UInt64
-        init(byKey: [Key: SubtenantView], versions: [Key: Int]) {
-            self.byKey = byKey
+        init(byTenant: [String: [String: SubtenantView]], versions: [String: [String: Int]]) {
+            self.byTenant = byTenant
             self.versions = versions
             generation = subtenantGenerations.wrappingIncrementThenLoad(ordering: .relaxed)
         }
@@ -42,7 +38,7 @@ public final class SubtenantDirectory: Sendable {
     private let writer = Mutex<Snapshot?>(nil)
 
     public init() {
-        let empty = Snapshot(byKey: [:], versions: [:])
+        let empty = Snapshot(byTenant: [:], versions: [:])
         snapshot = ManagedAtomic(empty)
         generation = Atomic(empty.generation)
     }
@@ -50,7 +46,7 @@ public final class SubtenantDirectory: Sendable {
     /// Subtenant `subtenantId` of `tenantId`, deleted ones included; nil when there is none.
     @inline(__always)
     public func subtenant(_ tenantId: String, _ subtenantId: String) -> SubtenantView? {
-        currentReference()._withUnsafeGuaranteedRef { $0.byKey[Key(tenantId: tenantId, subtenantId: subtenantId)] }
+        currentReference()._withUnsafeGuaranteedRef { $0.byTenant[tenantId]?[subtenantId] }
     }
 
     /// Whether subtenant `subtenantId` of `tenantId` exists and is not deleted, answered without a lookup when
@@ -70,9 +66,9 @@ public final class SubtenantDirectory: Sendable {
     public func counts() -> (total: Int, active: Int) {
         var total = 0
         var active = 0
-        for subtenant in snapshot.load(ordering: .acquiring).byKey.values {
-            total += 1
-            if !subtenant.isDeleted { active += 1 }
+        for subtenants in snapshot.load(ordering: .acquiring).byTenant.values {
+            total += subtenants.count
+            active += subtenants.values.filter { !$0.isDeleted }.count
         }
         return (total, active)
     }
@@ -82,18 +78,16 @@ public final class SubtenantDirectory: Sendable {
         guard !subtenants.isEmpty else { return }
         writer.withLock { previous in
             let current = snapshot.load(ordering: .acquiring)
-            var byKey = current.byKey
+            var byTenant = current.byTenant
             var versions = current.versions
             var changed = false
-            for subtenant in subtenants {
-                let key = Key(tenantId: subtenant.tenantId, subtenantId: subtenant.subtenantId)
-                guard (versions[key] ?? 0) < subtenant.version else { continue }
-                byKey[key] = SubtenantView(subtenant)
-                versions[key] = subtenant.version
+            for subtenant in subtenants where (versions[subtenant.tenantId]?[subtenant.subtenantId] ?? 0) < subtenant.version {
+                byTenant[subtenant.tenantId, default: [:]][subtenant.subtenantId] = SubtenantView(subtenant)
+                versions[subtenant.tenantId, default: [:]][subtenant.subtenantId] = subtenant.version
                 changed = true
             }
             guard changed else { return }
-            let next = Snapshot(byKey: byKey, versions: versions)
+            let next = Snapshot(byTenant: byTenant, versions: versions)
             snapshot.store(next, ordering: .releasing)
             generation.store(next.generation, ordering: .releasing)
             previous = current
