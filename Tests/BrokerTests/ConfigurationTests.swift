@@ -16,6 +16,7 @@ import Testing
         #expect(configuration.logLevel == .info && configuration.logFormat == .text)
         #expect(!configuration.issuerIsExplicit)
         #expect(configuration.eventLoopThreads == 0, "one event loop per core unless set")
+        #expect(configuration.listenBacklog == 1024, "a burst of 1024 connections is queued, not dropped to SYN retransmits")
         #expect(try BrokerConfiguration.load(flags: ["eventLoopThreads": "1"], environment: [:]).eventLoopThreads == 1)
     }
 
@@ -54,7 +55,7 @@ import Testing
         ("port", "65536"), ("port", "-1"), ("port", "80x"), ("leeway", "301"), ("tokenTtl", "0"), ("maxTokenTtl", "99999999"),
         ("logLevel", "verbose"), ("logFormat", "xml"), ("issuer", "not a url"), ("issuer", "https://a.example/?q=1"),
         ("baseDomain", "bad_domain"), ("baseDomain", "-x.com"), ("host", "a b"), ("keysDir", ""), ("tokenTtl", "4000"),
-        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"), ("eventLoopThreads", "257"), ("eventLoopThreads", "-1"),
+        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"), ("eventLoopThreads", "257"), ("eventLoopThreads", "-1"), ("listenBacklog", "15"), ("listenBacklog", "65536"),
     ])
     func badValues(key: String, value: String) {
         do {

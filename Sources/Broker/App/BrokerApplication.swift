@@ -207,7 +207,8 @@ public struct BrokerApplication: Sendable {
         }
         return Application(
             router: router ?? buildRouter(), server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: nil, backlog: configuration.listenBacklog),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? configuration.port
                 if !configuration.issuerIsExplicit {

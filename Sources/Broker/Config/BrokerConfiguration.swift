@@ -49,6 +49,8 @@ public struct BrokerConfiguration: Sendable {
     public var requestHeadTimeout: Int
     /// `--idle-timeout`: seconds a keep-alive connection may wait for its next request.
     public var idleTimeout: Int
+    /// `--listen-backlog`: completed connections the kernel may queue before the server accepts them.
+    public var listenBacklog: Int = 1024
     /// Threads of the HTTP server's event loop group; 0: NIO's shared group, one thread per CPU core.
     public var eventLoopThreads: Int
     public var logLevel: Logger.Level
@@ -263,6 +265,7 @@ public struct BrokerConfiguration: Sendable {
             requireTenantHint: try boolean("requireTenantHint"), requestHeadTimeout: try integer("requestHeadTimeout", in: 1...3600), idleTimeout: try integer("idleTimeout", in: 1...86_400),
             eventLoopThreads: try integer("eventLoopThreads", in: 0...256), logLevel: level, logFormat: format,
             metricsTenants: metricsTenants, tracingEndpoint: tracingEndpoint, issuerIsExplicit: issuer != nil)
+        configuration.listenBacklog = try integer("listenBacklog", in: 16...65_535)
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
         return configuration
     }

@@ -79,6 +79,7 @@ public struct Setting: Sendable {
         Setting("requireTenantHint", "false", "true: /v1/verify answers 403 to a request that names no tenant (X-Forwarded-Host or ?tenant=), so a gateway route that forgets the header cannot let any tenant's token through"),
         Setting("requestHeadTimeout", "30", "seconds a connection gets to send a whole request head (from its first byte, or from opening), and the longest a request body may stall; then it is closed (1-3600)"),
         Setting("idleTimeout", "60", "seconds a keep-alive connection may sit idle between requests before it is closed (1-86400)"),
+        Setting("listenBacklog", "1024", "connections the kernel may hold completed but not yet accepted (16-65535; the kernel caps it at net.core.somaxconn); a burst past it waits for SYN retransmits, a second or more"),
         Setting("shutdownGracePeriod", "30", "seconds in-flight requests get to finish after SIGTERM"),
         Setting("eventLoopThreads", "0", "threads that serve HTTP connections (1-256); 0: one per CPU core"),
         Setting("logLevel", "info", "trace, debug, info, notice, warning, error or critical"),
