@@ -22,6 +22,8 @@ public struct Tenant: Sendable, Equatable {
     public var version: Int
     /// Feature switches (`SubtenantRules.parseFeatures`); each subtenant may override them.
     public var features: [String: Bool] = [:]
+    /// Rate limits of this tenant; nil fields: the operator's defaults. Only system admins change them.
+    public var limits = TenantLimits()
 
     /// The tenant's status at `now`: deleted and suspended win; an active tenant past its subscription is expired.
     public func status(at now: Date) -> TenantStatus {

@@ -35,6 +35,7 @@ public enum TenantCodec {
         ]
         if let media = tenant.mediaServer { members["mediaServer"] = .object(media) }
         members["features"] = .object(tenant.features.mapValues(JSONValue.bool))
+        members["limits"] = tenant.limits.json
         return members
     }
 
@@ -73,6 +74,7 @@ public enum TenantCodec {
             updatedAt: Date(timeIntervalSince1970: Double(row.updatedAt) / 1000),
             deletedAt: row.deletedAt.map { Date(timeIntervalSince1970: Double($0) / 1000) }, version: Int(row.version))
         tenant.features = features
+        tenant.limits = TenantLimits.stored(document["limits"])
         return tenant
     }
 }

@@ -129,7 +129,12 @@ public final class TenantDirectory: Sendable {
             var byId = snapshot.load(ordering: .acquiring).byId
             var changed = false
             for tenant in tenants where (byId[tenant.tenantId]?.version ?? 0) < tenant.version {
-                byId[tenant.tenantId] = TenantView(tenant)
+                let view = TenantView(tenant)
+                // A write that keeps the mint limit keeps the limiter's state; a new limit starts with a full bucket.
+                if let previous = byId[tenant.tenantId], previous.limits.mintPerSecond == tenant.limits.mintPerSecond {
+                    view.mintGate.store(previous.mintGate.load(ordering: .relaxed), ordering: .relaxed)
+                }
+                byId[tenant.tenantId] = view
                 changed = true
             }
             if changed {

@@ -7,6 +7,7 @@ public enum TenantRules {
     public static let logoTypes = ["image/png", "image/jpeg", "image/svg+xml", "image/webp"]
     static let createFields: Set<String> = [
         "tenantId", "domain", "keycloak", "campaigns", "dialer", "mediaServer", "twoFAConfig", "logo", "subscription", "features",
+        "limits",
     ]
     static let keycloakFields: Set<String> = ["realm", "clientId", "clientSecret", "issuer", "Otp_Manager_Url"]
     static let twoFAFields: Set<String> = ["isEnabled", "channelType", "serviceIdentifier", "otpExpiry", "retryLimit"]
@@ -65,19 +66,21 @@ public enum TenantRules {
         let logo = parseLogo(body["logo"], errors: &errors)
         let expiresAt = parseSubscription(body["subscription"], errors: &errors)
         let features = SubtenantRules.parseFeatures(body["features"], errors: &errors)
+        let limits = TenantLimits.parse(body["limits"], onto: TenantLimits(), errors: &errors)
         if !errors.isEmpty { throw ValidationFailure(errors) }
         var tenant = Tenant(
             tenantId: tenantId, domain: domain, keycloak: keycloak!, campaigns: campaigns, dialer: dialer, mediaServer: mediaServer,
             twoFA: twoFA, logo: logo, subscriptionExpiresAt: expiresAt, storedStatus: .active, createdAt: now, updatedAt: now,
             deletedAt: nil, version: 1)
         tenant.features = features
+        tenant.limits = limits
         return tenant
     }
 
-    /// Applies a PATCH body to `tenant`. Only `mediaServer`, `twoFAConfig`, `keycloak.Otp_Manager_Url`, `logo`
-    /// and (for system admins) `subscription` may change; anything else is `field_not_updatable`.
+    /// Applies a PATCH body to `tenant`. Only `mediaServer`, `twoFAConfig`, `keycloak.Otp_Manager_Url`, `logo`,
+    /// `features` and (for system admins) `subscription` and `limits` may change; anything else is `field_not_updatable`.
     public static func applyPatch(
-        _ body: [String: JSONValue], to tenant: Tenant, allowSubscription: Bool, now: Date
+        _ body: [String: JSONValue], to tenant: Tenant, systemAdmin: Bool, now: Date
     ) throws(ValidationFailure) -> Tenant {
         var notUpdatable = [FieldError]()
         var errors = [FieldError]()
@@ -85,7 +88,7 @@ public enum TenantRules {
         for key in body.keys.sorted() {
             switch key {
             case "mediaServer", "twoFAConfig", "logo", "keycloak", "features": continue
-            case "subscription" where allowSubscription: continue
+            case "subscription" where systemAdmin, "limits" where systemAdmin: continue
             default: notUpdatable.append(FieldError(key, "cannot be changed"))
             }
         }
@@ -116,6 +119,7 @@ public enum TenantRules {
         } else if updated.twoFA.isEnabled, updated.keycloak.otpManagerURL == nil {
             errors.append(FieldError("keycloak.Otp_Manager_Url", "is required while twoFAConfig.isEnabled is true"))
         }
+        if body.keys.contains("limits") { updated.limits = TenantLimits.parse(body["limits"], onto: updated.limits, errors: &errors) }
         if body.keys.contains("features") { updated.features = SubtenantRules.parseFeatures(body["features"], errors: &errors) }
         if let value = body["logo"] {
             updated.logo = value == .null ? nil : parseLogo(value, errors: &errors)

@@ -125,14 +125,14 @@ public final class TenantService: Sendable {
         try await store.tenant(tenantId)
     }
 
-    public func patch(_ tenantId: String, body: [String: JSONValue], ifMatch: Int?, allowSubscription: Bool, actor: Actor) async throws -> Tenant {
+    public func patch(_ tenantId: String, body: [String: JSONValue], ifMatch: Int?, systemAdmin: Bool, actor: Actor) async throws -> Tenant {
         let now = clock()
         let updated = try await store.update(
             tenantId, ifMatch: ifMatch,
             audit: AuditEvent(at: now, actor: actor.name, action: "tenant.update", tenantId: tenantId, requestId: actor.requestId)
         ) { current in
             guard current.storedStatus != .deleted else { throw StoreError.notFound }
-            return try TenantRules.applyPatch(body, to: current, allowSubscription: allowSubscription, now: now)
+            return try TenantRules.applyPatch(body, to: current, systemAdmin: systemAdmin, now: now)
         }
         directory.merge([updated])
         return updated

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What the hot path (minting, verification) needs of a tenant: no logo, no secret, no free-form JSON.
 /// Immutable and shared by reference: every index of a snapshot points at one instance, so a lookup
@@ -16,6 +17,13 @@ public final class TenantView: Sendable {
     public let version: Int
     /// The tenant's feature switches (subtenants' overrides live in `SubtenantDirectory`).
     public let features: [String: Bool]
+    /// The tenant's own rate limits (nil fields: the operator defaults).
+    public let limits: TenantLimits
+    /// The mint limiter's state (`RateGate`): the theoretical arrival time of the next mint, in nanoseconds of
+    /// `RateGate.now()`. Only this tenant's mints write it, so one tenant's flood contends on no one else's line.
+    /// `TenantDirectory.merge` carries it into the view that replaces this one while the tenant's mint limit
+    /// stays the same, so a PATCH of another field does not refill it.
+    public let mintGate = Atomic<Int64>(0)
 
     public init(_ tenant: Tenant) {
         tenantId = tenant.tenantId
@@ -29,6 +37,7 @@ public final class TenantView: Sendable {
         otpManagerURL = tenant.keycloak.otpManagerURL
         version = tenant.version
         features = tenant.features
+        limits = tenant.limits
     }
 
     /// Status at `now`, as `Tenant.status(at:)`.

@@ -13,13 +13,22 @@ package struct TokenIssuer: Sendable {
     let lifetimes: TokenLifetimes
     var defaultTTL: Int { lifetimes.defaultTTL }
     var maxTTL: Int { lifetimes.maxTTL }
+    /// The operator's default mint limit for tenants without their own.
+    let rateDefaults: TenantRateDefaults
 
-    package init(keyRing: KeyRing, tenants: TenantService, issuer: @escaping @Sendable () -> String, lifetimes: TokenLifetimes) {
+    package init(
+        keyRing: KeyRing, tenants: TenantService, issuer: @escaping @Sendable () -> String, lifetimes: TokenLifetimes,
+        rateDefaults: TenantRateDefaults = TenantRateDefaults(mintPerSecond: 0, otpPerMinute: 0, loginPerMinute: 0)
+    ) {
         self.keyRing = keyRing
         self.tenants = tenants
         self.issuer = issuer
         self.lifetimes = lifetimes
+        self.rateDefaults = rateDefaults
     }
+
+    /// The `RateLimit-Policy` name of the mint limit.
+    package static let mintPolicy = "mint"
 
     /// Why minting was refused, before the endpoint maps it to its own error shape.
     package enum Refusal: Error {
@@ -30,6 +39,8 @@ package struct TokenIssuer: Sendable {
         case subtenantRequired
         case inactiveTenant(TenantStatus)
         case invalid([FieldError])
+        /// The tenant's mint limit is used up for now (nothing was signed).
+        case rateLimited(RateDecision)
     }
 
     package struct Minted {
@@ -38,6 +49,8 @@ package struct TokenIssuer: Sendable {
         package let tenant: TenantView
         package let scope: String
         package let subtenantId: String?
+        /// The tenant's mint limit after this mint; nil when no limit applies.
+        package let rate: RateDecision?
     }
 
     /// Mints for `caller` and tenant `tenantId` (or the tenant whose domain is `domain`).
@@ -67,6 +80,14 @@ package struct TokenIssuer: Sendable {
             errors.append(FieldError("audience", "must be an https URI on the tenant's own domain (\(view.domain) or a subdomain)"))
         }
         if !errors.isEmpty { throw .invalid(errors) }
+        // Last before signing: only a mint that would be signed counts, and a refusal costs no signature.
+        var rate: RateDecision?
+        let limit = view.limits.mintPerSecond ?? rateDefaults.mintPerSecond
+        if limit > 0 {
+            let decision = RateGate.take(view.mintGate, limit: limit, window: 1, now: RateGate.now())
+            guard decision.allowed else { throw .rateLimited(decision) }
+            rate = decision
+        }
         // Callers grant only what they hold: scopes are intersected with the caller's own (never `admin`);
         // roles can be granted only by system admins until role grants per key exist.
         let grantable = caller.scopes.subtracting(["admin"])
@@ -80,7 +101,8 @@ package struct TokenIssuer: Sendable {
         do {
             let minted = try CXToken.mint(request, issuer: issuer(), key: keyRing.current.active, now: tenants.clock())
             return Minted(
-                token: minted.token, expiresIn: minted.expiresIn, tenant: view, scope: request.scope.joined(separator: " "), subtenantId: subtenantId)
+                token: minted.token, expiresIn: minted.expiresIn, tenant: view, scope: request.scope.joined(separator: " "), subtenantId: subtenantId,
+                rate: rate)
         } catch {
             // Signing with a loaded key does not fail for input reasons; surface it as a server fault.
             preconditionFailure("signing with the active key failed: \(error)")

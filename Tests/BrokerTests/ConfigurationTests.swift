@@ -55,7 +55,7 @@ import Testing
         ("port", "65536"), ("port", "-1"), ("port", "80x"), ("leeway", "301"), ("tokenTtl", "0"), ("maxTokenTtl", "99999999"),
         ("logLevel", "verbose"), ("logFormat", "xml"), ("issuer", "not a url"), ("issuer", "https://a.example/?q=1"),
         ("baseDomain", "bad_domain"), ("baseDomain", "-x.com"), ("host", "a b"), ("keysDir", ""), ("tokenTtl", "4000"),
-        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"), ("eventLoopThreads", "257"), ("eventLoopThreads", "-1"), ("listenBacklog", "15"), ("listenBacklog", "65536"),
+        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"), ("eventLoopThreads", "257"), ("eventLoopThreads", "-1"), ("listenBacklog", "15"), ("listenBacklog", "65536"), ("tenantMintRate", "-1"), ("tenantMintRate", "1000001"), ("tenantOtpRate", "x"), ("tenantLoginRate", "1.5"),
     ])
     func badValues(key: String, value: String) {
         do {

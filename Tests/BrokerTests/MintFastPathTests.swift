@@ -59,12 +59,15 @@ private func get(_ path: String, close: Bool = false) -> String {
 }
 
 /// The responses in `text`: status line, header lines and body, with per-response values masked (`Date`,
-/// `X-Request-Id` unless one of `keep`, and a body's `access_token`, which is new for every mint).
+/// `X-Request-Id` unless one of `keep`, `RateLimit`'s remaining count, and a body's `access_token`, which is new for
+/// every mint).
 private func responses(_ text: String, keep: Set<String> = []) -> [[String]] {
     text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { response in
         let parts = response.components(separatedBy: "\r\n\r\n")
         var lines = parts[0].components(separatedBy: "\r\n").map { line in
             if line.hasPrefix("Date: ") { return "Date: -" }
+            // What is left of the tenant's mint limit depends on the mints before and the time between them.
+            if line.hasPrefix("RateLimit: ") { return line.replacing(/;r=[0-9]+;/, with: ";r=-;") }
             if line.hasPrefix("X-Request-Id: "), !keep.contains(String(line.dropFirst(14))) { return "X-Request-Id: -" }
             return line
         }
@@ -229,6 +232,50 @@ struct MintFastPathTests {
                 #"token_broker_http_request_duration_seconds_count{route="/v1/tenants/{tenantId}/token",method="POST"}"#,
             ] {
                 #expect((metricSample(after, series) ?? 0) - (metricSample(before, series) ?? 0) == 3, "\(series)")
+            }
+        }
+    }
+
+    @Test("a tenant past its mint limit gets its 429 from the fast path, byte for byte the router's, counted as the router counts it")
+    func rateLimited() async throws {
+        let harness = try await RegistryHarness.make(.sqlite, flags: Self.flags)
+        try await harness.run { client in
+            // One tenant per server, so that each starts with a full bucket of one mint per second.
+            for id in ["capped1", "capped2", "capped3"] {
+                _ = try await client.send(.post, "/v1/tenants", json: tenantBody(id) { $0["limits"] = .object(["mintPerSecond": .int(1)]) })
+            }
+            let key = try await client.apiKey(["token:mint"], tenants: ["capped1", "capped2", "capped3"])
+            @Sendable func twice(_ tenant: String) -> [String] {
+                [post("/v1/tenants/\(tenant)/token", key: key), post("/v1/tenants/\(tenant)/token", key: key, body: #"{"ttl": 60}"#)]
+            }
+            let slowServer = harness.broker.buildHTTPServer(fastPaths: false)
+            let fastServer = harness.broker.buildHTTPServer(fastPaths: true)
+            try await slowServer.test(.live) { slow in
+                try await fastServer.test(.live) { fast in
+                    let viaRouter = responses(try await exchangeOneByOne(port: try #require(slow.port), twice("capped1")))
+                    let viaFastPath = responses(try await exchangeOneByOne(port: try #require(fast.port), twice("capped2")))
+                    #expect(viaRouter.map { $0.first } == ["200 OK", "429 Too Many Requests"], "\(viaRouter)")
+                    // The 200s differ only in their bodies (the tenant); the 429s not at all.
+                    #expect(viaFastPath.first?.dropLast() == viaRouter.first?.dropLast())
+                    #expect(viaFastPath.last == viaRouter.last)
+                    #expect(viaFastPath.last?.contains("RateLimit-Policy: \"mint\";q=1;w=1") == true, "\(viaFastPath)")
+                    #expect(viaFastPath.last?.contains("Retry-After: 1") == true)
+                    #expect(viaFastPath.last?.last?.contains(#""code":"rate_limited""#) == true)
+                }
+            }
+            // A server whose router has no routes: a 429 here is the fast path's.
+            let before = try await client.send(.get, "/metrics", key: .some(nil)).text
+            let bare = harness.broker.buildHTTPServer(router: Router(context: BrokerRequestContext.self), fastPaths: true)
+            try await bare.test(.live) { server in
+                let replies = responses(try await exchangeOneByOne(port: try #require(server.port), twice("capped3")))
+                #expect(replies.map { $0.first } == ["200 OK", "429 Too Many Requests"], "\(replies)")
+            }
+            let after = try await client.send(.get, "/metrics", key: .some(nil)).text
+            for series in [
+                #"token_broker_rate_limited_total{route="/v1/tenants/{tenantId}/token",limit="mint",tenant="other"}"#,
+                #"token_broker_http_requests_total{route="/v1/tenants/{tenantId}/token",method="POST",code="429"}"#,
+            ] {
+                #expect((metricSample(after, series) ?? 0) - (metricSample(before, series) ?? 0) == 1, "\(series)")
             }
         }
     }

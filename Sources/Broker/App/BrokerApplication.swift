@@ -103,7 +103,7 @@ public struct BrokerApplication: Sendable {
     /// Mints for both the router and the mint fast path.
     var tokenIssuer: TokenIssuer {
         let issuer = self.issuer
-        return TokenIssuer(keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, lifetimes: runtime.lifetimes)
+        return TokenIssuer(keyRing: keyRing, tenants: tenants, issuer: { issuer.current }, lifetimes: runtime.lifetimes, rateDefaults: runtime.rateDefaults)
     }
 
     /// The REST mint's rules and answer, shared by its route and its fast path.

@@ -49,6 +49,10 @@ public struct BrokerConfiguration: Sendable {
     public var requestHeadTimeout: Int
     /// `--idle-timeout`: seconds a keep-alive connection may wait for its next request.
     public var idleTimeout: Int
+    /// `--tenant-mint-rate`, `--tenant-otp-rate`, `--tenant-login-rate`: the limits of tenants whose own are null (0: none).
+    public var tenantMintRate: Int = 1000
+    public var tenantOtpRate: Int = 300
+    public var tenantLoginRate: Int = 600
     /// `--listen-backlog`: completed connections the kernel may queue before the server accepts them.
     public var listenBacklog: Int = 1024
     /// Threads of the HTTP server's event loop group; 0: NIO's shared group, one thread per CPU core.
@@ -266,6 +270,9 @@ public struct BrokerConfiguration: Sendable {
             eventLoopThreads: try integer("eventLoopThreads", in: 0...256), logLevel: level, logFormat: format,
             metricsTenants: metricsTenants, tracingEndpoint: tracingEndpoint, issuerIsExplicit: issuer != nil)
         configuration.listenBacklog = try integer("listenBacklog", in: 16...65_535)
+        configuration.tenantMintRate = try integer("tenantMintRate", in: 0...TenantLimits.maxMintPerSecond)
+        configuration.tenantOtpRate = try integer("tenantOtpRate", in: 0...TenantLimits.maxPerMinute)
+        configuration.tenantLoginRate = try integer("tenantLoginRate", in: 0...TenantLimits.maxPerMinute)
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
         return configuration
     }

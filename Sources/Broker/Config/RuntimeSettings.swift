@@ -11,10 +11,14 @@ public final class RuntimeSettings: Sendable {
     private let metricsTenants: Mutex<Set<String>>
     /// The level every log handler made by `ReloadableLogHandler` follows.
     public let logLevel: LogLevelControl
+    /// The operator's default tenant limits, read by the issuer on every mint and by the OTP and login limits.
+    package let rateDefaults: TenantRateDefaults
 
     public init(configuration: BrokerConfiguration, logLevel: LogLevelControl = LogLevelControl(.info)) {
         lifetimes = TokenLifetimes(default: configuration.tokenTTL, maximum: configuration.maxTokenTTL)
         metricsTenants = Mutex(configuration.metricsTenants)
+        rateDefaults = TenantRateDefaults(
+            mintPerSecond: configuration.tenantMintRate, otpPerMinute: configuration.tenantOtpRate, loginPerMinute: configuration.tenantLoginRate)
         self.logLevel = logLevel
         logLevel.set(configuration.logLevel)
     }
@@ -33,7 +37,11 @@ public final class RuntimeSettings: Sendable {
         if new.tokenTTL != tokenTTL { changed.append("tokenTtl") }
         if new.maxTokenTTL != maxTokenTTL { changed.append("maxTokenTtl") }
         if new.logLevel != logLevel.level { changed.append("logLevel") }
+        if new.tenantMintRate != rateDefaults.mintPerSecond { changed.append("tenantMintRate") }
+        if new.tenantOtpRate != rateDefaults.otpPerMinute { changed.append("tenantOtpRate") }
+        if new.tenantLoginRate != rateDefaults.loginPerMinute { changed.append("tenantLoginRate") }
         lifetimes.set(default: new.tokenTTL, maximum: new.maxTokenTTL)
+        rateDefaults.set(mintPerSecond: new.tenantMintRate, otpPerMinute: new.tenantOtpRate, loginPerMinute: new.tenantLoginRate)
         logLevel.set(new.logLevel)
         // A tenant dropped from the list keeps its series at the last value until a restart; new mints count as `other`.
         let tenantsChanged = metricsTenants.withLock { current in
@@ -50,5 +58,7 @@ public final class RuntimeSettings: Sendable {
     }
 
     /// The settings a SIGHUP applies at once.
-    static let reloadable: Set<String> = ["tokenTtl", "maxTokenTtl", "logLevel", "metricsTenants"]
+    static let reloadable: Set<String> = [
+        "tokenTtl", "maxTokenTtl", "logLevel", "metricsTenants", "tenantMintRate", "tenantOtpRate", "tenantLoginRate",
+    ]
 }

@@ -30,6 +30,9 @@ public final class BrokerMetrics: Sendable {
     private let requestHandles = HandleCache<RequestKey, RequestHandles>()
     private let verificationHandles = HandleCache<String, Counter>()
     private let mintHandles = HandleCache<MintKey, Counter>()
+    /// Refused requests' log summary, shared by the router's middleware and the fast paths.
+    let refusals = RefusalLog()
+    private let limitedHandles = HandleCache<LimitedKey, Counter>()
     private let upstreamCallHandles = HandleCache<UpstreamCallKey, Counter>()
     private let upstreamDurationHandles = HandleCache<UpstreamOperation, DurationHistogram>()
 
@@ -37,6 +40,12 @@ public final class BrokerMetrics: Sendable {
         let route: String
         let method: String
         let status: Int
+    }
+
+    struct LimitedKey: Hashable, Sendable {
+        let route: String
+        let limit: String
+        let tenant: String
     }
 
     struct MintKey: Hashable, Sendable {
@@ -100,6 +109,16 @@ public final class BrokerMetrics: Sendable {
             registry.makeCounter(
                 descriptor: .init(namespace: "token_broker", metricName: "tokens_minted", unitName: "total", helpText: "cx-tenant tokens minted, by endpoint and tenant (listed tenants by id, the rest as other)"),
                 labels: [("endpoint", endpoint), ("tenant", tenant)])
+        }.increment()
+    }
+
+    /// Counts one request refused by a tenant's rate limit (`limit`: mint, otp, login), by route and tenant label
+    /// (bounded as for `tokens_minted`).
+    func recordRateLimited(route: String, limit: String, tenant: String) {
+        limitedHandles.handle(for: LimitedKey(route: route, limit: limit, tenant: tenant)) {
+            registry.makeCounter(
+                descriptor: .init(namespace: "token_broker", metricName: "rate_limited", unitName: "total", helpText: "Requests refused by a tenant's rate limit, by route, limit and tenant (listed tenants by id, the rest as other)"),
+                labels: [("route", route), ("limit", limit), ("tenant", tenant)])
         }.increment()
     }
 

@@ -2,8 +2,9 @@ import Dispatch
 import Logging
 import Synchronization
 
-/// Refused requests (401 on any route, 403 at forward-auth: a bad, expired or foreign token or credential) are
-/// what a client sending garbage produces, at any rate it likes. Each one's access line is written at debug only;
+/// Refused requests (401 on any route, 403 at forward-auth: a bad, expired or foreign token or credential; 429
+/// from a tenant's mint limit: a tenant flooding) are what a client sending garbage or too much produces, at any
+/// rate it likes. Each one's access line is written at debug only;
 /// at info they are summed up, at most one line per `interval` ("requests refused", with the count since the
 /// last line), so a flood cannot fill the disk while an operator still sees that refusals happen. Every refusal
 /// is also counted in `/metrics` (`http_requests_total{code}`, `verifications_total{result}`).
@@ -21,6 +22,7 @@ final class RefusalLog: Sendable {
     /// Whether a response with `status` on `route` is a refusal this log sums up.
     static func isRefusal(status: Int, route: String) -> Bool {
         status == 401 || (status == 403 && route == RoutePaths.verify)
+            || (status == 429 && (route == RoutePaths.mintLabel || route == RoutePaths.oauthTokenLabel))
     }
 
     /// Counts one refusal, and writes the summary line when the interval has passed.
@@ -35,7 +37,7 @@ final class RefusalLog: Sendable {
         var summary = Logger(label: logger.label)
         summary.logLevel = logger.logLevel
         summary.info(
-            "requests refused (401, or 403 at forward-auth); each is logged at debug",
+            "requests refused (401, 403 at forward-auth, 429 by a tenant's mint limit); each is logged at debug",
             metadata: ["count": .stringConvertible(count), "sinceLastSummarySeconds": .stringConvertible(last == 0 ? 0 : (now &- last) / 1_000_000_000)])
     }
 }

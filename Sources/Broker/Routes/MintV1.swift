@@ -12,8 +12,10 @@ struct MintV1: Sendable {
     /// Which tenants are labelled in metrics (reloadable).
     let runtime: RuntimeSettings
 
-    /// A minted token's answer (200): the headers the handler sets (the server adds `Content-Length`) and the JSON body.
+    /// A mint's answer: 200 with the token, or 429 when the tenant's mint limit is used up; the headers the
+    /// handler sets (the server adds `Content-Length`) and the JSON body.
     struct Answer {
+        var status: HTTPResponse.Status = .ok
         let headers: HTTPFields
         let body: [UInt8]
     }
@@ -66,8 +68,17 @@ struct MintV1: Sendable {
         default: errors.append(FieldError("roles", "must be an array of at most 64 strings"))
         }
         if !errors.isEmpty { throw ValidationFailure(errors) }
-        let minted = try issuer.mint(
-            caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl, subtenant: subtenant)
+        let minted: TokenIssuer.Minted
+        do {
+            minted = try issuer.mint(
+                caller: caller, tenantId: tenantId, audience: audience, scope: scope, roles: roles, ttl: ttl, subtenant: subtenant)
+        } catch {
+            guard case .rateLimited = error else { throw error }
+            // An answer, not an error: the fast path sends it as it is, so a refusal never pays for the router.
+            metrics.recordRateLimited(route: RoutePaths.mintLabel, limit: TokenIssuer.mintPolicy, tenant: runtime.metricsTenantLabel(tenantId))
+            let problem = error.problem
+            return Answer(status: problem.status, headers: problem.answerFields, body: problem.body.serialized())
+        }
         metrics.recordMint(endpoint: "v1", tenant: runtime.metricsTenantLabel(minted.tenant.tenantId))
         var members: [String: JSONValue] = [
             "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
@@ -75,6 +86,6 @@ struct MintV1: Sendable {
         ]
         if let subtenant = minted.subtenantId { members["subtenant_id"] = .string(subtenant) }
         let answer = JSONValue.object(members)
-        return Answer(headers: JSONResponse.fields(JSONResponse.tokenHeaders), body: answer.serialized())
+        return Answer(headers: JSONResponse.fields(TokenRoutes.headers(minted)), body: answer.serialized())
     }
 }

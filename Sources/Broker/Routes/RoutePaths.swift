@@ -6,4 +6,6 @@ enum RoutePaths {
     static let mint = "/v1/tenants/:tenantId/token"
     /// The same route as the router labels it in metrics (`{tenantId}`).
     static let mintLabel = "/v1/tenants/{tenantId}/token"
+    /// The OAuth token endpoint (route and label are the same).
+    static let oauthTokenLabel = "/oauth2/token"
 }

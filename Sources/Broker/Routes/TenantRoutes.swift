@@ -97,7 +97,7 @@ struct TenantRoutes: Sendable {
         try AccessPolicy.writable(caller, status: service.directory.current.byId[id]?.status(at: service.clock()))
         let ifMatch = try Self.ifMatchVersion(request)
         let body = try await RequestBody.object(request, limit: RequestBody.tenantLimit)
-        let tenant = try await service.patch(id, body: body, ifMatch: ifMatch, allowSubscription: caller.isSystemAdmin, actor: actor(caller, context))
+        let tenant = try await service.patch(id, body: body, ifMatch: ifMatch, systemAdmin: caller.isSystemAdmin, actor: actor(caller, context))
         return respond(tenant)
     }
 

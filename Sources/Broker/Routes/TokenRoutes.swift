@@ -25,7 +25,7 @@ struct TokenRoutes: Sendable {
         let caller = try AccessPolicy.tenantScope(context.caller, tenantId: tenantId, scope: AccessPolicy.mintScope, subtenantLevel: true)
         let body = request.headers[.contentLength] == "0" ? [] : try await RequestBody.bytes(request)
         let answer = try mint.answer(caller: caller, tenantId: tenantId, body: body)
-        return Response(status: .ok, headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+        return Response(status: answer.status, headers: answer.headers, body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
     }
 
     func oauthToken(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
@@ -54,6 +54,7 @@ struct TokenRoutes: Sendable {
             minted = try issuer.mint(
                 caller: caller, tenantId: tenantId, domain: domain, audience: nil, scope: scope, roles: nil, ttl: nil, subtenant: subtenant)
         } catch {
+            if case .rateLimited(let decision) = error { throw rateLimited(decision, route: RoutePaths.oauthTokenLabel, tenant: tenantId) }
             // Unknown, not allowed and inactive tenants look alike to the client (RFC 8707).
             throw OAuthFailure.invalidTarget(Self.notAllowedForClient)
         }
@@ -62,7 +63,7 @@ struct TokenRoutes: Sendable {
             .object([
                 "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
                 "scope": .string(minted.scope),
-            ]), headers: JSONResponse.tokenHeaders)
+            ]), headers: Self.headers(minted))
     }
 
     static let tokenExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -100,6 +101,7 @@ struct TokenRoutes: Sendable {
             minted = try issuer.mint(
                 caller: subject, tenantId: tenantId, audience: form["audience"], scope: nil, roles: nil, ttl: nil, subjectRoles: subject.tenants != nil)
         } catch {
+            if case .rateLimited(let decision) = error { throw rateLimited(decision, route: RoutePaths.oauthTokenLabel, tenant: tenantId) }
             if case .invalid = error { throw OAuthFailure.invalidTarget("audience must be an https URI on the tenant's own domain") }
             throw OAuthFailure.invalidTarget(Self.notAllowedForSubject)
         }
@@ -108,6 +110,19 @@ struct TokenRoutes: Sendable {
             .object([
                 "access_token": .string(minted.token), "issued_token_type": .string(Self.accessTokenType), "token_type": .string("Bearer"),
                 "expires_in": .int(Int64(minted.expiresIn)), "scope": .string(minted.scope),
-            ]), headers: JSONResponse.tokenHeaders)
+            ]), headers: Self.headers(minted))
+    }
+
+    /// A token answer's headers: no caching, and the mint limit's state while one applies.
+    static func headers(_ minted: TokenIssuer.Minted) -> HTTPFields {
+        var fields = JSONResponse.tokenHeaders
+        if let rate = minted.rate { RateLimitHeaders.append(rate, policy: TokenIssuer.mintPolicy, to: &fields) }
+        return fields
+    }
+
+    /// Counts a refused mint and gives the OAuth refusal.
+    func rateLimited(_ decision: RateDecision, route: String, tenant: String?) -> OAuthFailure {
+        mint.metrics.recordRateLimited(route: route, limit: TokenIssuer.mintPolicy, tenant: mint.runtime.metricsTenantLabel(tenant ?? ""))
+        return .slowDown(decision)
     }
 }

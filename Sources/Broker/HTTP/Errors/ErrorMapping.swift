@@ -109,6 +109,11 @@ extension TokenIssuer.Refusal {
             Problem(.forbidden, code: "forbidden", detail: "these credentials may act only for some subtenants of this tenant: name one (subtenant)")
         case .inactiveTenant(let status): AccessDenial.tenantInactive(status).problem
         case .invalid(let errors): ValidationFailure(errors).problem
+        case .rateLimited(let decision):
+            Problem(
+                .tooManyRequests, code: "rate_limited",
+                detail: "the tenant's mint limit (\(decision.limit) per \(decision.window) s) is used up; try again in \(decision.retryAfter) s",
+                headers: RateLimitHeaders.refusal(decision, policy: TokenIssuer.mintPolicy))
         }
     }
 }
@@ -222,6 +227,11 @@ extension OAuthFailure {
                 headers: [.wwwAuthenticate: bearer ? ErrorMapping.bearerChallenge : "Basic realm=\"token-broker\""])
         case .insufficientScope(let description): OAuthError(.forbidden, error: "insufficient_scope", description: description)
         case .revocationNotAllowed: OAuthError(.forbidden, error: "unauthorized_client", description: "this client may not revoke that token")
+        case .slowDown(let decision):
+            OAuthError(
+                .tooManyRequests, error: "slow_down",
+                description: "the tenant's mint limit (\(decision.limit) per \(decision.window) s) is used up; try again in \(decision.retryAfter) s",
+                headers: RateLimitHeaders.refusal(decision, policy: TokenIssuer.mintPolicy))
         }
     }
 }

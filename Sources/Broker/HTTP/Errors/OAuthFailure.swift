@@ -1,3 +1,4 @@
+import Tokens
 /// The OAuth endpoints' failures (RFC 6749 §5.2, RFC 7009, RFC 7662, RFC 8693); mapped in `ErrorMapping`.
 /// `description` is written for the client (`error_description`) and never holds secrets or upstream bodies.
 enum OAuthFailure: Error, Sendable {
@@ -15,4 +16,6 @@ enum OAuthFailure: Error, Sendable {
     case insufficientScope(String)
     /// The client may not revoke that token (403 `unauthorized_client`).
     case revocationNotAllowed
+    /// The tenant's mint limit is used up (429 `slow_down`).
+    case slowDown(RateDecision)
 }

@@ -43,10 +43,15 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         return .object(members)
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    /// The answer's headers before the server's `Content-Length`: the problem's own, the type, no caching.
+    var answerFields: HTTPFields {
         var fields = headers
         fields[.contentType] = "application/problem+json"
         fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: body.serialized())))
+        return fields
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: answerFields, body: .init(byteBuffer: ByteBuffer(bytes: body.serialized())))
     }
 }

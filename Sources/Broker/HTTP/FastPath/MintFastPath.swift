@@ -20,7 +20,8 @@ import Tokens
 /// - `Connection` or `Expect` headers (closing, upgrades and `100-continue` are the server's business);
 /// - no API key, or one that is unknown here (the router may reload keys from the store), revoked or wrong;
 /// - a key without `token:mint` or limited to other tenants (the router's 403 and 404);
-/// - a body over the limit, a body that is not valid, a tenant unknown or not active: the router's error;
+/// - a body over the limit, a body that is not valid, a tenant unknown or not active: the router's error
+///   (a tenant past its mint limit is answered here: its 429 is an answer of `MintV1`, not an error);
 /// - a log level of debug or lower (the router writes an access log line for a 200 then) or tracing on.
 struct MintFastPath: Sendable {
     let mint: MintV1
@@ -72,9 +73,15 @@ struct MintFastPath: Sendable {
         guard let answer = try? mint.answer(caller: candidate.caller, tenantId: candidate.tenantId, body: body) else { return nil }
         let bytes = ByteBuffer(bytes: answer.body)
         let headers = ResponseDecoration.fastAnswerHeaders(answer.headers, contentLength: bytes.readableBytes, requestID: candidate.requestId)
-        let counted = series ?? metrics.requestHandles(route: RoutePaths.mintLabel, method: "POST", status: 200)
-        series = counted
-        counted.record(ContinuousClock.now - candidate.start)
-        return (HTTPResponse(status: .ok, headerFields: headers), bytes)
+        if answer.status == .ok {
+            let counted = series ?? metrics.requestHandles(route: RoutePaths.mintLabel, method: "POST", status: 200)
+            series = counted
+            counted.record(ContinuousClock.now - candidate.start)
+        } else {
+            // A tenant past its mint limit (429): counted and summed up in the log as the router's middleware does.
+            metrics.requestHandles(route: RoutePaths.mintLabel, method: "POST", status: Int(answer.status.code)).record(ContinuousClock.now - candidate.start)
+            metrics.refusals.record(logger)
+        }
+        return (HTTPResponse(status: answer.status, headerFields: headers), bytes)
     }
 }

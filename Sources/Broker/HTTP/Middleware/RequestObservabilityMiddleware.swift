@@ -18,8 +18,8 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
     let metrics: BrokerMetrics
     /// `--tracing-endpoint` is set: every line a request logs carries its `traceId`.
     var tracing = false
-    /// Refusals are logged at debug each and summed up at info.
-    var refusals = RefusalLog()
+    /// Refusals are logged at debug each and summed up at info (with the fast paths' refusals).
+    var refusals: RefusalLog { metrics.refusals }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
