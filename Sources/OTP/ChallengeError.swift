@@ -30,4 +30,7 @@ package enum ChallengeError: Error, Equatable, Sendable {
     case heldTokensSealed
     /// The OTP Manager failed; the attempt was not counted.
     case upstream(OTPUpstreamFailure)
+    /// The tenant's OTP sends this minute (`limits.otpPerMinute`, all instances on one store together) are used
+    /// up: `retryAfter` seconds until the next minute; nothing was sent.
+    case rateLimited(limit: Int, retryAfter: Int)
 }

@@ -17,6 +17,8 @@ package struct ChallengeService: Sendable {
     let recordUpstream: @Sendable (_ operation: String, _ outcome: String, _ duration: Duration?) -> Void
     /// Called with the held tokens (JSON) of a login challenge that died, to end their session at the provider.
     let abandonLogin: @Sendable (_ tenantId: String, _ heldTokens: [UInt8]) async -> Void
+    /// The operator's OTP sends per tenant per minute for tenants without their own (0: no limit).
+    let otpPerMinuteDefault: @Sendable () -> Int
 
     /// Who asks, for the audit trail and the request's log lines.
     package struct Requester: Sendable {
@@ -34,8 +36,10 @@ package struct ChallengeService: Sendable {
     package init(
         tenants: TenantService, client: OTPManagerClient, policy: OTPPolicy, sealingKey: [UInt8],
         recordUpstream: @escaping @Sendable (_ operation: String, _ outcome: String, _ duration: Duration?) -> Void,
-        abandonLogin: @escaping @Sendable (_ tenantId: String, _ heldTokens: [UInt8]) async -> Void
+        abandonLogin: @escaping @Sendable (_ tenantId: String, _ heldTokens: [UInt8]) async -> Void,
+        otpPerMinuteDefault: @escaping @Sendable () -> Int = { 0 }
     ) {
+        self.otpPerMinuteDefault = otpPerMinuteDefault
         self.tenants = tenants
         self.client = client
         self.policy = policy
@@ -68,8 +72,9 @@ package struct ChallengeService: Sendable {
         guard let channel = view.twoFA.channelType, let url = view.otpManagerURL, let service = view.twoFA.serviceIdentifier,
             let expiry = view.twoFA.otpExpiry, let limit = view.twoFA.retryLimit
         else { throw ChallengeError.twoFactorIncomplete }
-        let challengeId = OTPRules.newChallengeId()
         let now = tenants.clock()
+        try await countSend(view.tenantId, limits: view.limits, now: now)
+        let challengeId = OTPRules.newChallengeId()
         let sealedRecipient = Base64URL.encode(
             Crypto.sealAESGCM(key: sealingKey, plaintext: Array(recipient.utf8), aad: Array(("recipient:" + challengeId).utf8)))
         let sealedTokens = heldTokens.map { Base64URL.encode(Crypto.sealAESGCM(key: sealingKey, plaintext: $0, aad: Array(challengeId.utf8))) }
@@ -109,6 +114,12 @@ package struct ChallengeService: Sendable {
             let wait = max(1, Int((current.lastSentAt.timeIntervalSince1970 + policy.resendSpacing - now.timeIntervalSince1970).rounded(.up)))
             throw ChallengeError.resendTooSoon(retryAfter: wait)
         }
+        do {
+            try await countSend(tenantId, limits: tenants.directory.tenant(id: tenantId)?.limits ?? TenantLimits(), now: now)
+        } catch {
+            try? await tenants.store.refundResend(challengeId, previousSentAt: challenge.lastSentAt)
+            throw error
+        }
         guard let sealed = challenge.sealedRecipient.flatMap({ Base64URL.decode($0) }),
             let recipient = Crypto.openAESGCM(key: sealingKey, sealed: sealed, aad: Array(("recipient:" + challengeId).utf8))
         else {
@@ -132,6 +143,15 @@ package struct ChallengeService: Sendable {
         var updated = challenge
         updated.sends = sends
         return updated
+    }
+
+    /// Counts one send against the tenant's OTP limit, shared through the store by every instance; throws
+    /// `rateLimited` past it (the refused send is counted too: a flood does not get through at the next instant).
+    func countSend(_ tenantId: String, limits: TenantLimits, now: Date) async throws {
+        let limit = limits.otpPerMinute ?? otpPerMinuteDefault()
+        guard limit > 0 else { return }
+        let (count, ends) = try await tenants.store.countEvent("otp:" + tenantId, window: 60, now: now)
+        if count > limit { throw ChallengeError.rateLimited(limit: limit, retryAfter: max(1, Int(ends.timeIntervalSince(now).rounded(.up)))) }
     }
 
     /// Spends one attempt (atomically, before the OTP Manager is asked) and checks the code. Returns the

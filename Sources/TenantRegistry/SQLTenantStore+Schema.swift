@@ -87,6 +87,14 @@ extension SQLTenantStore {
                     """
                 ]
             ),
+            (
+                6,
+                [
+                    // Event counters shared by every instance (`countEvent`): the key names the limit and the tenant.
+                    "CREATE TABLE rate_counters (counter_key TEXT PRIMARY KEY, window_start BIGINT NOT NULL, hits BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
+                    "CREATE INDEX rate_counters_expiry ON rate_counters (expires_at)",
+                ]
+            ),
         ]
     }
 }

@@ -144,3 +144,54 @@ struct RateLimitTests {
         }
     }
 }
+
+@Suite("noisy neighbours: a tenant's OTP sends and logins per minute, shared by every instance on one store", .serialized)
+struct SharedRateLimitTests {
+    @Test("otpPerMinute and loginPerMinute hold for two instances on one PostgreSQL together (and on SQLite), with RateLimit-Policy naming the limit; the neighbour is not limited", arguments: Backend.allCases)
+    func sharedLimits(backend: Backend) async throws {
+        let fixture = try await OTPFixture.make(backend, tenants: ["t1", "t2"])
+        defer { fixture.stop() }
+        // On PostgreSQL a second broker on the same database; on SQLite (one instance per file) the same one twice.
+        let second =
+            backend == .postgres
+            ? try await RegistryHarness.make(
+                .postgres, clock: fixture.harness.clock, flags: ["keycloakUrl": fixture.keycloak.base, "otpSealingKey": OTPFixture.sealingKey],
+                sharing: fixture.harness)
+            : nil
+        try await fixture.harness.run { first in
+            var body = fixture.tenant("t1").objectValue!
+            body["limits"] = .object(["otpPerMinute": .int(3), "loginPerMinute": .int(5)])
+            #expect(try await first.send(.post, "/v1/tenants", json: .object(body)).status == .created)
+            _ = try await first.send(.post, "/v1/tenants", json: fixture.tenant("t2"))
+            if let second {
+                try await second.broker.tenants.reloadAll()
+                try await second.run { other in try await Self.scenario(fixture, first, other) }
+            } else {
+                try await Self.scenario(fixture, first, first)
+            }
+        }
+    }
+
+    static func scenario(_ fixture: OTPFixture, _ first: RegistryHarness.Client, _ other: RegistryHarness.Client) async throws {
+        let password: [String: JSONValue] = ["username": .string("agent"), "password": .string("agent-pass")]
+        // Each login sends one code: the OTP limit (3) is reached first, by both instances together.
+        var statuses: [HTTPResponse.Status] = []
+        for client in [first, other, first] { statuses.append(try await client.post("/v1/tenants/t1/login", password).status) }
+        #expect(statuses == [.accepted, .accepted, .accepted])
+        let otpRefused = try await other.post("/v1/tenants/t1/login", password)
+        #expect(otpRefused.status == .tooManyRequests && otpRefused.code == "rate_limited", "\(otpRefused.text)")
+        #expect(otpRefused.headers[RateLimitTests.policy] == "\"otp\";q=3;w=60")
+        #expect(Int(otpRefused.headers[.retryAfter] ?? "") ?? 0 >= 1)
+        #expect(try await first.post("/v1/tenants/t1/login", password).headers[RateLimitTests.policy] == "\"otp\";q=3;w=60")
+        // The sixth login of the minute is refused before Keycloak is asked.
+        let loginRefused = try await other.post("/v1/tenants/t1/login", password)
+        #expect(loginRefused.status == .tooManyRequests && loginRefused.code == "rate_limited", "\(loginRefused.text)")
+        #expect(loginRefused.headers[RateLimitTests.policy] == "\"login\";q=5;w=60")
+        // The neighbour has its own counters.
+        #expect(try await other.post("/v1/tenants/t2/login", password).status == .accepted)
+        #expect(try await first.post("/v1/tenants/t2/login", password).status == .accepted)
+        // The next minute is a new window.
+        fixture.harness.clock.set(fixture.harness.clock.now.addingTimeInterval(60))
+        #expect(try await first.post("/v1/tenants/t1/login", password).status == .accepted)
+    }
+}

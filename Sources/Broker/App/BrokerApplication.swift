@@ -143,7 +143,8 @@ public struct BrokerApplication: Sendable {
             },
             abandonLogin: { tenantId, heldTokens in
                 await TenantLoginService.endHeldSession(tenantId: tenantId, heldTokens: heldTokens, tenants: tenants, login: login, keycloakURL: keycloakURL)
-            })
+            },
+            otpPerMinuteDefault: { [rateDefaults = runtime.rateDefaults] in rateDefaults.otpPerMinute })
     }
 
     /// Every route, behind the observability middleware.
@@ -170,7 +171,8 @@ public struct BrokerApplication: Sendable {
         LoginRoutes(login: login).addRoutes(to: router)
         let challenges = challengeService(login: login)
         OTPRoutes(challenges: challenges).addRoutes(to: router)
-        TenantLoginRoutes(logins: TenantLoginService(tenants: tenants, login: login, challenges: challenges, keycloakURL: configuration.keycloakURL))
+        TenantLoginRoutes(logins: TenantLoginService(
+            tenants: tenants, login: login, challenges: challenges, keycloakURL: configuration.keycloakURL, rateDefaults: runtime.rateDefaults))
             .addRoutes(to: router)
         VerifyRoutes(
             verifier: verifier, service: tenants, authentication: authentication, metrics: metrics, requireTenantHint: configuration.requireTenantHint

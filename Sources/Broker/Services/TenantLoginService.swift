@@ -4,6 +4,7 @@ import Keycloak
 import Logging
 import OTP
 import TenantRegistry
+import Tokens
 
 /// Tenant user login: the password grant at the tenant's realm, then, when the tenant asks for a second
 /// factor, an OTP challenge that holds the tokens until the code is verified. The tenant's policy is read as
@@ -13,6 +14,8 @@ struct TenantLoginService: Sendable {
     let login: LoginService
     let challenges: ChallengeService
     let keycloakURL: String
+    /// The operator's tenant-login limit for tenants without their own.
+    let rateDefaults: TenantRateDefaults
 
     /// What a first login step ends in.
     enum Outcome: Sendable {
@@ -27,6 +30,13 @@ struct TenantLoginService: Sendable {
         -> Outcome
     {
         let view = try challenges.activeTenant(tenantId)
+        // Every attempt counts against the tenant's limit, shared by every instance on the store, before Keycloak is asked.
+        let limit = view.limits.loginPerMinute ?? rateDefaults.loginPerMinute
+        if limit > 0 {
+            let now = tenants.clock()
+            let (count, ends) = try await tenants.store.countEvent("login:" + tenantId, window: 60, now: now)
+            if count > limit { throw LoginRefusal.tenantRateLimited(limit: limit, retryAfter: max(1, Int(ends.timeIntervalSince(now).rounded(.up)))) }
+        }
         guard let stored = try await tenants.tenant(tenantId) else { throw ChallengeError.tenantNotFound }
         let (issuer, client) = stored.realmClient(keycloakURL: keycloakURL)
         let tokens = try await login.passwordGrant(
@@ -54,9 +64,11 @@ struct TenantLoginService: Sendable {
             return .challenge(
                 try await challenges.start(
                     view: view, purpose: OTPRules.loginPurpose, recipient: recipient, heldTokens: tokens.json.serialized(), by: requester))
-        } catch ChallengeError.twoFactorIncomplete {
+        } catch {
+            // No challenge holds the tokens (incomplete settings, the tenant's OTP limit, the OTP Manager failing):
+            // the provider's session they opened ends here rather than idling until it times out.
             if let refresh = tokens.refreshToken { await login.endSession(issuer: issuer, client: client, refreshToken: refresh) }
-            throw ChallengeError.twoFactorIncomplete
+            throw error
         }
     }
 

@@ -12,6 +12,14 @@ import Tokens
 /// `OIDCFailure`, `StoreError`, `ValidationFailure`) and the HTTP layer's (`APIError`, `OAuthFailure`,
 /// `LoginRefusal`, `ForwardAuthRefusal`). Details are written for the client: never secrets, tokens or upstream bodies.
 enum ErrorMapping {
+    /// 429 `rate_limited` for a tenant's per-minute limit `policy` (shared by the instances on one store).
+    static func minuteLimit(_ policy: String, what: String, limit: Int, retryAfter wait: Int) -> Problem {
+        let decision = RateDecision(allowed: false, limit: limit, window: 60, remaining: 0, reset: wait, retryAfter: wait)
+        return Problem(
+            .tooManyRequests, code: "rate_limited", detail: "the tenant's \(what) per minute (\(limit)) are used up; try again in \(wait) s",
+            headers: RateLimitHeaders.refusal(decision, policy: policy))
+    }
+
     /// The challenge of a 401 on `/v1`.
     static let bearerChallenge = "Bearer realm=\"token-broker\""
 
@@ -176,6 +184,8 @@ extension ChallengeError {
                 headers: [.retryAfter: "5"])
         case .upstream(.rejected):
             return Problem(.badGateway, code: "otp_rejected", detail: "the OTP Manager refused to send a code to this recipient")
+        case .rateLimited(let limit, let wait):
+            return ErrorMapping.minuteLimit("otp", what: "OTP sends", limit: limit, retryAfter: wait)
         }
     }
 }
@@ -183,6 +193,7 @@ extension ChallengeError {
 extension LoginRefusal {
     var problem: Problem {
         switch self {
+        case .tenantRateLimited(let limit, let wait): ErrorMapping.minuteLimit("login", what: "logins", limit: limit, retryAfter: wait)
         case .throttled(let wait):
             Problem(.tooManyRequests, code: "too_many_attempts", detail: "too many failed logins; try again in \(wait) s", headers: [.retryAfter: String(wait)])
         case .recipientMissing(let channel, let claim):
