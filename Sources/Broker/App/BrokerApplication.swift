@@ -80,7 +80,8 @@ public struct BrokerApplication: Sendable {
         self.loginThrottle = LoginThrottle(
             limits: .init(
                 perUser: configuration.loginMaxFailuresPerUser, perAddress: configuration.loginMaxFailuresPerIp,
-                window: Double(configuration.loginFailureWindow)))
+                window: Double(configuration.loginFailureWindow)),
+            store: tenants.store)
         self.shutdown = ShutdownState(notifier: notifier)
         self.configuration = configuration
         self.keyRing = keyRing

@@ -54,7 +54,7 @@ public struct Setting: Sendable {
         Setting("keycloakTimeout", "10", "seconds one call to Keycloak (or another OIDC provider) may take (1-120)"),
         Setting("loginMaxFailuresPerUser", "5", "failed logins per username per window before 429 (0 disables)"),
         Setting("loginMaxFailuresPerIp", "20", "failed logins per client address per window before 429 (0 disables)"),
-        Setting("loginFailureWindow", "60", "seconds over which failed logins are counted (1-86400)"),
+        Setting("loginFailureWindow", "60", "seconds over which failed logins are counted, from a key's first counted failure; in the store, shared by every instance on it (1-86400)"),
         Setting("otpSealingKey", nil, "base64 of 32 random bytes: AES-256-GCM key for tokens and recipients held during a 2FA challenge; the same on every instance (default: random per process)", secret: true),
         Setting("secretsKey", nil, "base64 of 32 random bytes: the AES-256-GCM key that seals tenant client secrets in the store; several, comma-separated, for rotation (the first seals, all open; older ones are resealed at start-up); the same on every instance (default: the file secrets.key in --keys-dir, created on first start)", secret: true),
         Setting("otpDeadline", "5", "seconds one OTP Manager operation may take, retries included (1-60)"),

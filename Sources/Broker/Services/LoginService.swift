@@ -28,7 +28,7 @@ struct LoginService: Sendable {
         logger: Logger
     ) async throws -> OIDCTokenResponse {
         let userKey = LoginThrottle.userKey(throttleScope, credentials.username)
-        if let wait = throttle.retryAfter(user: userKey, address: clientAddress, now: clock().timeIntervalSince1970) {
+        if let wait = try await throttle.retryAfter(user: userKey, address: clientAddress, now: clock()) {
             logger.notice("login throttled", metadata: ["username": .string(credentials.username), "retry_after": .stringConvertible(wait)])
             metrics.recordUpstream("keycloak", operation: "password", outcome: "throttled", duration: nil)
             throw LoginRefusal.throttled(retryAfter: wait)
@@ -37,13 +37,13 @@ struct LoginService: Sendable {
         do {
             let tokens = try await oidc.password(
                 issuer: issuer, client: client, username: credentials.username, password: credentials.password, scope: scope)
-            throttle.recordSuccess(user: userKey)
+            await throttle.recordSuccess(user: userKey)
             metrics.recordUpstream("keycloak", operation: "password", outcome: "success", duration: ContinuousClock.now - start)
             logger.info("password grant succeeded", metadata: ["username": .string(credentials.username), "issuer": .string(issuer)])
             return tokens
         } catch {
             let duration = ContinuousClock.now - start
-            if case .invalidCredentials = error { throttle.recordFailure(user: userKey, address: clientAddress, now: clock().timeIntervalSince1970) }
+            if case .invalidCredentials = error { await throttle.recordFailure(user: userKey, address: clientAddress, now: clock()) }
             throw failed(error, operation: "password", duration: duration, logger: logger, username: credentials.username)
         }
     }

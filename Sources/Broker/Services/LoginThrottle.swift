@@ -1,13 +1,15 @@
 import Foundation
-import Synchronization
+import TenantRegistry
 
-/// Broker-side throttling of password logins: failures are counted per username and per client address
-/// in a sliding window; once a key reaches its limit, logins for it are refused with 429 until the oldest
-/// failure leaves the window. Keycloak's own brute-force detection is off by default and, when on, looks
-/// exactly like a wrong password, so the broker protects users and Keycloak itself.
+/// Broker-side throttling of password logins: failures are counted per username and per client address in
+/// the store (`SQLTenantStore.countEvent`), so every instance on one PostgreSQL counts against the same
+/// number and an attacker behind a load balancer gets no more attempts than against one instance. A window of
+/// `window` seconds begins at a key's first counted failure; once a key has `limit` failures in it, logins for
+/// the key are refused with 429 until the window ends. Keycloak's own brute-force detection is off by default
+/// and, when on, looks exactly like a wrong password, so the broker protects users and Keycloak itself.
 ///
-/// In memory and per instance: behind a load balancer the effective limit is the limit times the number of
-/// instances. Memory is bounded: at most `maxKeys` keys, the stalest dropped first.
+/// Only failures write (a refused login only reads), and a store that cannot be reached refuses the login
+/// (503) rather than letting unthrottled guesses through.
 final class LoginThrottle: Sendable {
     struct Limits: Sendable {
         /// Failures per username per window; 0 disables the check.
@@ -18,46 +20,38 @@ final class LoginThrottle: Sendable {
     }
 
     let limits: Limits
-    let maxKeys: Int
-    private let failures = Mutex<[String: [Double]]>([:])
+    let store: SQLTenantStore
 
-    init(limits: Limits, maxKeys: Int = 100_000) {
+    init(limits: Limits, store: SQLTenantStore) {
         self.limits = limits
-        self.maxKeys = maxKeys
+        self.store = store
     }
 
-    static func userKey(_ scope: String, _ username: String) -> String { "u:\(scope):\(username.lowercased())" }
-    static func addressKey(_ address: String) -> String { "a:\(address)" }
+    static func userKey(_ scope: String, _ username: String) -> String { "lf:u:\(scope):\(username.lowercased())" }
+    static func addressKey(_ address: String) -> String { "lf:a:\(address)" }
 
     /// Seconds until a login for these keys may be tried again, or nil when it may be tried now.
-    func retryAfter(user: String, address: String?, now: Double) -> Int? {
-        failures.withLock { failures in
-            var wait: Double = 0
-            for (key, limit) in keys(user: user, address: address) where limit > 0 {
-                guard let times = failures[key] else { continue }
-                let recent = times.filter { $0 > now - limits.window }
-                if recent.count >= limit, let oldest = recent.first { wait = max(wait, oldest + limits.window - now) }
-            }
-            return wait > 0 ? max(1, Int(wait.rounded(.up))) : nil
+    func retryAfter(user: String, address: String?, now: Date) async throws(StoreError) -> Int? {
+        var wait: Double = 0
+        for (key, limit) in keys(user: user, address: address) where limit > 0 {
+            if let (count, ends) = try await store.eventCount(key, now: now), count >= limit { wait = max(wait, ends.timeIntervalSince(now)) }
         }
+        return wait > 0 ? max(1, Int(wait.rounded(.up))) : nil
     }
 
-    func recordFailure(user: String, address: String?, now: Double) {
-        failures.withLock { failures in
-            if failures.count >= maxKeys { prune(&failures, now: now) }
-            for (key, limit) in keys(user: user, address: address) where limit > 0 {
-                var times = failures[key, default: []].filter { $0 > now - limits.window }
-                times.append(now)
-                if times.count > limit { times.removeFirst(times.count - limit) }
-                failures[key] = times
-            }
+    /// Counts a failure for the username and the address. A store failure here is logged by the store's caller
+    /// and not surfaced: the login has already failed for its own reason.
+    func recordFailure(user: String, address: String?, now: Date) async {
+        for (key, limit) in keys(user: user, address: address) where limit > 0 {
+            _ = try? await store.countEvent(key, window: Int(limits.window.rounded(.up)), now: now)
         }
     }
 
     /// A successful login clears the username's failures (not the address's: one good account must not
     /// reset a sprayer's budget).
-    func recordSuccess(user: String) {
-        _ = failures.withLock { $0.removeValue(forKey: user) }
+    func recordSuccess(user: String) async {
+        guard limits.perUser > 0 else { return }
+        try? await store.clearEvents(user)
     }
 
     private func keys(user: String, address: String?) -> [(String, Int)] {
@@ -65,15 +59,4 @@ final class LoginThrottle: Sendable {
         if let address { keys.append((Self.addressKey(address), limits.perAddress)) }
         return keys
     }
-
-    /// Drops keys whose failures have all left the window; if that is not enough, the keys with the oldest last failure.
-    private func prune(_ failures: inout [String: [Double]], now: Double) {
-        failures = failures.filter { ($0.value.last ?? 0) > now - limits.window }
-        if failures.count >= maxKeys {
-            let stalest = failures.sorted { ($0.value.last ?? 0) < ($1.value.last ?? 0) }.prefix(failures.count - maxKeys / 2)
-            for (key, _) in stalest { failures[key] = nil }
-        }
-    }
-
-    var trackedKeys: Int { failures.withLock { $0.count } }
 }
