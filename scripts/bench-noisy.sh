@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Noisy neighbours: does one tenant flooding past its mint limit cost the other tenants?
+#
+#   bash scripts/bench-noisy.sh
+#
+# The release binary on loopback (SQLite, fresh ES256 key), two tenants: B (t00001, the operator's default limit)
+# and A (t00002, limits.mintPerSecond = $A_LIMIT). Each round, alternating:
+#   - B alone: mint, then cached verification of one B token (wrk -t1 -c$CONNECTIONS -d$DURATION);
+#   - B while A floods: a second wrk sends A's mints as fast as it can (-c$FLOOD_CONNECTIONS) while B's two runs repeat.
+# And once: A's flood alone (almost every answer a 429), for the broker CPU one refusal costs, beside the CPU of one
+# of B's mints in the same run; and GET /healthz as the HTTP stack's yardstick.
+# wrk, the flood and the broker share the machine's cores: A's refusals take CPU B would otherwise have, so on
+# 2 cores B's p99 rises with any load at all; the question is by how much, and what a refusal costs.
+# Environment: A_LIMIT (100), CONNECTIONS (8), FLOOD_CONNECTIONS (8), DURATION (8s), ROUNDS (2),
+# SCRATCH (.build-release). Exit status is non-zero only if something fails to run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+A_LIMIT=${A_LIMIT:-100}
+CONNECTIONS=${CONNECTIONS:-8}
+FLOOD_CONNECTIONS=${FLOOD_CONNECTIONS:-8}
+DURATION=${DURATION:-8s}
+ROUNDS=${ROUNDS:-2}
+SCRATCH=${SCRATCH:-.build-release}
+LUA=Benchmarks/http
+TICK=$(getconf CLK_TCK)
+log() { echo "bench-noisy: $*" >&2; }
+die() { log "$*"; exit 1; }
+
+missing=()
+for tool in wrk jq curl; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if ((${#missing[@]})); then
+    log "installing ${missing[*]} (apt-get)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+work=$(mktemp -d)
+server_pid=""
+flood_pid=""
+cleanup() {
+    [[ -n $flood_pid ]] && kill "$flood_pid" 2>/dev/null || true
+    if [[ -n $server_pid ]]; then kill -TERM "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+log "building token-broker (release, $SCRATCH)..."
+build=(swift build -c release --product token-broker --scratch-path "$SCRATCH")
+"${build[@]}" >"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; die "release build failed"; }
+BIN=$("${build[@]}" --show-bin-path 2>/dev/null)/token-broker
+
+DB="sqlite:$work/broker.sqlite"
+mkdir -p "$work/keys"
+KEY=$("$BIN" api-keys create --name bench --scopes admin --tenants '*' --database "$DB" 2>"$work/apikey.log" | grep -o 'tbk_[a-z0-9]*_[^[:space:]]*' | head -1) \
+    || { cat "$work/apikey.log" >&2; die "api-keys create failed"; }
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL="http://127.0.0.1:$PORT"
+(cd "$work" && exec "$BIN" serve --host 127.0.0.1 --port "$PORT" --database "$DB" --keys-dir "$work/keys" --log-level warning >>"$work/serve.log" 2>&1) &
+server_pid=$!
+for _ in $(seq 150); do curl -fsS -o /dev/null "$URL/healthz" 2>/dev/null && break; sleep 0.2; done
+curl -fsS -o /dev/null "$URL/healthz" || { cat "$work/serve.log" >&2; die "no /healthz"; }
+
+python3 "$LUA/setup.py" tenants --port "$PORT" --key "$KEY" --count 2 --workers 1 || die "creating tenants failed"
+curl -fsS -o /dev/null -X PATCH -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+    -d "{\"limits\": {\"mintPerSecond\": $A_LIMIT}}" "$URL/v1/tenants/t00002" || die "PATCH of A's limits failed"
+TOKEN=$(curl -fsS -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{"ttl":3600}' "$URL/v1/tenants/t00001/token" | jq -er .access_token)
+HOST=t00001.expertflow.com
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" "$URL/v1/tenants/t00002/token")
+[[ $code == 200 ]] || die "A's first mint answered $code"
+
+broker_cpu() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+field() { grep -o "$2=[0-9.]*" <<<"$1" | cut -d= -f2; }
+declare -A line cpu
+run() { # name connections script args...: one wrk run; BENCH line in line[name], broker µs per request in cpu[name]
+    local name=$1 conns=$2 script=$3 b0 b1 out
+    shift 3
+    b0=$(broker_cpu)
+    out=$(wrk -t1 -c"$conns" -d"$DURATION" --latency -s "$LUA/$script" "$URL" -- "$@" 2>&1) || { echo "$out" >&2; die "wrk failed: $name"; }
+    b1=$(broker_cpu)
+    line[$name]=$(grep '^BENCH ' <<<"$out" | tail -1)
+    cpu[$name]=$(awk -v n="$(field "${line[$name]}" requests)" -v b=$((b1 - b0)) -v t="$TICK" 'BEGIN { printf "%.1f", b / t * 1e6 / n }')
+    log "$name: $(field "${line[$name]}" requests) requests, p99 $(field "${line[$name]}" p99_us) us, non-2xx $(field "${line[$name]}" non2xx)"
+}
+flood_start() { # A's mints as fast as they go, in the background, for the length of B's two runs and a margin
+    local seconds=$((2 * ${DURATION%s} + 4))
+    wrk -t1 -c"$FLOOD_CONNECTIONS" -d"${seconds}s" --latency -s "$LUA/mint-one.lua" "$URL" -- "$KEY" t00002 >"$work/flood.out" 2>&1 &
+    flood_pid=$!
+    sleep 1
+}
+flood_stop() {
+    wait "$flood_pid" || true
+    flood_pid=""
+    grep '^BENCH ' "$work/flood.out" | tail -1
+}
+
+run healthz "$CONNECTIONS" healthz.lua
+run flood-alone "$FLOOD_CONNECTIONS" mint-one.lua "$KEY" t00002
+for round in $(seq "$ROUNDS"); do
+    run "mint-alone-$round" "$CONNECTIONS" mint-one.lua "$KEY" t00001
+    run "verify-alone-$round" "$CONNECTIONS" verify-cached.lua "$TOKEN" "$HOST"
+    flood_start
+    run "mint-flood-$round" "$CONNECTIONS" mint-one.lua "$KEY" t00001
+    run "verify-flood-$round" "$CONNECTIONS" verify-cached.lua "$TOKEN" "$HOST"
+    line[flood-$round]=$(flood_stop)
+done
+
+seconds() { awk -v us="$(field "$1" duration_us)" 'BEGIN { print us / 1e6 }'; }
+rps() { awk -v n="$(field "$1" requests)" -v s="$(seconds "$1")" 'BEGIN { printf "%.0f", n / s }'; }
+p99() { awk -v us="$(field "$1" p99_us)" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
+echo
+echo "noisy neighbours: $(git rev-parse --short HEAD 2>/dev/null), $(nproc) cores, A's limit $A_LIMIT/s, B at the default (--tenant-mint-rate 1000)"
+printf '%-44s %9s %10s %9s %8s\n' scenario req/s p99 non-2xx "brk us"
+for name in healthz flood-alone; do
+    printf '%-44s %9s %10s %9s %8s\n' "$name" "$(rps "${line[$name]}")" "$(p99 "${line[$name]}")" "$(field "${line[$name]}" non2xx)" "${cpu[$name]}"
+done
+for round in $(seq "$ROUNDS"); do
+    for kind in mint verify; do
+        for phase in alone flood; do
+            name="$kind-$phase-$round"
+            printf '%-44s %9s %10s %9s %8s\n' "B $kind, $phase (round $round)" "$(rps "${line[$name]}")" "$(p99 "${line[$name]}")" \
+                "$(field "${line[$name]}" non2xx)" "${cpu[$name]}"
+        done
+    done
+    f=${line[flood-$round]}
+    printf '%-44s %9s %10s %9s %8s\n' "A's flood beside it (round $round)" "$(rps "$f")" "$(p99 "$f")" "$(field "$f" non2xx)" "-"
+done
+echo
+for kind in mint verify; do
+    for round in $(seq "$ROUNDS"); do
+        awk -v a="$(field "${line[$kind-alone-$round]}" p99_us)" -v f="$(field "${line[$kind-flood-$round]}" p99_us)" -v k="$kind" -v r="$round" \
+            'BEGIN { printf "  B %s p99 with A flooding / alone, round %d: %.2f (goal: < 1.10)\n", k, r, f / a }'
+    done
+done
+awk -v a="$(field "${line[flood-alone]}" requests)" -v s="$(seconds "${line[flood-alone]}")" -v limit="$A_LIMIT" \
+    -v refused="$(field "${line[flood-alone]}" non2xx)" -v c="${cpu[flood-alone]}" -v m="${cpu[mint-alone-1]}" 'BEGIN {
+    printf "  A asked %.0f mints/s, %.0fx its limit; %d of %d refused\n", a / s, a / s / limit, refused, a
+    printf "  broker CPU per request of A'"'"'s flood (almost all 429) / per mint of B: %.1f / %.1f us = %.2f (goal: < 0.20)\n", c, m, c / m }'
