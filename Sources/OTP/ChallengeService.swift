@@ -59,6 +59,9 @@ package struct ChallengeService: Sendable {
         return view
     }
 
+    /// The time as this service sees it (the tenant service's clock).
+    package var now: Date { tenants.clock() }
+
     /// Seconds until `challenge` expires (0 when it has).
     package func expiresIn(_ challenge: OTPChallenge) -> Int {
         max(0, Int(challenge.expiresAt.timeIntervalSince(tenants.clock()).rounded(.up)))
@@ -67,13 +70,13 @@ package struct ChallengeService: Sendable {
     /// Creates a challenge with the tenant's current rules and sends the first code. Nothing is kept when the send
     /// fails. `heldTokens`: a login's tokens (JSON), released only when the code is verified.
     package func start(view: TenantView, purpose: String, recipient: String, heldTokens: [UInt8]? = nil, by requester: Requester) async throws
-        -> OTPChallenge
+        -> Sent
     {
         guard let channel = view.twoFA.channelType, let url = view.otpManagerURL, let service = view.twoFA.serviceIdentifier,
             let expiry = view.twoFA.otpExpiry, let limit = view.twoFA.retryLimit
         else { throw ChallengeError.twoFactorIncomplete }
         let now = tenants.clock()
-        try await countSend(view.tenantId, limits: view.limits, now: now)
+        let quota = try await takeSend(view.tenantId, limits: view.limits, now: now)
         let challengeId = OTPRules.newChallengeId()
         let sealedRecipient = Base64URL.encode(
             Crypto.sealAESGCM(key: sealingKey, plaintext: Array(recipient.utf8), aad: Array(("recipient:" + challengeId).utf8)))
@@ -82,7 +85,13 @@ package struct ChallengeService: Sendable {
             challengeId: challengeId, tenantId: view.tenantId, purpose: purpose, channel: channel.rawValue,
             maskedRecipient: OTPRules.mask(recipient, channel), sealedRecipient: sealedRecipient, serviceIdentifier: service, otpManagerURL: url,
             createdAt: now, expiresAt: now.addingTimeInterval(Double(expiry)), maxAttempts: limit, sealedTokens: sealedTokens)
-        try await tenants.store.createChallenge(challenge)
+        do {
+            try await tenants.store.createChallenge(challenge)
+        } catch {
+            // Nothing was sent: the send goes back to the tenant's quota.
+            await giveBackSend(view.tenantId, quota, logger: requester.logger)
+            throw error
+        }
         let start = ContinuousClock.now
         do {
             challenge.otpId = try await client.generate(
@@ -92,17 +101,32 @@ package struct ChallengeService: Sendable {
         } catch {
             let duration = ContinuousClock.now - start
             try? await tenants.store.deleteChallenge(challengeId)
+            if Self.neverSent(error) { await giveBackSend(view.tenantId, quota, logger: requester.logger) }
             throw await upstreamFailure(error, operation: "generate", duration: duration, challenge: challenge, by: requester)
         }
-        if let otpId = challenge.otpId { try await tenants.store.setChallengeOTPId(challengeId, otpId: otpId) }
+        if let otpId = challenge.otpId {
+            do {
+                try await tenants.store.setChallengeOTPId(challengeId, otpId: otpId)
+            } catch {
+                // The code went out but the challenge cannot check it: end the challenge rather than leave it holding tokens.
+                try? await tenants.store.deleteChallenge(challengeId)
+                throw error
+            }
+        }
         requester.logger.info(
             "OTP sent", metadata: ["challenge": .string(challengeId), "recipient": .string(challenge.maskedRecipient), "channel": .string(channel.rawValue)])
         await audit("otp.sent", challenge, by: requester)
-        return challenge
+        return Sent(challenge: challenge, quota: quota)
+    }
+
+    /// A challenge whose code was just sent, and what the send left of the tenant's OTP quota (nil: no limit).
+    package struct Sent: Sendable {
+        package let challenge: OTPChallenge
+        package let quota: EventQuota?
     }
 
     /// Sends a login challenge's code again, within the resend limit and spacing; the challenge with its new send count.
-    package func resend(tenantId: String, challengeId: String, by requester: Requester) async throws -> OTPChallenge {
+    package func resend(tenantId: String, challengeId: String, by requester: Requester) async throws -> Sent {
         let challenge = try await live(tenantId: tenantId, challengeId: challengeId, login: true, by: requester)
         let now = tenants.clock()
         guard let sends = try await tenants.store.reserveResend(challengeId, now: now, maxSends: 1 + policy.resendLimit, spacing: policy.resendSpacing) else {
@@ -114,8 +138,9 @@ package struct ChallengeService: Sendable {
             let wait = max(1, Int((current.lastSentAt.timeIntervalSince1970 + policy.resendSpacing - now.timeIntervalSince1970).rounded(.up)))
             throw ChallengeError.resendTooSoon(retryAfter: wait)
         }
+        let quota: EventQuota?
         do {
-            try await countSend(tenantId, limits: tenants.directory.tenant(id: tenantId)?.limits ?? TenantLimits(), now: now)
+            quota = try await takeSend(tenantId, limits: tenants.directory.tenant(id: tenantId)?.limits ?? TenantLimits(), now: now)
         } catch {
             try? await tenants.store.refundResend(challengeId, previousSentAt: challenge.lastSentAt)
             throw error
@@ -124,6 +149,7 @@ package struct ChallengeService: Sendable {
             let recipient = Crypto.openAESGCM(key: sealingKey, sealed: sealed, aad: Array(("recipient:" + challengeId).utf8))
         else {
             try await tenants.store.refundResend(challengeId, previousSentAt: challenge.lastSentAt)
+            await giveBackSend(tenantId, quota, logger: requester.logger)
             throw ChallengeError.recipientSealed
         }
         let start = ContinuousClock.now
@@ -137,21 +163,46 @@ package struct ChallengeService: Sendable {
         } catch {
             let duration = ContinuousClock.now - start
             try? await tenants.store.refundResend(challengeId, previousSentAt: challenge.lastSentAt)
+            if Self.neverSent(error) { await giveBackSend(tenantId, quota, logger: requester.logger) }
             throw await upstreamFailure(error, operation: "generate", duration: duration, challenge: challenge, by: requester)
         }
         await audit("otp.resent", challenge, by: requester)
         var updated = challenge
         updated.sends = sends
-        return updated
+        return Sent(challenge: updated, quota: quota)
     }
 
-    /// Counts one send against the tenant's OTP limit, shared through the store by every instance; throws
-    /// `rateLimited` past it (the refused send is counted too: a flood does not get through at the next instant).
-    func countSend(_ tenantId: String, limits: TenantLimits, now: Date) async throws {
+    /// Takes one send from the tenant's OTP quota, shared through the store by every instance; throws
+    /// `rateLimited` when it is used up (a refused send writes nothing). Nil when the tenant has no limit.
+    func takeSend(_ tenantId: String, limits: TenantLimits, now: Date) async throws -> EventQuota? {
         let limit = limits.otpPerMinute ?? otpPerMinuteDefault()
-        guard limit > 0 else { return }
-        let (count, ends) = try await tenants.store.countEvent("otp:" + tenantId, window: 60, now: now)
-        if count > limit { throw ChallengeError.rateLimited(limit: limit, retryAfter: max(1, Int(ends.timeIntervalSince(now).rounded(.up)))) }
+        guard limit > 0 else { return nil }
+        let quota = try await tenants.store.takeEvent(Self.sendKey(tenantId), limit: limit, window: 60, now: now)
+        guard quota.taken else { throw ChallengeError.rateLimited(limit: limit, retryAfter: quota.secondsLeft(from: now)) }
+        return quota
+    }
+
+    /// The store key of a tenant's OTP send counter.
+    package static func sendKey(_ tenantId: String) -> String { "otp:" + tenantId }
+
+    /// Gives a send that never reached the OTP Manager back to the tenant's quota (best effort: a send that
+    /// cannot be given back stays counted, the safe direction).
+    private func giveBackSend(_ tenantId: String, _ quota: EventQuota?, logger: Logger) async {
+        guard let quota else { return }
+        do {
+            try await tenants.store.giveBackEvent(Self.sendKey(tenantId), quota)
+        } catch {
+            logger.warning("an OTP send that never happened could not be given back to the tenant's quota", metadata: ["error": .string("\(error)")])
+        }
+    }
+
+    /// Whether a failed send certainly sent no code: it never left the broker (open circuit, too many in
+    /// flight) or the OTP Manager refused it. A timeout or a 5xx may have sent one, and stays counted.
+    static func neverSent(_ error: any Error) -> Bool {
+        switch error as? OTPUpstreamFailure {
+        case .notSent?, .rejected?: true
+        default: false
+        }
     }
 
     /// Spends one attempt (atomically, before the OTP Manager is asked) and checks the code. Returns the

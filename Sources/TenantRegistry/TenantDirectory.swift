@@ -129,11 +129,14 @@ public final class TenantDirectory: Sendable {
             var byId = snapshot.load(ordering: .acquiring).byId
             var changed = false
             for tenant in tenants where (byId[tenant.tenantId]?.version ?? 0) < tenant.version {
-                let view = TenantView(tenant)
-                // A write that keeps the mint limit keeps the limiter's state; a new limit starts with a full bucket.
-                if let previous = byId[tenant.tenantId], previous.limits.mintPerSecond == tenant.limits.mintPerSecond {
-                    view.mintGate.store(previous.mintGate.load(ordering: .relaxed), ordering: .relaxed)
-                }
+                // A write that keeps the mint limit keeps the limiter (the same gate); a new limit starts with a full bucket.
+                let previous = byId[tenant.tenantId]
+                let view =
+                    if let previous, previous.limits.mintPerSecond == tenant.limits.mintPerSecond {
+                        TenantView(tenant, mintGate: previous.mintGate)
+                    } else {
+                        TenantView(tenant)
+                    }
                 byId[tenant.tenantId] = view
                 changed = true
             }

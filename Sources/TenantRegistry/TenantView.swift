@@ -21,11 +21,13 @@ public final class TenantView: Sendable {
     public let limits: TenantLimits
     /// The mint limiter's state (`RateGate`): the theoretical arrival time of the next mint, in nanoseconds of
     /// `RateGate.now()`. Only this tenant's mints write it, so one tenant's flood contends on no one else's line.
-    /// `TenantDirectory.merge` carries it into the view that replaces this one while the tenant's mint limit
-    /// stays the same, so a PATCH of another field does not refill it.
-    public let mintGate = Atomic<Int64>(0)
+    /// `TenantDirectory.merge` hands the same gate to the view that replaces this one while the tenant's mint
+    /// limit stays the same, so a PATCH of another field neither refills it nor loses the mints counted on the
+    /// old view meanwhile.
+    public let mintGate: MintGate
 
-    public init(_ tenant: Tenant) {
+    public init(_ tenant: Tenant, mintGate: MintGate = MintGate()) {
+        self.mintGate = mintGate
         tenantId = tenant.tenantId
         domain = tenant.domain
         realm = tenant.keycloak.realm
@@ -44,4 +46,12 @@ public final class TenantView: Sendable {
     public func status(at now: Date) -> TenantStatus {
         storedStatus.status(subscriptionEnded: expiresAt.map { $0 <= now } == true)
     }
+}
+
+/// A tenant's mint limiter state, shared by the successive views of the tenant while its limit stays the same.
+public final class MintGate: Sendable {
+    /// The theoretical arrival time of the next mint (`RateGate`), in nanoseconds of `RateGate.now()`.
+    public let tat = Atomic<Int64>(0)
+
+    public init() {}
 }

@@ -84,7 +84,7 @@ package struct TokenIssuer: Sendable {
         var rate: RateDecision?
         let limit = view.limits.mintPerSecond ?? rateDefaults.mintPerSecond
         if limit > 0 {
-            let decision = RateGate.take(view.mintGate, limit: limit, window: 1, now: RateGate.now())
+            let decision = RateGate.take(view.mintGate.tat, limit: limit, window: 1, now: RateGate.now())
             guard decision.allowed else { throw .rateLimited(decision) }
             rate = decision
         }

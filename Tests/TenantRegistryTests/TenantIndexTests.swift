@@ -124,7 +124,7 @@ import Testing
 
     @Test("keys that all share one hash (and so one probe chain) are still told apart by their bytes", arguments: [0, 0b111, 0xFFFF_0000_0000_0000] as [UInt64])
     func forcedCollisions(hashMask: UInt64) {
-        let views = Self.tenants(600).map(TenantView.init)
+        let views = Self.tenants(600).map { TenantView($0) }
         let byId = Dictionary(uniqueKeysWithValues: views.map { ($0.tenantId, $0) })
         let byDomain = Dictionary(uniqueKeysWithValues: views.map { ($0.domain, $0) })
         let ids = TenantIndex(byId, key: .tenantId, seed: 42, hashMask: hashMask)

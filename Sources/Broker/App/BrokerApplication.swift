@@ -129,7 +129,8 @@ public struct BrokerApplication: Sendable {
         LoginService(
             oidc: oidc, issuer: configuration.keycloakIssuer,
             client: OIDCClientCredentials(clientId: configuration.keycloakClientId, clientSecret: configuration.keycloakClientSecret),
-            scope: configuration.keycloakScope, throttle: loginThrottle, metrics: metrics, clock: tenants.clock)
+            scope: configuration.keycloakScope, throttle: loginThrottle, metrics: metrics, clock: tenants.clock,
+            tenantLabel: { [runtime] in $0 == "master" ? $0 : runtime.metricsTenantLabel($0) })
     }
 
     /// OTP challenges for components and tenant logins; a dead login challenge ends its held session.
@@ -155,7 +156,10 @@ public struct BrokerApplication: Sendable {
             // Outermost, so the span covers the whole request and sees the status the next middleware answers.
             router.add(middleware: RequestTracingMiddleware())
         }
-        router.add(middleware: RequestObservabilityMiddleware(metrics: metrics, tracing: tracing != nil))
+        let runtime = self.runtime
+        router.add(
+            middleware: RequestObservabilityMiddleware(
+                metrics: metrics, tracing: tracing != nil, tenantLabel: { runtime.metricsTenantLabel($0) }))
         let authentication = CallerAuthentication(service: tenants, verifier: verifier, keycloak: keycloakCallers)
         router.add(middleware: CallerAuthenticationMiddleware(authentication: authentication))
         let issuer = self.issuer

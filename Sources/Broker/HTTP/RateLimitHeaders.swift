@@ -1,4 +1,6 @@
+import Foundation
 import HTTPTypes
+import TenantRegistry
 import Tokens
 
 /// The IETF httpapi ratelimit-headers fields (`RateLimit-Policy`, `RateLimit`) every answer of a limited route
@@ -10,6 +12,13 @@ enum RateLimitHeaders {
     static func append(_ decision: RateDecision, policy name: String, to fields: inout HTTPFields) {
         fields.append(HTTPField(name: policy, value: decision.policyHeader(name)))
         fields.append(HTTPField(name: state, value: decision.stateHeader(name)))
+    }
+
+    /// The fields of an answer that took one event of a per-minute quota in the store.
+    static func append(_ quota: EventQuota, policy name: String, now: Date, to fields: inout HTTPFields) {
+        let reset = quota.secondsLeft(from: now)
+        let decision = RateDecision(allowed: true, limit: quota.limit, window: 60, remaining: quota.remaining, reset: reset, retryAfter: 0)
+        append(decision, policy: name, to: &fields)
     }
 
     /// A refusal's fields: `Retry-After`, then the two above.

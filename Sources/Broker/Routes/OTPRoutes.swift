@@ -40,9 +40,11 @@ struct OTPRoutes: Sendable {
             errors.append(FieldError("recipient", channel == .sms ? "a phone number: + and 6-15 digits" : "an email address"))
         }
         guard errors.isEmpty else { throw APIError.invalid(errors) }
-        let challenge = try await challenges.start(
+        let sent = try await challenges.start(
             view: view, purpose: purpose, recipient: recipient, by: .init(actor: caller.subject, requestId: context.requestId, logger: context.logger))
-        return Self.accepted(challenge, expiresIn: challenges.expiresIn(challenge))
+        var response = Self.accepted(sent.challenge, expiresIn: challenges.expiresIn(sent.challenge))
+        if let quota = sent.quota { RateLimitHeaders.append(quota, policy: "otp", now: challenges.now, to: &response.headers) }
+        return response
     }
 
     func verify(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {

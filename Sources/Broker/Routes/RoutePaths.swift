@@ -8,4 +8,7 @@ enum RoutePaths {
     static let mintLabel = "/v1/tenants/{tenantId}/token"
     /// The OAuth token endpoint (route and label are the same).
     static let oauthTokenLabel = "/oauth2/token"
+    /// Portal login and tenant login, as metrics label them.
+    static let loginLabel = "/v1/login"
+    static let tenantLoginLabel = "/v1/tenants/{tenantId}/login"
 }

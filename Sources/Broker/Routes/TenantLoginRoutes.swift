@@ -23,12 +23,17 @@ struct TenantLoginRoutes: Sendable {
     func login(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
         let tenantId = try Self.tenantId(context)
         let credentials = try await LoginRoutes.credentials(request)
-        switch try await logins.login(
+        let answer = try await logins.login(
             tenantId: tenantId, credentials: credentials, clientAddress: context.clientAddress, requestId: context.requestId, logger: context.logger)
-        {
-        case .tokens(let tokens): return LoginRoutes.tokenResponse(tokens.json.serialized())
-        case .challenge(let challenge): return OTPRoutes.accepted(challenge, expiresIn: logins.challenges.expiresIn(challenge))
+        var response: Response
+        switch answer.outcome {
+        case .tokens(let tokens): response = LoginRoutes.tokenResponse(tokens.json.serialized())
+        case .challenge(let challenge): response = OTPRoutes.accepted(challenge, expiresIn: logins.challenges.expiresIn(challenge))
         }
+        let now = logins.tenants.clock()
+        if let quota = answer.loginQuota { RateLimitHeaders.append(quota, policy: "login", now: now, to: &response.headers) }
+        if let quota = answer.otpQuota { RateLimitHeaders.append(quota, policy: "otp", now: now, to: &response.headers) }
+        return response
     }
 
     func loginOTP(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
@@ -44,7 +49,9 @@ struct TenantLoginRoutes: Sendable {
         let tenantId = try Self.tenantId(context)
         let body = try await RequestBody.object(request)
         let challengeId = try OTPRoutes.fields(body, required: ["challengeId"])["challengeId"]!
-        let challenge = try await logins.resend(tenantId: tenantId, challengeId: challengeId, requestId: context.requestId, logger: context.logger)
-        return OTPRoutes.accepted(challenge, expiresIn: logins.challenges.expiresIn(challenge))
+        let sent = try await logins.resend(tenantId: tenantId, challengeId: challengeId, requestId: context.requestId, logger: context.logger)
+        var response = OTPRoutes.accepted(sent.challenge, expiresIn: logins.challenges.expiresIn(sent.challenge))
+        if let quota = sent.quota { RateLimitHeaders.append(quota, policy: "otp", now: logins.tenants.clock(), to: &response.headers) }
+        return response
     }
 }

@@ -14,6 +14,8 @@ struct LoginService: Sendable {
     let throttle: LoginThrottle
     let metrics: BrokerMetrics
     let clock: @Sendable () -> Date
+    /// A throttle scope (`master` or a tenant id) as a metric label.
+    var tenantLabel: @Sendable (String) -> String = { _ in "other" }
 
     /// A username and password as a login body carries them.
     struct Credentials: Sendable {
@@ -22,28 +24,43 @@ struct LoginService: Sendable {
     }
 
     /// A password grant behind the throttle: refused (`LoginRefusal.throttled`) before the provider is asked when
-    /// the username (in `throttleScope`) or the client address has too many recent failures.
+    /// the username (in `throttleScope`) or the client address has no attempts left in its window. `admit` runs
+    /// once the throttle let the attempt through and before the provider is asked (a tenant's login limit): if
+    /// it throws, the attempt is given back to the throttle and the error thrown.
     func passwordGrant(
         issuer: String, client: OIDCClientCredentials, scope: String?, credentials: Credentials, throttleScope: String, clientAddress: String?,
-        logger: Logger
+        logger: Logger, admit: () async throws -> Void = {}
     ) async throws -> OIDCTokenResponse {
         let userKey = LoginThrottle.userKey(throttleScope, credentials.username)
-        if let wait = try await throttle.retryAfter(user: userKey, address: clientAddress, now: clock()) {
+        let reservation: LoginThrottle.Reservation
+        do {
+            reservation = try await throttle.reserve(user: userKey, address: clientAddress, now: clock())
+        } catch LoginRefusal.throttled(let wait) {
             logger.notice("login throttled", metadata: ["username": .string(credentials.username), "retry_after": .stringConvertible(wait)])
             metrics.recordUpstream("keycloak", operation: "password", outcome: "throttled", duration: nil)
+            metrics.recordRateLimited(
+                route: throttleScope == "master" ? RoutePaths.loginLabel : RoutePaths.tenantLoginLabel, limit: "failed_login",
+                tenant: tenantLabel(throttleScope))
             throw LoginRefusal.throttled(retryAfter: wait)
+        }
+        do {
+            try await admit()
+        } catch {
+            await throttle.release(reservation, logger: logger)
+            throw error
         }
         let start = ContinuousClock.now
         do {
             let tokens = try await oidc.password(
                 issuer: issuer, client: client, username: credentials.username, password: credentials.password, scope: scope)
-            await throttle.recordSuccess(user: userKey)
+            await throttle.succeeded(reservation, logger: logger)
             metrics.recordUpstream("keycloak", operation: "password", outcome: "success", duration: ContinuousClock.now - start)
             logger.info("password grant succeeded", metadata: ["username": .string(credentials.username), "issuer": .string(issuer)])
             return tokens
         } catch {
             let duration = ContinuousClock.now - start
-            if case .invalidCredentials = error { await throttle.recordFailure(user: userKey, address: clientAddress, now: clock()) }
+            // A wrong password keeps its place in the windows; anything the provider did not judge gives it back.
+            if case .invalidCredentials = error {} else { await throttle.release(reservation, logger: logger) }
             throw failed(error, operation: "password", duration: duration, logger: logger, username: credentials.username)
         }
     }

@@ -1,15 +1,20 @@
 import Foundation
+import Logging
 import TenantRegistry
 
-/// Broker-side throttling of password logins: failures are counted per username and per client address in
-/// the store (`SQLTenantStore.countEvent`), so every instance on one PostgreSQL counts against the same
-/// number and an attacker behind a load balancer gets no more attempts than against one instance. A window of
-/// `window` seconds begins at a key's first counted failure; once a key has `limit` failures in it, logins for
-/// the key are refused with 429 until the window ends. Keycloak's own brute-force detection is off by default
-/// and, when on, looks exactly like a wrong password, so the broker protects users and Keycloak itself.
+/// Broker-side throttling of password logins per username and per client address, in the store's counters
+/// (`SQLTenantStore.takeEvent`), so every instance on one PostgreSQL counts against the same number and an
+/// attacker behind a load balancer gets no more attempts than against one instance. Keycloak's own brute-force
+/// detection is off by default and, when on, looks exactly like a wrong password, so the broker protects users
+/// and Keycloak itself.
 ///
-/// Only failures write (a refused login only reads), and a store that cannot be reached refuses the login
-/// (503) rather than letting unthrottled guesses through.
+/// An attempt takes its place in the username's and the address's windows before the provider is asked (one
+/// atomic conditional upsert each), so guesses sent in parallel cannot all pass a check made before any of them
+/// failed: at most `limit` attempts per key per window reach the provider unless some succeed. A failure keeps
+/// its place; a success clears the username's count and gives the address's place back; an attempt the
+/// provider never judged (it was down, the tenant's limit refused the login) gives both back. A window of
+/// `window` seconds begins at a key's first attempt. A store that cannot be reached refuses the login (503)
+/// rather than letting unthrottled guesses through.
 final class LoginThrottle: Sendable {
     struct Limits: Sendable {
         /// Failures per username per window; 0 disables the check.
@@ -17,6 +22,12 @@ final class LoginThrottle: Sendable {
         /// Failures per client address per window; 0 disables the check.
         var perAddress: Int
         var window: Double
+    }
+
+    /// The places one attempt took: given back or kept once the provider has answered.
+    struct Reservation: Sendable {
+        fileprivate let user: (key: String, quota: EventQuota)?
+        fileprivate let address: (key: String, quota: EventQuota)?
     }
 
     let limits: Limits
@@ -30,33 +41,55 @@ final class LoginThrottle: Sendable {
     static func userKey(_ scope: String, _ username: String) -> String { "lf:u:\(scope):\(username.lowercased())" }
     static func addressKey(_ address: String) -> String { "lf:a:\(address)" }
 
-    /// Seconds until a login for these keys may be tried again, or nil when it may be tried now.
-    func retryAfter(user: String, address: String?, now: Date) async throws(StoreError) -> Int? {
-        var wait: Double = 0
-        for (key, limit) in keys(user: user, address: address) where limit > 0 {
-            if let (count, ends) = try await store.eventCount(key, now: now), count >= limit { wait = max(wait, ends.timeIntervalSince(now)) }
+    /// Takes this attempt's places for `user` (a `userKey`) and the client address. Throws
+    /// `LoginRefusal.throttled` when either window is full (nothing stays taken then), `StoreError` when the
+    /// store cannot count.
+    func reserve(user: String, address: String?, now: Date) async throws -> Reservation {
+        let window = Int(limits.window.rounded(.up))
+        var takenUser: (key: String, quota: EventQuota)?
+        if limits.perUser > 0 {
+            let quota = try await store.takeEvent(user, limit: limits.perUser, window: window, now: now)
+            guard quota.taken else { throw LoginRefusal.throttled(retryAfter: quota.secondsLeft(from: now)) }
+            takenUser = (user, quota)
         }
-        return wait > 0 ? max(1, Int(wait.rounded(.up))) : nil
+        var takenAddress: (key: String, quota: EventQuota)?
+        if limits.perAddress > 0, let address {
+            let key = Self.addressKey(address)
+            let quota: EventQuota
+            do {
+                quota = try await store.takeEvent(key, limit: limits.perAddress, window: window, now: now)
+            } catch {
+                if let takenUser { try? await store.giveBackEvent(takenUser.key, takenUser.quota) }
+                throw error
+            }
+            guard quota.taken else {
+                if let takenUser { try? await store.giveBackEvent(takenUser.key, takenUser.quota) }
+                throw LoginRefusal.throttled(retryAfter: quota.secondsLeft(from: now))
+            }
+            takenAddress = (key, quota)
+        }
+        return Reservation(user: takenUser, address: takenAddress)
     }
 
-    /// Counts a failure for the username and the address. A store failure here is logged by the store's caller
-    /// and not surfaced: the login has already failed for its own reason.
-    func recordFailure(user: String, address: String?, now: Date) async {
-        for (key, limit) in keys(user: user, address: address) where limit > 0 {
-            _ = try? await store.countEvent(key, window: Int(limits.window.rounded(.up)), now: now)
+    /// The provider accepted the password: the username's failures are forgotten, the address's place is given
+    /// back (one good account must not reset a sprayer's budget, nor spend it).
+    func succeeded(_ reservation: Reservation, logger: Logger) async {
+        do {
+            if let user = reservation.user { try await store.clearEvents(user.key) }
+            if let address = reservation.address { try await store.giveBackEvent(address.key, address.quota) }
+        } catch {
+            // The safe direction: the attempt stays counted as a failure until its window ends.
+            logger.warning("login throttle: a successful login could not be uncounted", metadata: ["error": .string("\(error)")])
         }
     }
 
-    /// A successful login clears the username's failures (not the address's: one good account must not
-    /// reset a sprayer's budget).
-    func recordSuccess(user: String) async {
-        guard limits.perUser > 0 else { return }
-        try? await store.clearEvents(user)
-    }
-
-    private func keys(user: String, address: String?) -> [(String, Int)] {
-        var keys = [(user, limits.perUser)]
-        if let address { keys.append((Self.addressKey(address), limits.perAddress)) }
-        return keys
+    /// The provider never judged the password: both places are given back.
+    func release(_ reservation: Reservation, logger: Logger) async {
+        do {
+            if let user = reservation.user { try await store.giveBackEvent(user.key, user.quota) }
+            if let address = reservation.address { try await store.giveBackEvent(address.key, address.quota) }
+        } catch {
+            logger.warning("login throttle: an unjudged login could not be uncounted", metadata: ["error": .string("\(error)")])
+        }
     }
 }

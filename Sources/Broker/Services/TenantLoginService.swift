@@ -25,24 +25,35 @@ struct TenantLoginService: Sendable {
         case challenge(OTPChallenge)
     }
 
-    /// Logs `credentials` in at tenant `tenantId`'s realm.
+    /// A first login step's outcome and what it left of the tenant's quotas (nil: no limit).
+    struct Answer: Sendable {
+        let outcome: Outcome
+        var loginQuota: EventQuota?
+        var otpQuota: EventQuota?
+    }
+
+    /// Logs `credentials` in at tenant `tenantId`'s realm. The attempt passes the failed-login throttle first,
+    /// then takes one of the tenant's logins this minute (shared by every instance on the store), then reaches
+    /// Keycloak: a throttled attempt spends none of the tenant's logins.
     func login(tenantId: String, credentials: LoginService.Credentials, clientAddress: String?, requestId: String, logger: Logger) async throws
-        -> Outcome
+        -> Answer
     {
         let view = try challenges.activeTenant(tenantId)
-        // Every attempt counts against the tenant's limit, shared by every instance on the store, before Keycloak is asked.
-        let limit = view.limits.loginPerMinute ?? rateDefaults.loginPerMinute
-        if limit > 0 {
-            let now = tenants.clock()
-            let (count, ends) = try await tenants.store.countEvent("login:" + tenantId, window: 60, now: now)
-            if count > limit { throw LoginRefusal.tenantRateLimited(limit: limit, retryAfter: max(1, Int(ends.timeIntervalSince(now).rounded(.up)))) }
-        }
         guard let stored = try await tenants.tenant(tenantId) else { throw ChallengeError.tenantNotFound }
         let (issuer, client) = stored.realmClient(keycloakURL: keycloakURL)
+        let limit = view.limits.loginPerMinute ?? rateDefaults.loginPerMinute
+        var loginQuota: EventQuota?
         let tokens = try await login.passwordGrant(
             issuer: issuer, client: client, scope: login.scope, credentials: credentials, throttleScope: tenantId, clientAddress: clientAddress,
-            logger: logger)
-        guard view.twoFA.isEnabled else { return .tokens(tokens) }
+            logger: logger,
+            admit: {
+                guard limit > 0 else { return }
+                let now = tenants.clock()
+                let quota = try await tenants.store.takeEvent(Self.loginKey(tenantId), limit: limit, window: 60, now: now)
+                guard quota.taken else { throw LoginRefusal.tenantRateLimited(limit: limit, retryAfter: quota.secondsLeft(from: now)) }
+                loginQuota = quota
+            })
+        guard view.twoFA.isEnabled else { return Answer(outcome: .tokens(tokens), loginQuota: loginQuota) }
         guard let channel = view.twoFA.channelType else {
             // Never hand out tokens without the second factor a tenant asked for, even if its settings are incomplete.
             if let refresh = tokens.refreshToken { await login.endSession(issuer: issuer, client: client, refreshToken: refresh) }
@@ -61,9 +72,9 @@ struct TenantLoginService: Sendable {
         }
         let requester = ChallengeService.Requester(actor: "login:\(tenantId):\(credentials.username)", requestId: requestId, logger: logger)
         do {
-            return .challenge(
-                try await challenges.start(
-                    view: view, purpose: OTPRules.loginPurpose, recipient: recipient, heldTokens: tokens.json.serialized(), by: requester))
+            let sent = try await challenges.start(
+                view: view, purpose: OTPRules.loginPurpose, recipient: recipient, heldTokens: tokens.json.serialized(), by: requester)
+            return Answer(outcome: .challenge(sent.challenge), loginQuota: loginQuota, otpQuota: sent.quota)
         } catch {
             // No challenge holds the tokens (incomplete settings, the tenant's OTP limit, the OTP Manager failing):
             // the provider's session they opened ends here rather than idling until it times out.
@@ -86,8 +97,11 @@ struct TenantLoginService: Sendable {
         }
     }
 
+    /// The store key of a tenant's login counter.
+    static func loginKey(_ tenantId: String) -> String { "login:" + tenantId }
+
     /// Sends a login challenge's code again.
-    func resend(tenantId: String, challengeId: String, requestId: String, logger: Logger) async throws -> OTPChallenge {
+    func resend(tenantId: String, challengeId: String, requestId: String, logger: Logger) async throws -> ChallengeService.Sent {
         _ = try challenges.activeTenant(tenantId)
         let requester = ChallengeService.Requester(actor: "login:\(tenantId)", requestId: requestId, logger: logger)
         return try await challenges.resend(tenantId: tenantId, challengeId: challengeId, by: requester)

@@ -4,6 +4,7 @@ import JOSE
 import Logging
 import Synchronization
 import TenantRegistry
+import Tokens
 import Tracing
 
 /// Outermost middleware: assigns the request id, turns every error into the contract's error shape (`ErrorMapping`),
@@ -18,6 +19,8 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
     let metrics: BrokerMetrics
     /// `--tracing-endpoint` is set: every line a request logs carries its `traceId`.
     var tracing = false
+    /// A tenant id as a metric label (`RuntimeSettings.metricsTenantLabel`).
+    var tenantLabel: @Sendable (String) -> String = { _ in "other" }
     /// Refusals are logged at debug each and summed up at info (with the fast paths' refusals).
     var refusals: RefusalLog { metrics.refusals }
 
@@ -49,12 +52,24 @@ struct RequestObservabilityMiddleware: RouterMiddleware {
         metrics.recordRequest(route: route, method: Self.methodLabel(request.method), status: status, duration: duration)
         let refused = RefusalLog.isRefusal(status: status, route: route)
         if refused { refusals.record(context.logger) }
+        if status == 429 { recordLimited(response, route: route, context: context) }
         let level: Logger.Level = status >= 500 ? .error : status >= 400 && !refused ? .info : .debug
         // An autoclosure: at the usual level (info) a 2xx line is dropped before its metadata is built.
         context.logger.log(
             level: level, "request",
             metadata: Self.lineMetadata(request, route: route, status: status, duration: duration, tenantReport: context.tenantReport))
         return response
+    }
+
+    /// Counts a 429 of a tenant's per-minute limits (OTP sends, logins) by the policy its `RateLimit-Policy`
+    /// names. Mint refusals are counted where they are decided (the router's and the fast path's mint routes),
+    /// failed-login throttling by the login service.
+    private func recordLimited(_ response: Response, route: String, context: Context) {
+        guard let policy = response.headers[RateLimitHeaders.policy], policy.hasPrefix("\""),
+            let name = policy.dropFirst().split(separator: "\"", maxSplits: 1).first, name != TokenIssuer.mintPolicy[...]
+        else { return }
+        let tenantId = context.parameters.get("tenantId").flatMap { TenantRules.isValidTenantId($0) ? $0 : nil } ?? ""
+        metrics.recordRateLimited(route: route, limit: String(name), tenant: tenantLabel(tenantId))
     }
 
     /// The access log line's own metadata; `tenant` only when a handler reported one (path tenants are already
