@@ -139,7 +139,7 @@ for n in "${SIZES[@]}"; do
     memory_rss[$n]=$(field "$line" rss_per_tenant)
 done
 
-declare -A reload_ms reload_min reload_max reload_seed reload_fetch reload_merge
+declare -A reload_ms reload_min reload_max reload_seed reload_fetch reload_merge reload_incr
 for n in "${SIZES[@]}"; do
     echo "reload, SQLite, $n tenants (seeding first)..." >&2
     sqlite_file="$work/registry-$n.sqlite"
@@ -148,6 +148,7 @@ for n in "${SIZES[@]}"; do
     reload_ms[sqlite.$n]=$(field "$line" median_ms); reload_min[sqlite.$n]=$(field "$line" min_ms)
     reload_max[sqlite.$n]=$(field "$line" max_ms); reload_seed[sqlite.$n]=$(field "$line" seed_s)
     reload_fetch[sqlite.$n]=$(field "$line" fetch_ms); reload_merge[sqlite.$n]=$(field "$line" merge_ms)
+    reload_incr[sqlite.$n]=$(field "$line" incremental_ms)
     rm -f "$sqlite_file" "$sqlite_file-wal" "$sqlite_file-shm"
 
     echo "reload, PostgreSQL, $n tenants (seeding first)..." >&2
@@ -159,6 +160,7 @@ for n in "${SIZES[@]}"; do
     reload_ms[postgres.$n]=$(field "$line" median_ms); reload_min[postgres.$n]=$(field "$line" min_ms)
     reload_max[postgres.$n]=$(field "$line" max_ms); reload_seed[postgres.$n]=$(field "$line" seed_s)
     reload_fetch[postgres.$n]=$(field "$line" fetch_ms); reload_merge[postgres.$n]=$(field "$line" merge_ms)
+    reload_incr[postgres.$n]=$(field "$line" incremental_ms)
     psql "$URL" -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE $db WITH (FORCE)" >/dev/null
 done
 
@@ -210,5 +212,6 @@ echo "lookups: ordo-one/benchmark, release, 1 thread, the suite run $LOOKUP_RUNS
 echo "host miss latency: memory-latency, one random cycle of dependent loads over 64 MiB (4 MiB in brackets), right before / after the lookup runs: 4 KiB pages ${latency[before.64.4k]} / ${latency[after.64.4k]} ns (${latency[before.4.4k]} / ${latency[after.4.4k]}), transparent huge pages ${latency[before.64.huge]} / ${latency[after.64.huge]} ns (${latency[before.4.huge]} / ${latency[after.4.huge]}). A plain lookup at 100k tenants is about two misses in a row (the index slot, then the view it points to), an entry lookup one (tables of 2 MiB or more are mapped for transparent huge pages, so it is not also a TLB miss; compare with the huge-page latency): read the figures in these units when comparing runs from different days."
 echo "memory: one process per N; tenants built (JSON text -> JSONParser -> TenantRules.parseCreate; ids 'tenant-0000042', domains '<id>.expertflow.com', no logo), merged into a TenantDirectory, tenant array dropped; bytes = glibc mallinfo2 in-use (uordblks + hblkhd) after - before, plus the hash index tables mapped outside malloc (at 100k: $(field "${memory_line[100000]}" mapped_bytes) bytes), / N: every dictionary of the TenantSnapshot (entries at 100k: $(field "${memory_line[100000]}" indexes); a $(field "${memory_line[100000]}" view_stride)-byte TenantView reference in each; byId capacity $(field "${memory_line[10000]}" byId_capacity) / $(field "${memory_line[100000]}" byId_capacity)), its hash indexes (at 100k: $(field "${memory_line[100000]}" hash_indexes)), the views and the heap strings they share. RSS = /proc/self/statm delta after malloc_trim(0)."
 echo "reload: TenantService.reloadAll() (every tenant without logo/secret, read in pages of 5,000 by id, decoded, merged) into an empty directory, median of $RUNS runs (min-max: SQLite ${reload_min[sqlite.10000]}-${reload_max[sqlite.10000]} / ${reload_min[sqlite.100000]}-${reload_max[sqlite.100000]} ms, PostgreSQL ${reload_min[postgres.10000]}-${reload_max[postgres.10000]} / ${reload_min[postgres.100000]}-${reload_max[postgres.100000]} ms); one extra run at 100k split: SQLite read ${reload_fetch[sqlite.100000]} + merge ${reload_merge[sqlite.100000]} ms, PostgreSQL read ${reload_fetch[postgres.100000]} + merge ${reload_merge[postgres.100000]} ms (each page of the store read runs under the store's 5 s deadline). Fresh SQLite file / PostgreSQL database (loopback) per N, seeded untimed with createMany in chunks of 2,000 (SQLite ${reload_seed[sqlite.10000]}/${reload_seed[sqlite.100000]} s, PostgreSQL ${reload_seed[postgres.10000]}/${reload_seed[postgres.100000]} s), connection opened before timing, dropped afterwards."
+echo "periodic reload (every 30 s, TenantService.reloadChanges): after 100 tenants got a new mint limit, only the rows written since the previous reload's start less the 300 s lookback (updated_at index), median of $RUNS runs, each checked to read exactly the 100: SQLite ${reload_incr[sqlite.10000]} / ${reload_incr[sqlite.100000]} ms, PostgreSQL ${reload_incr[postgres.10000]} / ${reload_incr[postgres.100000]} ms at 10k / 100k tenants, against the full reload's ${reload_ms[sqlite.10000]} / ${reload_ms[sqlite.100000]} and ${reload_ms[postgres.10000]} / ${reload_ms[postgres.100000]} ms in the same run (every 20th periodic reload is full)."
 echo "load avg at end: $(cut -d' ' -f1-3 /proc/loadavg); total run time $(( $(date +%s) - started )) s (builds included)"
 exit 0

@@ -90,9 +90,17 @@ extension SQLTenantStore {
             (
                 6,
                 [
-                    // Event counters shared by every instance (`countEvent`): the key names the limit and the tenant.
+                    // Event counters shared by every instance (`takeEvent`): the key names the limit and the tenant.
                     "CREATE TABLE rate_counters (counter_key TEXT PRIMARY KEY, window_start BIGINT NOT NULL, hits BIGINT NOT NULL, expires_at BIGINT NOT NULL)",
                     "CREATE INDEX rate_counters_expiry ON rate_counters (expires_at)",
+                ]
+            ),
+            (
+                7,
+                [
+                    // The incremental reload reads only what changed lately (`updated_at > since`).
+                    "CREATE INDEX tenants_updated ON tenants (updated_at)",
+                    "CREATE INDEX subtenants_updated ON subtenants (updated_at)",
                 ]
             ),
         ]

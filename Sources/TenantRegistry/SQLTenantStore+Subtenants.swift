@@ -73,22 +73,28 @@ extension SQLTenantStore {
     }
 
     /// Every subtenant, read in pages of `pageSize` by (tenant, subtenant): the source of the in-memory directory.
-    public func allSubtenants(pageSize: Int = 5_000) async throws(StoreError) -> [Subtenant] {
+    /// With `updatedAfter`, only those written after that time (the incremental reload).
+    public func allSubtenants(updatedAfter: Date? = nil, pageSize: Int = 5_000) async throws(StoreError) -> [Subtenant] {
+        let since = updatedAfter.map(Milliseconds.from)
         var all = [Subtenant]()
         var cursor: (String, String)?
         while true {
             let page: [SubtenantRow]
             do {
                 page = try await backend.read { [cursor] db in
-                    var query = SQLQueryString("SELECT \(unsafeRaw: Self.subtenantColumns) FROM subtenants")
+                    var query = SQLQueryString("SELECT \(unsafeRaw: Self.subtenantColumns) FROM subtenants WHERE 1 = 1")
+                    if let since {
+                        query.appendLiteral(" AND updated_at > ")
+                        query.appendInterpolation(bind: since)
+                    }
                     if let (tenant, subtenant) = cursor {
-                        query.appendLiteral(" WHERE tenant_id > ")
+                        query.appendLiteral(" AND (tenant_id > ")
                         query.appendInterpolation(bind: tenant)
                         query.appendLiteral(" OR (tenant_id = ")
                         query.appendInterpolation(bind: tenant)
                         query.appendLiteral(" AND subtenant_id > ")
                         query.appendInterpolation(bind: subtenant)
-                        query.appendLiteral(")")
+                        query.appendLiteral("))")
                     }
                     query.appendInterpolation(unsafeRaw: " ORDER BY tenant_id, subtenant_id LIMIT \(pageSize)")
                     return try await db.raw(query).all(decoding: SubtenantRow.self)

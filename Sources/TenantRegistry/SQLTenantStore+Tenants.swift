@@ -141,7 +141,10 @@ extension SQLTenantStore {
 
     /// One page of tenants ordered by id, filtered by status at `now`.
     /// With `only`, just those tenant ids (a caller limited to some tenants), filtered in SQL.
-    public func list(status: TenantStatus?, limit: Int, after cursor: String?, only: Set<String>? = nil, now: Date) async throws(StoreError) -> [Tenant] {
+    /// With `updatedAfter`, only tenants written after that time (the incremental reload).
+    public func list(
+        status: TenantStatus?, limit: Int, after cursor: String?, only: Set<String>? = nil, updatedAfter: Date? = nil, now: Date
+    ) async throws(StoreError) -> [Tenant] {
         if let only, only.isEmpty { return [] }
         let nowMS = Milliseconds.from(now)
         do {
@@ -157,6 +160,10 @@ extension SQLTenantStore {
                 if let cursor {
                     query.appendLiteral(" AND tenant_id > ")
                     query.appendInterpolation(bind: cursor)
+                }
+                if let updatedAfter {
+                    query.appendLiteral(" AND updated_at > ")
+                    query.appendInterpolation(bind: Milliseconds.from(updatedAfter))
                 }
                 if let only {
                     query.appendLiteral(" AND tenant_id IN (")
@@ -186,13 +193,16 @@ extension SQLTenantStore {
     /// at all in this read. Rows are never removed (delete is logical) and the view merges by version, so
     /// nothing older replaces anything newer, and the write reaches the view as every write does: at once on
     /// the instance that made it, by NOTIFY on the others, at the latest by the next periodic reload.
-    public func allForView(pageSize: Int = 5_000) async throws(StoreError) -> [Tenant] {
+    ///
+    /// With `updatedAfter`, only the tenants written after that time (by the writer's clock): the incremental
+    /// reload, which reads what changed in the last minutes instead of the whole table.
+    public func allForView(updatedAfter: Date? = nil, pageSize: Int = 5_000) async throws(StoreError) -> [Tenant] {
         precondition(pageSize > 0, "pageSize must be positive")
         var tenants = [Tenant]()
         var cursor: String?
         while true {
             // No status filter, so `now` is not used.
-            let page = try await list(status: nil, limit: pageSize, after: cursor, now: Date())
+            let page = try await list(status: nil, limit: pageSize, after: cursor, updatedAfter: updatedAfter, now: Date())
             tenants += page
             guard page.count == pageSize, let last = page.last else { return tenants }
             cursor = last.tenantId

@@ -1,6 +1,7 @@
 import Foundation
 import JOSE
 import Logging
+import Synchronization
 
 /// The registry's operations: validation, storage, audit and keeping the in-memory view current.
 public final class TenantService: Sendable {
@@ -15,6 +16,15 @@ public final class TenantService: Sendable {
     public let baseDomain: String
     public let clock: @Sendable () -> Date
     let logger: Logger
+    /// When the last reload began (by `clock`) and how many incremental reloads followed the last full one.
+    private let reloadMark = Mutex<(lastStart: Date?, incrementals: Int)>((nil, 0))
+
+    /// How far before the previous reload's start an incremental reload looks for writes: covers writers whose
+    /// clocks run behind this instance's, and writes that committed after a reload read past them.
+    public static let changeLookback: TimeInterval = 300
+    /// Every this many periodic reloads, one reads everything again (the safety net for a writer whose clock is
+    /// off by more than `changeLookback`).
+    public static let fullReloadEvery = 20
 
     public init(store: SQLTenantStore, directory: TenantDirectory = TenantDirectory(), baseDomain: String, logger: Logger,
                 clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -35,12 +45,57 @@ public final class TenantService: Sendable {
         }
     }
 
-    /// Loads every tenant and API key into memory (start-up and periodic safety net).
-    public func reloadAll() async throws(StoreError) {
-        directory.merge(try await store.allForView())
-        subtenants.merge(try await store.allSubtenants())
+    /// Loads every tenant, subtenant, API key and revocation into memory (start-up, SIGHUP, a reconnected
+    /// listener, and every `fullReloadEvery`-th periodic reload).
+    @discardableResult
+    public func reloadAll() async throws(StoreError) -> ReloadReport {
+        let start = clock()
+        let tenants = try await store.allForView()
+        directory.merge(tenants)
+        let allSubtenants = try await store.allSubtenants()
+        subtenants.merge(allSubtenants)
         try await reloadAPIKeys()
         try await reloadRevocations()
+        reloadMark.withLock { $0 = (start, 0) }
+        return ReloadReport(full: true, tenants: tenants.count, subtenants: allSubtenants.count)
+    }
+
+    /// What a reload read: tenants and subtenants, rows.
+    public struct ReloadReport: Sendable, Equatable {
+        /// Whether it read every tenant (otherwise only those written since the previous reload's start,
+        /// less `changeLookback`).
+        public let full: Bool
+        public let tenants: Int
+        public let subtenants: Int
+
+        public init(full: Bool, tenants: Int, subtenants: Int) {
+            self.full = full
+            self.tenants = tenants
+            self.subtenants = subtenants
+        }
+    }
+
+    /// The periodic reload (the safety net behind NOTIFY): the tenants and subtenants written since the
+    /// previous reload began, less `changeLookback`, found by the `updated_at` index, so 100k tenants with a
+    /// few live changes cost a few rows every 30 s instead of the whole table; a full reload every
+    /// `fullReloadEvery`-th time, or when none has happened yet. API keys and revocations are read whole (a
+    /// handful of rows). Rows are never removed (deletes are logical), so what changed is all there is to merge.
+    @discardableResult
+    public func reloadChanges() async throws(StoreError) -> ReloadReport {
+        let since: Date? = reloadMark.withLock { mark in
+            guard let last = mark.lastStart, mark.incrementals + 1 < Self.fullReloadEvery else { return nil }
+            return last.addingTimeInterval(-Self.changeLookback)
+        }
+        guard let since else { return try await reloadAll() }
+        let start = clock()
+        let tenants = try await store.allForView(updatedAfter: since)
+        directory.merge(tenants)
+        let changedSubtenants = try await store.allSubtenants(updatedAfter: since)
+        subtenants.merge(changedSubtenants)
+        try await reloadAPIKeys()
+        try await reloadRevocations()
+        reloadMark.withLock { $0 = (start, $0.incrementals + 1) }
+        return ReloadReport(full: false, tenants: tenants.count, subtenants: changedSubtenants.count)
     }
 
     /// Reloads revoked token ids (and purges expired ones from the store and from memory).

@@ -60,6 +60,40 @@ import Testing
         }
     }
 
+    @Test("the periodic reload reads only what changed (updated_at index, with a lookback), and everything every fullReloadEvery-th time", arguments: Backend.allCases)
+    func incrementalReload(backend: Backend) async throws {
+        let clock = TestClock(Date())
+        let harness = try await RegistryHarness.make(backend, clock: clock)
+        try await harness.run { client in
+            for index in 0..<30 { #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("r\(index)")).status == .created) }
+            for name in ["sales", "support"] {
+                #expect(try await client.send(.post, "/v1/tenants/r1/subtenants", json: .object(["subtenantId": .string(name)])).status == .created)
+            }
+            // Another instance on the same store, with no NOTIFY to help it.
+            let other = TenantService(store: harness.broker.tenants.store, baseDomain: "expertflow.com", logger: .init(label: "test"), clock: { clock.now })
+            #expect(try await other.reloadAll() == .init(full: true, tenants: 30, subtenants: 2))
+            clock.set(clock.now.addingTimeInterval(600))
+            // The first incremental reload looks back from the full one's start: everything written just before it.
+            #expect(try await other.reloadChanges() == .init(full: false, tenants: 30, subtenants: 2))
+            clock.set(clock.now.addingTimeInterval(600))
+            #expect(try await other.reloadChanges() == .init(full: false, tenants: 0, subtenants: 0), "nothing changed: nothing read")
+            #expect(try await client.send(.patch, "/v1/tenants/r5", json: .object(["features": .object(["reports": .bool(true)])])).status == .ok)
+            #expect(try await client.send(.delete, "/v1/tenants/r1/subtenants/sales").status == .noContent)
+            clock.set(clock.now.addingTimeInterval(30))
+            #expect(try await other.reloadChanges() == .init(full: false, tenants: 1, subtenants: 1))
+            #expect(other.directory.tenant(id: "r5")?.features == ["reports": true])
+            #expect(other.directory.tenant(id: "r5")?.version == 2)
+            #expect(other.subtenants.subtenant("r1", "sales")?.isDeleted == true)
+            // The safety net: every fullReloadEvery-th periodic reload reads everything.
+            var reports: [TenantService.ReloadReport] = []
+            for _ in 0..<(TenantService.fullReloadEvery - 3) {
+                clock.set(clock.now.addingTimeInterval(30))
+                reports.append(try await other.reloadChanges())
+            }
+            #expect(reports.dropLast().allSatisfy { !$0.full } && reports.last == .init(full: true, tenants: 30, subtenants: 2), "\(reports)")
+        }
+    }
+
     @Test("every broken rule is reported at once with its field", arguments: Backend.allCases)
     func validation(backend: Backend) async throws {
         let harness = try await RegistryHarness.make(backend)

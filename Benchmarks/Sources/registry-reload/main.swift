@@ -7,8 +7,11 @@
 /// transaction stays well inside the store's 5 s deadline), untimed; opens the connection with a ping;
 /// then RUNS (default 5) times: new TenantDirectory + TenantService, time `reloadAll()` with
 /// ContinuousClock, check the directory holds N tenants; then one more reload split into store read
-/// (`allForView`) and `merge`. Prints one line:
-/// `reload backend=… n=… median_ms=… min_ms=… max_ms=… runs=… seed_s=… fetch_ms=… merge_ms=…`.
+/// (`allForView`) and `merge`; then the periodic reload as it runs every 30 s: after a full reload, 100
+/// tenants get a new mint limit (a live limit change, written as the API writes it), and
+/// `reloadChanges()` (only rows with `updated_at` after the previous reload's start less the lookback)
+/// is timed RUNS times, each checked to have read exactly those 100. Prints one line:
+/// `reload backend=… n=… median_ms=… min_ms=… max_ms=… runs=… seed_s=… fetch_ms=… merge_ms=… changed=… incremental_ms=…`.
 import Foundation
 import Logging
 import RegistryFixtures
@@ -69,13 +72,39 @@ do {
     TenantDirectory().merge(tenants)
     let fetchMilliseconds = milliseconds(splitStart.duration(to: fetched))
     let mergeMilliseconds = milliseconds(fetched.duration(to: .now))
+
+    // The periodic reload with a few live changes (the fixtures were written long ago, at RegistryFixtures.epoch).
+    let changed = min(100, count)
+    let service = TenantService(store: store, baseDomain: RegistryFixtures.baseDomain, logger: logger)
+    try await service.reloadAll()
+    for index in 0..<changed {
+        _ = try await store.update(
+            RegistryFixtures.tenantId(index * (count / changed)), ifMatch: nil,
+            audit: AuditEvent(at: Date(), actor: "bench-registry", action: "tenant.update", tenantId: nil, requestId: nil)
+        ) { tenant in
+            var tenant = tenant
+            tenant.limits.mintPerSecond = 50
+            tenant.updatedAt = Date()
+            return tenant
+        }
+    }
+    var incremental = [Double]()
+    for _ in 0..<runs {
+        let start = ContinuousClock.now
+        let report = try await service.reloadChanges()
+        incremental.append(milliseconds(start.duration(to: .now)))
+        guard !report.full, report.tenants == changed else { fail("incremental reload read \(report), expected \(changed) changed tenants") }
+    }
+    guard service.directory.tenant(id: RegistryFixtures.tenantId(0))?.limits.mintPerSecond == 50 else { fail("the change did not reach the view") }
+    incremental.sort()
     await store.close()
 
     times.sort()
     let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
     print(
         "reload backend=\(backend) n=\(count)", String(format: "median_ms=%.1f min_ms=%.1f max_ms=%.1f", median, times.first!, times.last!),
-        "runs=\(runs)", String(format: "seed_s=%.1f fetch_ms=%.1f merge_ms=%.1f", seedSeconds, fetchMilliseconds, mergeMilliseconds))
+        "runs=\(runs)", String(format: "seed_s=%.1f fetch_ms=%.1f merge_ms=%.1f", seedSeconds, fetchMilliseconds, mergeMilliseconds),
+        "changed=\(changed)", String(format: "incremental_ms=%.2f", incremental[incremental.count / 2]))
     // Exit while `store` is still referenced: SQLBackend.deinit closes the SQLite connection a second
     // time, and sqlite-nio 1.13.2's close() is not idempotent (sqlite3_update_hook on a NULL handle:
     // SIGSEGV on a thread-pool thread, racing with process exit).

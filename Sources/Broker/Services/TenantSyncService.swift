@@ -3,8 +3,8 @@ import ServiceLifecycle
 import TenantRegistry
 
 /// Keeps this instance's tenant view in step with the others: on PostgreSQL it LISTENs for changes
-/// (reconnecting after failures, with a full reload each time), and on every store it reloads
-/// everything periodically as a safety net.
+/// (reconnecting after failures, with a full reload each time), and on every store it reloads what changed
+/// periodically as a safety net (`TenantService.reloadChanges`: incremental, whole every tenth minute or so).
 struct TenantSyncService: Service {
     let service: TenantService
     let reloadInterval: Duration
@@ -43,7 +43,10 @@ struct TenantSyncService: Service {
             try? await Task.sleep(for: reloadInterval)
             if Task.isCancelled { return }
             do {
-                try await service.reloadAll()
+                let report = try await service.reloadChanges()
+                logger.debug(
+                    "periodic tenant reload",
+                    metadata: ["full": .stringConvertible(report.full), "tenants": .stringConvertible(report.tenants)])
             } catch {
                 logger.warning("periodic tenant reload failed", metadata: ["error": "\(error)"])
             }
