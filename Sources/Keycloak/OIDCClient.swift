@@ -24,6 +24,9 @@ public final class OIDCClient: Sendable {
         self.logger = logger
     }
 
+    /// OAuth error codes (RFC 6749 §5.2) that refuse the client or the request rather than the user's password.
+    static let clientErrors: Set<String> = ["invalid_client", "unauthorized_client", "invalid_scope", "invalid_request", "unsupported_grant_type"]
+
     /// Resource owner password grant.
     public func password(
         issuer: String, client: OIDCClientCredentials, username: String, password: String, scope: String?
@@ -39,6 +42,7 @@ public final class OIDCClient: Sendable {
                 if description == "Account disabled" || description == "User disabled" { throw .accountDisabled }
                 if description == "Account is not fully set up" { throw .accountSetupRequired }
             }
+            if let error, Self.clientErrors.contains(error) { throw .clientRefused("status \(status), error \(error)") }
             throw .invalidCredentials("status \(status), error \(error ?? "none")")
         }
     }

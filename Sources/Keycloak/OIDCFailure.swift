@@ -3,6 +3,11 @@
 public enum OIDCFailure: Error, Sendable, Equatable {
     /// Wrong user or password, a locked user, or any other refusal of the credentials.
     case invalidCredentials(String)
+    /// The provider refused the broker's client, not the user's password (`invalid_client`,
+    /// `unauthorized_client`, `invalid_scope`, `invalid_request`: a wrong or rotated client secret, direct
+    /// grants off, an unknown scope). Answered as `invalidCredentials` (the contract's 401 for every other
+    /// 4xx), but it judges no password, so the failed-login throttle does not count it.
+    case clientRefused(String)
     case accountDisabled
     case accountSetupRequired
     /// The refresh token is unknown, expired or its session has ended.
@@ -15,6 +20,7 @@ public enum OIDCFailure: Error, Sendable, Equatable {
     public var logDescription: String {
         switch self {
         case .invalidCredentials(let why): return "credentials refused (\(why))"
+        case .clientRefused(let why): return "the broker's client was refused, not the password (\(why)): check the client's id, secret, direct grants and scope"
         case .accountDisabled: return "account disabled"
         case .accountSetupRequired: return "account is not fully set up"
         case .invalidRefreshToken(let why): return "refresh token refused (\(why))"

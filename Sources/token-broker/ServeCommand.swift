@@ -36,9 +36,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated aud values, one of which master-realm tokens must carry (default: not checked).") var keycloakAudience: String?
     @Option(help: "Comma-separated azp values master-realm tokens must have (default: not checked).") var keycloakAzp: String?
     @Option(help: "Seconds one call to Keycloak may take, 1-120 (default 10).") var keycloakTimeout: String?
-    @Option(help: "Failed logins per username per window before 429, 0 disables (default 5).") var loginMaxFailuresPerUser: String?
-    @Option(help: "Failed logins per client address per window before 429, 0 disables (default 20).") var loginMaxFailuresPerIp: String?
-    @Option(help: "Seconds over which failed logins are counted (default 60).") var loginFailureWindow: String?
+    @Option(help: "Login attempts per username per window not ended by a success, before 429; 0 disables (default 5).") var loginMaxFailuresPerUser: String?
+    @Option(help: "Login attempts per client address per window that did not succeed (in flight included), before 429; 0 disables (default 20).") var loginMaxFailuresPerIp: String?
+    @Option(help: "Seconds over which login attempts are counted, from a key's first (default 60).") var loginFailureWindow: String?
     @Option(help: "AES-256-GCM key (base64, 32 bytes) for what 2FA challenges hold; same on every instance (prefer the env variable).") var otpSealingKey: String?
     @Option(help: "AES-256-GCM key(s) (base64, 32 bytes; comma-separated, the sealing one first) for tenant client secrets at rest (default: <keys-dir>/secrets.key; prefer the env variable).")
     var secretsKey: String?

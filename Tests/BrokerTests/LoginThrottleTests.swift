@@ -56,6 +56,21 @@ struct LoginThrottleTests {
         }
     }
 
+    @Test("a refusal of the broker's client (wrong client secret: unauthorized_client) answers 401 but judges no password: it never throttles the user")
+    func clientRefusalNotCounted() async throws {
+        let double = try await loginDouble(confidentialSecret: "broker-secret")
+        defer { double.stop() }
+        let harness = try await RegistryHarness.make(
+            .sqlite, flags: ["keycloakUrl": double.base, "keycloakClientSecret": "rotated-away", "loginMaxFailuresPerUser": "2", "loginMaxFailuresPerIp": "3"])
+        try await harness.run(live: true) { client in
+            for _ in 0..<6 {
+                let reply = try await client.send(.post, "/v1/login", json: credentials("ada", "s3cr&t +=%é"), key: .some(nil))
+                #expect(reply.status == .unauthorized && reply.code == "invalid_credentials", "\(reply.text)")
+            }
+            #expect(double.count("token") == 6, "every attempt reached Keycloak: none was counted against ada or the address")
+        }
+    }
+
     @Test("a store that cannot count refuses the login with 503 store_unavailable; Keycloak is not asked")
     func storeDown() async throws {
         let double = try await loginDouble()

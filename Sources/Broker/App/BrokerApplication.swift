@@ -130,7 +130,7 @@ public struct BrokerApplication: Sendable {
             oidc: oidc, issuer: configuration.keycloakIssuer,
             client: OIDCClientCredentials(clientId: configuration.keycloakClientId, clientSecret: configuration.keycloakClientSecret),
             scope: configuration.keycloakScope, throttle: loginThrottle, metrics: metrics, clock: tenants.clock,
-            tenantLabel: { [runtime] in $0 == "master" ? $0 : runtime.metricsTenantLabel($0) })
+            tenantLabel: { [runtime] in runtime.metricsTenantLabel($0) })
     }
 
     /// OTP challenges for components and tenant logins; a dead login challenge ends its held session.

@@ -14,7 +14,7 @@ struct LoginService: Sendable {
     let throttle: LoginThrottle
     let metrics: BrokerMetrics
     let clock: @Sendable () -> Date
-    /// A throttle scope (`master` or a tenant id) as a metric label.
+    /// A tenant id as a metric label.
     var tenantLabel: @Sendable (String) -> String = { _ in "other" }
 
     /// A username and password as a login body carries them.
@@ -23,13 +23,24 @@ struct LoginService: Sendable {
         let password: String
     }
 
+    /// Where a password grant goes: the realm's issuer, the client, the scope.
+    struct Target: Sendable {
+        let issuer: String
+        let client: OIDCClientCredentials
+        let scope: String?
+    }
+
     /// A password grant behind the throttle: refused (`LoginRefusal.throttled`) before the provider is asked when
     /// the username (in `throttleScope`) or the client address has no attempts left in its window. `admit` runs
-    /// once the throttle let the attempt through and before the provider is asked (a tenant's login limit): if
-    /// it throws, the attempt is given back to the throttle and the error thrown.
+    /// once the throttle let the attempt through and before the provider is asked (a tenant's login limit, then
+    /// the tenant's realm and client): if it throws, the attempt is given back to the throttle and the error
+    /// thrown. A wrong password keeps its places; a right one (Keycloak's "not fully set up" included: it
+    /// says so only after the password was right; "disabled" comes before the password is checked, and counts)
+    /// clears the username's; an attempt the
+    /// provider did not judge (unreachable, 5xx, a refusal of the broker's client) gives both back.
     func passwordGrant(
-        issuer: String, client: OIDCClientCredentials, scope: String?, credentials: Credentials, throttleScope: String, clientAddress: String?,
-        logger: Logger, admit: () async throws -> Void = {}
+        credentials: Credentials, throttleScope: LoginThrottle.Scope, clientAddress: String?, logger: Logger,
+        admit: () async throws -> Target
     ) async throws -> OIDCTokenResponse {
         let userKey = LoginThrottle.userKey(throttleScope, credentials.username)
         let reservation: LoginThrottle.Reservation
@@ -38,13 +49,17 @@ struct LoginService: Sendable {
         } catch LoginRefusal.throttled(let wait) {
             logger.notice("login throttled", metadata: ["username": .string(credentials.username), "retry_after": .stringConvertible(wait)])
             metrics.recordUpstream("keycloak", operation: "password", outcome: "throttled", duration: nil)
-            metrics.recordRateLimited(
-                route: throttleScope == "master" ? RoutePaths.loginLabel : RoutePaths.tenantLoginLabel, limit: "failed_login",
-                tenant: tenantLabel(throttleScope))
+            let tenant: String
+            switch throttleScope {
+            case .portal: tenant = "master"
+            case .tenant(let tenantId): tenant = tenantLabel(tenantId)
+            }
+            metrics.recordRateLimited(route: throttleScope.route, limit: "failed_login", tenant: tenant)
             throw LoginRefusal.throttled(retryAfter: wait)
         }
+        let target: Target
         do {
-            try await admit()
+            target = try await admit()
         } catch {
             await throttle.release(reservation, logger: logger)
             throw error
@@ -52,23 +67,27 @@ struct LoginService: Sendable {
         let start = ContinuousClock.now
         do {
             let tokens = try await oidc.password(
-                issuer: issuer, client: client, username: credentials.username, password: credentials.password, scope: scope)
+                issuer: target.issuer, client: target.client, username: credentials.username, password: credentials.password, scope: target.scope)
             await throttle.succeeded(reservation, logger: logger)
             metrics.recordUpstream("keycloak", operation: "password", outcome: "success", duration: ContinuousClock.now - start)
-            logger.info("password grant succeeded", metadata: ["username": .string(credentials.username), "issuer": .string(issuer)])
+            logger.info("password grant succeeded", metadata: ["username": .string(credentials.username), "issuer": .string(target.issuer)])
             return tokens
         } catch {
             let duration = ContinuousClock.now - start
-            // A wrong password keeps its place in the windows; anything the provider did not judge gives it back.
-            if case .invalidCredentials = error {} else { await throttle.release(reservation, logger: logger) }
+            switch error {
+            case .invalidCredentials, .accountDisabled: break
+            case .accountSetupRequired: await throttle.succeeded(reservation, logger: logger)
+            case .clientRefused, .unavailable, .unsupported, .invalidRefreshToken: await throttle.release(reservation, logger: logger)
+            }
             throw failed(error, operation: "password", duration: duration, logger: logger, username: credentials.username)
         }
     }
 
     /// Portal login: a password grant at the master realm.
     func login(_ credentials: Credentials, clientAddress: String?, logger: Logger) async throws -> OIDCTokenResponse {
-        try await passwordGrant(
-            issuer: issuer, client: client, scope: scope, credentials: credentials, throttleScope: "master", clientAddress: clientAddress, logger: logger)
+        try await passwordGrant(credentials: credentials, throttleScope: .portal, clientAddress: clientAddress, logger: logger) {
+            Target(issuer: issuer, client: client, scope: scope)
+        }
     }
 
     /// New tokens for a master-realm refresh token.
@@ -119,7 +138,7 @@ struct LoginService: Sendable {
         let outcome: String
         switch failure {
         case .invalidCredentials, .accountDisabled, .accountSetupRequired, .invalidRefreshToken: outcome = "refused"
-        case .unavailable, .unsupported: outcome = "error"
+        case .unavailable, .unsupported, .clientRefused: outcome = "error"
         }
         metrics.recordUpstream("keycloak", operation: operation, outcome: outcome, duration: duration)
         if outcome == "error" {

@@ -38,58 +38,86 @@ final class LoginThrottle: Sendable {
         self.store = store
     }
 
-    static func userKey(_ scope: String, _ username: String) -> String { "lf:u:\(scope):\(username.lowercased())" }
+    /// Whose usernames a key counts: the portal's (master realm) or one tenant's. Portal keys have their own
+    /// prefix, so no tenant id (not even `master`) shares them.
+    enum Scope: Sendable, Equatable {
+        case portal
+        case tenant(String)
+
+        /// The route as metrics label it.
+        var route: String {
+            switch self {
+            case .portal: RoutePaths.loginLabel
+            case .tenant: RoutePaths.tenantLoginLabel
+            }
+        }
+    }
+
+    static func userKey(_ scope: Scope, _ username: String) -> String {
+        switch scope {
+        case .portal: "lf:p:\(username.lowercased())"
+        case .tenant(let tenantId): "lf:u:\(tenantId):\(username.lowercased())"
+        }
+    }
     static func addressKey(_ address: String) -> String { "lf:a:\(address)" }
 
     /// Takes this attempt's places for `user` (a `userKey`) and the client address. Throws
-    /// `LoginRefusal.throttled` when either window is full (nothing stays taken then), `StoreError` when the
-    /// store cannot count.
+    /// `LoginRefusal.throttled` when either window is full, `StoreError` when the store cannot count. A full
+    /// window is seen by a read first, so a refused attempt writes nothing (a flood of refused guesses, or a
+    /// sprayer whose address is full, costs reads only); the takes after it close the race between parallel
+    /// attempts. The address is taken before the username, so a full address leaves no username row behind.
     func reserve(user: String, address: String?, now: Date) async throws -> Reservation {
         let window = Int(limits.window.rounded(.up))
-        var takenUser: (key: String, quota: EventQuota)?
-        if limits.perUser > 0 {
-            let quota = try await store.takeEvent(user, limit: limits.perUser, window: window, now: now)
-            guard quota.taken else { throw LoginRefusal.throttled(retryAfter: quota.secondsLeft(from: now)) }
-            takenUser = (user, quota)
+        var keys: [(key: String, limit: Int)] = []
+        if limits.perAddress > 0, let address { keys.append((Self.addressKey(address), limits.perAddress)) }
+        if limits.perUser > 0 { keys.append((user, limits.perUser)) }
+        var wait = 0
+        for (key, limit) in keys {
+            if let (count, ends) = try await store.eventCount(key, now: now), count >= limit {
+                wait = max(wait, max(1, Int(ends.timeIntervalSince(now).rounded(.up))))
+            }
         }
-        var takenAddress: (key: String, quota: EventQuota)?
-        if limits.perAddress > 0, let address {
-            let key = Self.addressKey(address)
+        if wait > 0 { throw LoginRefusal.throttled(retryAfter: wait) }
+        var taken: [(key: String, quota: EventQuota)] = []
+        for (key, limit) in keys {
             let quota: EventQuota
             do {
-                quota = try await store.takeEvent(key, limit: limits.perAddress, window: window, now: now)
+                quota = try await store.takeEvent(key, limit: limit, window: window, now: now)
             } catch {
-                if let takenUser { try? await store.giveBackEvent(takenUser.key, takenUser.quota) }
+                for place in taken { try? await store.giveBackEvent(place.key, place.quota) }
                 throw error
             }
             guard quota.taken else {
-                if let takenUser { try? await store.giveBackEvent(takenUser.key, takenUser.quota) }
+                // A parallel attempt took the last place between the read and the take.
+                for place in taken { try? await store.giveBackEvent(place.key, place.quota) }
                 throw LoginRefusal.throttled(retryAfter: quota.secondsLeft(from: now))
             }
-            takenAddress = (key, quota)
+            taken.append((key, quota))
         }
-        return Reservation(user: takenUser, address: takenAddress)
+        return Reservation(user: taken.first { $0.key == user }, address: taken.first { $0.key != user })
     }
 
     /// The provider accepted the password: the username's failures are forgotten, the address's place is given
     /// back (one good account must not reset a sprayer's budget, nor spend it).
     func succeeded(_ reservation: Reservation, logger: Logger) async {
-        do {
-            if let user = reservation.user { try await store.clearEvents(user.key) }
-            if let address = reservation.address { try await store.giveBackEvent(address.key, address.quota) }
-        } catch {
-            // The safe direction: the attempt stays counted as a failure until its window ends.
-            logger.warning("login throttle: a successful login could not be uncounted", metadata: ["error": .string("\(error)")])
+        // Each on its own: one failing must not keep the other. A failure is the safe direction (the attempt stays
+        // counted until its window ends). Clearing the username also forgets parallel attempts still in flight.
+        if let user = reservation.user {
+            do { try await store.clearEvents(user.key) } catch { logUncounted(error, logger) }
         }
+        if let address = reservation.address {
+            do { try await store.giveBackEvent(address.key, address.quota) } catch { logUncounted(error, logger) }
+        }
+    }
+
+    private func logUncounted(_ error: any Error, _ logger: Logger) {
+        logger.warning("login throttle: an attempt could not be uncounted; it stays counted until its window ends", metadata: ["error": .string("\(error)")])
     }
 
     /// The provider never judged the password: both places are given back.
     func release(_ reservation: Reservation, logger: Logger) async {
-        do {
-            if let user = reservation.user { try await store.giveBackEvent(user.key, user.quota) }
-            if let address = reservation.address { try await store.giveBackEvent(address.key, address.quota) }
-        } catch {
-            logger.warning("login throttle: an unjudged login could not be uncounted", metadata: ["error": .string("\(error)")])
+        for place in [reservation.user, reservation.address].compactMap({ $0 }) {
+            do { try await store.giveBackEvent(place.key, place.quota) } catch { logUncounted(error, logger) }
         }
     }
 }

@@ -39,20 +39,29 @@ struct TenantLoginService: Sendable {
         -> Answer
     {
         let view = try challenges.activeTenant(tenantId)
-        guard let stored = try await tenants.tenant(tenantId) else { throw ChallengeError.tenantNotFound }
-        let (issuer, client) = stored.realmClient(keycloakURL: keycloakURL)
         let limit = view.limits.loginPerMinute ?? rateDefaults.loginPerMinute
+        // Past the tenant's limit: refused by a read, before the throttle or Keycloak is asked and without a write.
+        if limit > 0 {
+            let now = tenants.clock()
+            if let (count, ends) = try await tenants.store.eventCount(Self.loginKey(tenantId), now: now), count >= limit {
+                throw LoginRefusal.tenantRateLimited(limit: limit, retryAfter: max(1, Int(ends.timeIntervalSince(now).rounded(.up))))
+            }
+        }
         var loginQuota: EventQuota?
-        let tokens = try await login.passwordGrant(
-            issuer: issuer, client: client, scope: login.scope, credentials: credentials, throttleScope: tenantId, clientAddress: clientAddress,
-            logger: logger,
-            admit: {
-                guard limit > 0 else { return }
+        var realm: (issuer: String, client: OIDCClientCredentials)?
+        let tokens = try await login.passwordGrant(credentials: credentials, throttleScope: .tenant(tenantId), clientAddress: clientAddress, logger: logger) {
+            if limit > 0 {
                 let now = tenants.clock()
                 let quota = try await tenants.store.takeEvent(Self.loginKey(tenantId), limit: limit, window: 60, now: now)
                 guard quota.taken else { throw LoginRefusal.tenantRateLimited(limit: limit, retryAfter: quota.secondsLeft(from: now)) }
                 loginQuota = quota
-            })
+            }
+            guard let stored = try await tenants.tenant(tenantId) else { throw ChallengeError.tenantNotFound }
+            let (issuer, client) = stored.realmClient(keycloakURL: keycloakURL)
+            realm = (issuer, client)
+            return LoginService.Target(issuer: issuer, client: client, scope: login.scope)
+        }
+        guard let (issuer, client) = realm else { throw ChallengeError.tenantNotFound }
         guard view.twoFA.isEnabled else { return Answer(outcome: .tokens(tokens), loginQuota: loginQuota) }
         guard let channel = view.twoFA.channelType else {
             // Never hand out tokens without the second factor a tenant asked for, even if its settings are incomplete.

@@ -195,7 +195,7 @@ extension LoginRefusal {
         switch self {
         case .tenantRateLimited(let limit, let wait): ErrorMapping.minuteLimit("login", what: "logins", limit: limit, retryAfter: wait)
         case .throttled(let wait):
-            Problem(.tooManyRequests, code: "too_many_attempts", detail: "too many failed logins; try again in \(wait) s", headers: [.retryAfter: String(wait)])
+            Problem(.tooManyRequests, code: "too_many_attempts", detail: "too many login attempts; try again in \(wait) s", headers: [.retryAfter: String(wait)])
         case .recipientMissing(let channel, let claim):
             Problem(
                 .unprocessableContent, code: "recipient_missing",
@@ -207,7 +207,7 @@ extension LoginRefusal {
 extension OIDCFailure {
     var problem: Problem {
         switch self {
-        case .invalidCredentials: Problem(.unauthorized, code: "invalid_credentials", detail: "the username or the password is wrong")
+        case .invalidCredentials, .clientRefused: Problem(.unauthorized, code: "invalid_credentials", detail: "the username or the password is wrong")
         case .accountDisabled: Problem(.forbidden, code: "account_disabled", detail: "the account is disabled")
         case .accountSetupRequired:
             Problem(
