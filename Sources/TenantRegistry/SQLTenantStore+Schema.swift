@@ -103,6 +103,13 @@ extension SQLTenantStore {
                     "CREATE INDEX subtenants_updated ON subtenants (updated_at)",
                 ]
             ),
+            (
+                8,
+                [
+                    // The export pages a tenant's audit trail by id (`auditPage`).
+                    "CREATE INDEX audit_events_tenant_id ON audit_events (tenant_id, id)"
+                ]
+            ),
         ]
     }
 }

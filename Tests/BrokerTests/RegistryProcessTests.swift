@@ -191,6 +191,19 @@ final class LockedList: Sendable {
         }
         #expect(!stillAccepted, "B still accepted the deleted subtenant's token after 2 s")
 
+        // A new mint limit PATCHed on A holds on B within 2 s (its answers name it, and it refuses past it).
+        #expect(try await HTTP.send(.PATCH, a.baseURL + "/v1/tenants/shared1", key: key, json: .object(["limits": .object(["mintPerSecond": .int(1)])])).status == 200)
+        var policyOnB: String?
+        let limitStart = ContinuousClock.now
+        while policyOnB != "\"mint\";q=1;w=1", ContinuousClock.now - limitStart < .seconds(2) {
+            policyOnB = try await HTTP.send(.POST, b.baseURL + "/v1/tenants/shared1/token", key: key).headers.first(name: "RateLimit-Policy")
+            if policyOnB != "\"mint\";q=1;w=1" { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(policyOnB == "\"mint\";q=1;w=1", "B did not see the new mint limit within 2 s")
+        var limitedOnB = false
+        for _ in 0..<3 where !limitedOnB { limitedOnB = try await HTTP.send(.POST, b.baseURL + "/v1/tenants/shared1/token", key: key).status == 429 }
+        #expect(limitedOnB, "B refuses mints past the new limit")
+
         #expect(try await HTTP.send(.DELETE, a.baseURL + "/v1/tenants/shared1", key: key).status == 204)
         try await seenOnB("deletion", counts(active: 0, suspended: 0, deleted: 1))
     }

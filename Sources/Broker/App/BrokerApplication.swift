@@ -171,6 +171,7 @@ public struct BrokerApplication: Sendable {
         TenantRoutes(service: tenants).addRoutes(to: router)
         RegistryRoutes(service: tenants).addRoutes(to: router)
         SubtenantRoutes(service: tenants).addRoutes(to: router)
+        DeprovisioningRoutes(service: tenants).addRoutes(to: router)
         TokenRoutes(mint: mintV1, authentication: authentication).addRoutes(to: router)
         let login = loginService
         LoginRoutes(login: login).addRoutes(to: router)

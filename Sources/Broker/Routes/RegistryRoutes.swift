@@ -59,13 +59,7 @@ struct RegistryRoutes: Sendable {
             since = date
         }
         let events = try await service.audit(tenantId: tenantId, since: since, limit: limit)
-        let items = events.map { event in
-            JSONValue.object([
-                "at": .string(RFC3339.format(event.at)), "actor": .string(event.actor), "action": .string(event.action),
-                "tenantId": event.tenantId.map(JSONValue.string) ?? .null, "outcome": .string(event.outcome),
-                "requestId": event.requestId.map(JSONValue.string) ?? .null,
-            ])
-        }
+        let items = events.map(DeprovisioningRoutes.auditJSON)
         return JSONResponse.make(.object(["items": .array(items)]), headers: [.cacheControl: "no-store"])
     }
 
