@@ -2,6 +2,8 @@ import Foundation
 
 /// One row of the `audit_events` table.
 struct AuditRow: Codable, Sendable {
+    /// The row's number: the order events were written in.
+    var id: Int64
     var at: Int64
     var actor: String
     var action: String
@@ -10,7 +12,7 @@ struct AuditRow: Codable, Sendable {
     var requestId: String?
 
     enum CodingKeys: String, CodingKey {
-        case at, actor, action, tenantId = "tenant_id", outcome, requestId = "request_id"
+        case id, at, actor, action, tenantId = "tenant_id", outcome, requestId = "request_id"
     }
 
     var event: AuditEvent {

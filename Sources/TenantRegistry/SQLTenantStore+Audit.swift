@@ -25,7 +25,7 @@ extension SQLTenantStore {
     public func audit(tenantId: String?, since: Date?, limit: Int) async throws(StoreError) -> [AuditEvent] {
         do {
             let rows = try await backend.read { db in
-                var query = SQLQueryString("SELECT at, actor, action, tenant_id, outcome, request_id FROM audit_events WHERE 1 = 1")
+                var query = SQLQueryString("SELECT id, at, actor, action, tenant_id, outcome, request_id FROM audit_events WHERE 1 = 1")
                 if let tenantId {
                     query.appendLiteral(" AND tenant_id = ")
                     query.appendInterpolation(bind: tenantId)
@@ -45,17 +45,6 @@ extension SQLTenantStore {
 }
 
 extension SQLTenantStore {
-    /// An audit row with its id, for paging by keyset.
-    struct NumberedAuditRow: Codable, Sendable {
-        var id: Int64
-        var at: Int64
-        var actor: String
-        var action: String
-        var tenant_id: String?
-        var outcome: String
-        var request_id: String?
-    }
-
     /// One page of `tenantId`'s audit events in the order they were written, after the event numbered `afterId`
     /// (0: from the first), with their numbers: the export reads a long trail page by page, never all at once.
     public func auditPage(tenantId: String, afterId: Int64, limit: Int) async throws(StoreError) -> [(id: Int64, event: AuditEvent)] {
@@ -66,12 +55,9 @@ extension SQLTenantStore {
                     SELECT id, at, actor, action, tenant_id, outcome, request_id FROM audit_events
                     WHERE tenant_id = \(bind: tenantId) AND id > \(bind: afterId) ORDER BY id LIMIT \(unsafeRaw: String(max(1, limit)))
                     """
-                ).all(decoding: NumberedAuditRow.self)
+                ).all(decoding: AuditRow.self)
             }
-            return rows.map { row in
-                (row.id, AuditEvent(at: Milliseconds.date(row.at), actor: row.actor, action: row.action, tenantId: row.tenant_id, outcome: row.outcome,
-                                    requestId: row.request_id))
-            }
+            return rows.map { ($0.id, $0.event) }
         } catch {
             throw backend.translate(error)
         }
