@@ -53,7 +53,7 @@ package struct ChallengeService: Sendable {
         guard let view = tenants.directory.current.byId[tenantId] else { throw .tenantNotFound }
         let status = view.status(at: tenants.clock())
         guard status == .active else {
-            if status == .deleted { throw .tenantNotFound }
+            if status == .deleted || status == .purged { throw .tenantNotFound }
             throw .tenantInactive(status)
         }
         return view

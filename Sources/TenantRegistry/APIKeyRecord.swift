@@ -53,6 +53,12 @@ public struct APIKeyRecord: Sendable, Equatable {
         Crypto.hex(Crypto.sha256(Array(secret.utf8)))
     }
 
+    /// Whether the key is limited to `tenantId` or its subtenants alone: the tenant's own key, exported and
+    /// purged with it (a key for every tenant, `*`, or for others too, is not the tenant's).
+    public func isLimited(to tenantId: String) -> Bool {
+        !tenants.isEmpty && tenants.allSatisfy { $0 == tenantId || $0.hasPrefix(tenantId + "/") }
+    }
+
     /// Whether `secret` is this key's, compared in constant time.
     public func matches(secret: String) -> Bool {
         Crypto.constantTimeEqual(Array(Self.hash(secret: secret).utf8), Array(secretHash.utf8))

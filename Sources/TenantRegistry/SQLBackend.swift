@@ -62,7 +62,8 @@ final class SQLBackend: Sendable {
             }
             let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger).get()
             let database = connection.sql(queryLogLevel: nil)
-            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"] {
+            // secure_delete: freed space is zeroed, so a purged tenant's secret and logo do not linger in free pages.
+            for pragma in ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000", "PRAGMA secure_delete=ON"] {
                 try await database.raw(SQLQueryString(pragma)).run()
             }
             chmod(path, 0o600)

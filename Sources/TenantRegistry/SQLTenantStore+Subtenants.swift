@@ -15,7 +15,7 @@ extension SQLTenantStore {
             try await backend.transaction { db in
                 struct Existing: Codable { var status: String }
                 let parent = try await db.raw("SELECT status FROM tenants WHERE tenant_id = \(bind: row.tenant_id)").all(decoding: Existing.self)
-                guard let parent = parent.first, parent.status != StoredStatus.deleted.rawValue else { throw StoreError.notFound }
+                guard let parent = parent.first, parent.status != StoredStatus.deleted.rawValue, parent.status != StoredStatus.purged.rawValue else { throw StoreError.notFound }
                 let clash = try await db.raw(
                     "SELECT status FROM subtenants WHERE tenant_id = \(bind: row.tenant_id) AND subtenant_id = \(bind: row.subtenant_id)"
                 ).all(decoding: Existing.self)

@@ -155,6 +155,7 @@ extension SQLTenantStore {
                 case .expired?: query.appendInterpolation(unsafeRaw: " AND status = 'active' AND expires_at IS NOT NULL AND expires_at <= \(nowMS)")
                 case .suspended?: query.appendInterpolation(unsafeRaw: " AND status = 'suspended'")
                 case .deleted?: query.appendInterpolation(unsafeRaw: " AND status = 'deleted'")
+                case .purged?: query.appendInterpolation(unsafeRaw: " AND status = 'purged'")
                 case nil: break
                 }
                 if let cursor {

@@ -13,6 +13,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(String)
     /// The change would leave no active API key with the `admin` scope.
     case lastAdminKey
+    /// Only a deleted tenant can be purged.
+    case notDeleted
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unavailable(let why): return "store unavailable: \(why)"
         case .corrupt(let why): return "corrupt row: \(why)"
         case .lastAdminKey: return "the last active admin API key"
+        case .notDeleted: return "the tenant is not deleted"
         }
     }
 }

@@ -216,6 +216,7 @@ struct TenantIndex: @unchecked Sendable {
         case .active: 0
         case .suspended: 1
         case .deleted: 2
+        case .purged: 3
         }
     }
 
@@ -224,6 +225,7 @@ struct TenantIndex: @unchecked Sendable {
         switch code {
         case 0: .active
         case 1: .suspended
+        case 3: .purged
         default: .deleted
         }
     }

@@ -186,7 +186,7 @@ public final class TenantService: Sendable {
             tenantId, ifMatch: ifMatch,
             audit: AuditEvent(at: now, actor: actor.name, action: "tenant.update", tenantId: tenantId, requestId: actor.requestId)
         ) { current in
-            guard current.storedStatus != .deleted else { throw StoreError.notFound }
+            guard !current.storedStatus.isGone else { throw StoreError.notFound }
             return try TenantRules.applyPatch(body, to: current, systemAdmin: systemAdmin, now: now)
         }
         directory.merge([updated])
@@ -201,12 +201,13 @@ public final class TenantService: Sendable {
         case .active: action = "tenant.resume"
         case .suspended: action = "tenant.suspend"
         case .deleted: action = "tenant.delete"
+        case .purged: throw StoreError.notDeleted
         }
         let updated = try await store.update(
             tenantId, ifMatch: ifMatch,
             audit: AuditEvent(at: now, actor: actor.name, action: action, tenantId: tenantId, requestId: actor.requestId)
         ) { current in
-            guard current.storedStatus != .deleted else { throw StoreError.notFound }
+            guard !current.storedStatus.isGone else { throw StoreError.notFound }
             var changed = current
             changed.storedStatus = status
             changed.updatedAt = now
@@ -216,6 +217,17 @@ public final class TenantService: Sendable {
         directory.merge([updated])
         if status == .deleted { try? await reloadAPIKeys() }
         return updated
+    }
+
+    /// Purges a deleted tenant (`SQLTenantStore.purge`) and brings this instance's view, keys and revocations up
+    /// to date at once (the others by NOTIFY or their periodic reload).
+    public func purge(_ tenantId: String, actor: Actor) async throws(StoreError) -> PurgeReport {
+        let (tombstone, report) = try await store.purge(tenantId, now: clock(), actor: actor.name, requestId: actor.requestId)
+        directory.merge([tombstone])
+        try? await reloadAPIKeys()
+        try? await reloadRevocations()
+        logger.notice("tenant purged", metadata: ["tenant": .string(tenantId), "apiKeys": .stringConvertible(report.apiKeys)])
+        return report
     }
 
     // MARK: Dashboard (from the in-memory view: no database round trip)

@@ -31,7 +31,7 @@ public final class TenantSnapshot: Sendable, AtomicReference {
             domains[view.domain] = view
             // Deleted tenants keep their record but not their realm; two live tenants on one realm or issuer
             // are ambiguous, and an ambiguous token names no tenant at all.
-            guard view.storedStatus != .deleted else { continue }
+            guard !view.storedStatus.isGone else { continue }
             if let issuer = view.issuer {
                 if issuers.updateValue(view, forKey: issuer) != nil { ambiguousIssuers.insert(issuer) }
             } else if realms.updateValue(view, forKey: view.realm) != nil {

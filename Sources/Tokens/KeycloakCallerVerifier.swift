@@ -119,7 +119,7 @@ package struct KeycloakCallerVerifier: Sendable {
         }
         // Keycloak marks access tokens typ "Bearer"; ID and refresh tokens are not credentials here.
         if let typ = verified.claims["typ"], typ != .string("Bearer") { return nil }
-        if let tenant, tenant.status(at: tenants.clock()) == .deleted { return nil }
+        if let tenant, tenant.storedStatus.isGone { return nil }
         if tenant == nil, !boundToBroker(verified.claims) { return nil }
         var roles = verified.claims.value(atPath: rolesClaim)
         if roles == nil {

@@ -59,3 +59,70 @@ struct DeprovisioningTests {
         }
     }
 }
+
+extension DeprovisioningTests {
+    @Test("purge: only a deleted tenant, with its id typed again; removes keys, secrets, logo, configuration and revocations in one go, keeps a tombstone and the audit trail; id and domain never reused", arguments: Backend.allCases)
+    func purge(backend: Backend) async throws {
+        let harness = try await RegistryHarness.make(backend)
+        try await harness.run { client in
+            let body = tenantBody("t1") { $0["logo"] = .object(["contentType": .string("image/png"), "data": .string(pngBase64)]) }
+            #expect(try await client.send(.post, "/v1/tenants", json: body).status == .created)
+            #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("t2")).status == .created)
+            #expect(try await client.send(.post, "/v1/tenants/t1/subtenants", json: .object(["subtenantId": .string("sales")])).status == .created)
+            let own = try await client.apiKey(["token:mint"], tenants: ["t1"], name: "own")
+            let sub = try await client.apiKey(["token:mint"], tenants: ["t1/sales"], name: "sub")
+            let shared = try await client.apiKey(["token:mint", "token:introspect"], tenants: ["t1", "t2"], name: "shared")
+            let token = try #require(try await client.send(.post, "/v1/tenants/t1/token", key: own).json["access_token"]?.stringValue)
+            let revoked = try #require(try await client.send(.post, "/v1/tenants/t1/token", key: shared).json["access_token"]?.stringValue)
+            let (id, secret) = clientCredentials(shared)
+            #expect(try await client.form("/oauth2/revoke", [("token", revoked)], basic: (id, secret)).status == .ok)
+
+            let live = try await client.send(.post, "/v1/tenants/t1/purge", json: .object(["confirm": .string("t1")]))
+            #expect(live.status == .conflict && live.code == "tenant_not_deleted", "\(live.text)")
+            #expect(try await client.send(.delete, "/v1/tenants/t1").status == .noContent)
+            for bad: JSONValue in [.object([:]), .object(["confirm": .string("T1")]), .object(["confirm": .string("t2")]), .object(["confirm": .string("t1"), "force": .bool(true)])] {
+                let refused = try await client.send(.post, "/v1/tenants/t1/purge", json: bad)
+                #expect(refused.status == .unprocessableContent && refused.code == "validation_failed", "\(bad): \(refused.text)")
+            }
+            let limited = try await client.apiKey(["tenants:write"], tenants: ["t1"])
+            let notAdmin = try await client.send(.post, "/v1/tenants/t1/purge", json: .object(["confirm": .string("t1")]), key: limited)
+            #expect(notAdmin.status == .forbidden, "only system admins: \(notAdmin.text)")
+            #expect(try await client.send(.post, "/v1/tenants/nobody/purge", json: .object(["confirm": .string("nobody")])).status == .notFound)
+
+            let purged = try await client.send(.post, "/v1/tenants/t1/purge", json: .object(["confirm": .string("t1")]))
+            #expect(purged.status == .ok, "\(purged.text)")
+            let counts = try #require(try purged.json["purged"]?.objectValue)
+            // own and sub (and the tenants:write key made above, limited to t1); not the shared one.
+            #expect(counts["apiKeys"] == .int(3) && counts["revocations"] == .int(1) && counts["subtenants"] == .int(1), "\(counts)")
+            let again = try await client.send(.post, "/v1/tenants/t1/purge", json: .object(["confirm": .string("t1")]))
+            #expect(again.status == .conflict && again.code == "tenant_not_deleted", "a tombstone is not purged twice")
+
+            // Its keys and tokens are dead; the shared key still works for the other tenant.
+            #expect(try await client.send(.post, "/v1/tenants/t1/token", key: own).status == .unauthorized)
+            #expect(try await client.send(.post, "/v1/tenants/t1/token", key: sub).status == .unauthorized)
+            #expect(try await client.send(.get, "/v1/verify", key: token).status == .unauthorized)
+            #expect(try await client.send(.post, "/v1/tenants/t2/token", key: shared).status == .ok)
+            // The tombstone: listed as purged, no logo or configuration; id and domain taken for good.
+            let tombstone = try await client.send(.get, "/v1/tenants/t1")
+            #expect(try tombstone.json["status"] == .string("purged") && (try tombstone.json["logo"]) == nil, "\(tombstone.text)")
+            #expect(try tombstone.json["mediaServer"] == nil || (try tombstone.json["mediaServer"]) == .null)
+            let listed = try await client.send(.get, "/v1/tenants?status=purged")
+            #expect(try listed.json["items"]?.arrayValue?.compactMap { $0.objectValue?["tenantId"]?.stringValue } == ["t1"])
+            #expect(try await client.send(.get, "/v1/dashboard/summary").json["byStatus"]?.objectValue?["purged"] == .int(1))
+            #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("t1")).status == .conflict)
+            #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("t3") { $0["domain"] = .string("t1.expertflow.com") }).status == .conflict)
+            #expect(try await client.send(.patch, "/v1/tenants/t1", json: .object(["features": .object(["x": .bool(true)])])).status == .notFound)
+            let audit = try await client.send(.get, "/v1/audit?tenantId=t1&limit=1000").json["items"]?.arrayValue ?? []
+            let actions = audit.compactMap { $0.objectValue?["action"]?.stringValue }
+            #expect(actions.first == "tenant.create" && actions.last?.hasPrefix("tenant.purged:apiKeys=3,challenges=0,revocations=1,subtenants=1") == true, "\(actions)")
+
+            if backend == .sqlite, let path = harness.databaseURL.split(separator: ":", maxSplits: 1).last.map(String.init) {
+                // Nothing of the purged logo or the sealed secret is left in the database file or its WAL.
+                for file in [path, path + "-wal"] {
+                    let bytes = (try? Data(contentsOf: URL(fileURLWithPath: file))) ?? Data()
+                    #expect(bytes.range(of: Data(pngBase64.utf8)) == nil, "the logo is gone from \(file)")
+                }
+            }
+        }
+    }
+}

@@ -142,7 +142,7 @@ final class LockedList: Sendable {
             Issue.record("B did not see the \(what) within 2 s; last byStatus \(last.serializedString())")
         }
         func counts(active: Int, suspended: Int, deleted: Int) -> [String: JSONValue] {
-            ["active": .int(Int64(active)), "suspended": .int(Int64(suspended)), "expired": .int(0), "deleted": .int(Int64(deleted))]
+            ["active": .int(Int64(active)), "suspended": .int(Int64(suspended)), "expired": .int(0), "deleted": .int(Int64(deleted)), "purged": .int(0)]
         }
         #expect(try await HTTP.send(.POST, a.baseURL + "/v1/tenants", key: key, json: tenantBody("shared1")).status == 201)
         try await seenOnB("create", counts(active: 1, suspended: 0, deleted: 0))

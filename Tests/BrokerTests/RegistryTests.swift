@@ -358,7 +358,7 @@ import Testing
             #expect(summary["total"] == .int(5))
             #expect(summary["active"] == .int(2))
             #expect(summary["inactive"] == .int(3))
-            #expect(summary["byStatus"] == .object(["active": .int(2), "suspended": .int(1), "expired": .int(1), "deleted": .int(1)]))
+            #expect(summary["byStatus"] == .object(["active": .int(2), "suspended": .int(1), "expired": .int(1), "deleted": .int(1), "purged": .int(0)]))
 
             let months = try await client.send(.get, "/v1/dashboard/new-tenants?months=4").json["months"]?.arrayValue
             let pairs = months?.compactMap { row -> String? in

@@ -6,7 +6,8 @@ import NIOCore
 import TenantRegistry
 import Tokens
 
-/// Deprovisioning: `GET /v1/tenants/{id}/export`, the tenant's data in one JSON bundle, for system admins.
+/// Deprovisioning, for system admins: `GET /v1/tenants/{id}/export`, the tenant's data in one JSON bundle, and
+/// `POST /v1/tenants/{id}/purge`, the deep deletion of a deleted tenant, leaving a tombstone.
 struct DeprovisioningRoutes: Sendable {
     let service: TenantService
     /// Audit events read from the store per page while the export streams.
@@ -14,6 +15,7 @@ struct DeprovisioningRoutes: Sendable {
 
     func addRoutes(to router: Router<BrokerRequestContext>) {
         router.get("/v1/tenants/:tenantId/export") { request, context in try await export(request, context) }
+        router.post("/v1/tenants/:tenantId/purge") { request, context in try await purge(request, context) }
     }
 
     /// `{"exportedAt", "tenant", "subtenants", "apiKeys", "audit"}` for a tenant of any status: the document as
@@ -30,7 +32,7 @@ struct DeprovisioningRoutes: Sendable {
         guard TenantRules.isValidTenantId(tenantId), let tenant = try await service.tenant(tenantId) else { throw AccessDenial.tenantNotFound }
         let now = service.clock()
         let subtenants = try await service.subtenants(of: tenantId)
-        let keys = try await service.apiKeys().filter { Self.isLimited($0, to: tenantId) }
+        let keys = try await service.apiKeys().filter { $0.isLimited(to: tenantId) }
         let head = JSONValue.object([
             "exportedAt": .string(RFC3339.format(now)),
             "tenant": TenantCodec.document(tenant, now: now),
@@ -72,9 +74,24 @@ struct DeprovisioningRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: body)
     }
 
-    /// Whether `key` is limited to `tenantId` or its subtenants alone (keys for every tenant, `*`, or for others too are not the tenant's).
-    static func isLimited(_ key: APIKeyRecord, to tenantId: String) -> Bool {
-        !key.tenants.isEmpty && key.tenants.allSatisfy { $0 == tenantId || $0.hasPrefix(tenantId + "/") }
+    /// `{"confirm": "<tenantId>"}`: the id typed again, so no purge happens by a slip of a path. 200
+    /// `{"purged": {"apiKeys", "challenges", "revocations", "subtenants", "counters"}}`; 409 `tenant_not_deleted`
+    /// unless the tenant is deleted (a purged one included); 422 for a missing or wrong confirmation.
+    func purge(_ request: Request, _ context: BrokerRequestContext) async throws -> Response {
+        let caller = try AccessPolicy.systemAdmin(context.caller)
+        let tenantId = context.parameters.get("tenantId") ?? ""
+        guard TenantRules.isValidTenantId(tenantId) else { throw AccessDenial.tenantNotFound }
+        let body = try await RequestBody.object(request)
+        var errors: [FieldError] = []
+        for name in body.keys where name != "confirm" { errors.append(FieldError(String(name.prefix(64)), "unknown field")) }
+        if body["confirm"]?.stringValue != tenantId { errors.append(FieldError("confirm", "must be the tenant's id, typed again")) }
+        guard errors.isEmpty else { throw APIError.invalid(errors) }
+        let report = try await service.purge(tenantId, actor: .init(name: caller.subject, requestId: context.requestId))
+        let counts: [String: JSONValue] = [
+            "apiKeys": .int(Int64(report.apiKeys)), "challenges": .int(Int64(report.challenges)), "revocations": .int(Int64(report.revocations)),
+            "subtenants": .int(Int64(report.subtenants)), "counters": .int(Int64(report.counters)),
+        ]
+        return JSONResponse.make(.object(["purged": .object(counts)]), headers: [.cacheControl: "no-store"])
     }
 
     /// An audit event as `/v1/audit` shows it.

@@ -32,7 +32,7 @@ struct SubtenantRoutes: Sendable {
     /// tenant is inactive (unless a system admin).
     func writer(_ context: BrokerRequestContext, tenantId: String) throws -> CallerIdentity {
         let caller = try AccessPolicy.tenantWrite(context.caller, tenantId: tenantId)
-        guard let view = service.directory.tenant(id: tenantId), view.storedStatus != .deleted else { throw AccessDenial.tenantNotFound }
+        guard let view = service.directory.tenant(id: tenantId), !view.storedStatus.isGone else { throw AccessDenial.tenantNotFound }
         try AccessPolicy.writable(caller, status: view.status(at: service.clock()))
         return caller
     }

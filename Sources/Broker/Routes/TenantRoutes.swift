@@ -63,7 +63,7 @@ struct TenantRoutes: Sendable {
         var status: TenantStatus?
         if let text = request.uri.queryParameters["status"] {
             guard let parsed = TenantStatus(rawValue: String(text)) else {
-                throw APIError.invalid(detail: "unknown status", [FieldError("status", "must be active, suspended, expired or deleted")])
+                throw APIError.invalid(detail: "unknown status", [FieldError("status", "must be active, suspended, expired, deleted or purged")])
             }
             status = parsed
         }

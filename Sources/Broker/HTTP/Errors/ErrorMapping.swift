@@ -147,6 +147,7 @@ extension StoreError {
         case .unavailable:
             Problem(.serviceUnavailable, code: "store_unavailable", detail: "the registry store cannot be reached; nothing was written")
         case .corrupt: APIError.internalError.problem
+        case .notDeleted: Problem(.conflict, code: "tenant_not_deleted", detail: "only a deleted tenant can be purged; delete it first")
         case .lastAdminKey:
             Problem(
                 .conflict, code: "last_admin_key",

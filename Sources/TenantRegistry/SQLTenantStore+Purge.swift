@@ -1,0 +1,120 @@
+import Foundation
+import SQLKit
+
+/// What a purge removed.
+public struct PurgeReport: Sendable, Equatable {
+    /// API keys limited to the tenant or its subtenants: revoked (if they were not) and their hashes wiped.
+    public var apiKeys = 0
+    /// OTP challenges of the tenant, deleted.
+    public var challenges = 0
+    /// Revocation entries of the tenant's tokens, deleted (its tokens fail anyway: the tenant is gone).
+    public var revocations = 0
+    /// Subtenants, kept as tombstones too (their ids are the tenant's history), none of their data is secret.
+    public var subtenants = 0
+    /// Rate counters of the tenant (OTP sends, logins, its users' login attempts), deleted.
+    public var counters = 0
+
+    public init() {}
+
+    /// The report as the audit action's suffix.
+    var auditSuffix: String { "apiKeys=\(apiKeys),challenges=\(challenges),revocations=\(revocations),subtenants=\(subtenants),counters=\(counters)" }
+}
+
+/// Deprovisioning: the purge of a deleted tenant, in one transaction.
+extension SQLTenantStore {
+    /// Purges deleted tenant `tenantId` in one transaction, so a purge cut short (kill -9, a lost connection)
+    /// leaves either the whole deleted tenant or the tombstone, never half: the client secret, logo, campaigns,
+    /// dialer and media configuration, 2FA settings, features and limits are wiped from the row, which stays as a
+    /// tombstone (id, domain, realm and client id, status `purged`, timestamps) so neither the id nor the domain is
+    /// ever reused; the API keys limited to it or its subtenants are revoked and their hashes wiped; its OTP
+    /// challenges, revocation entries and rate counters are deleted; the audit trail is kept and gains
+    /// `tenant.purged:<counts>`. `.notFound` without the tenant, `.notDeleted` unless it is deleted.
+    public func purge(_ tenantId: String, now: Date, actor: String, requestId: String?) async throws(StoreError) -> (Tenant, PurgeReport) {
+        let result = try await purgeTransaction(tenantId, now: now, actor: actor, requestId: requestId)
+        if !backend.isPostgres {
+            // The old row's pages are still in the WAL until a checkpoint: copy them home and truncate the WAL, so the
+            // purged bytes are gone from disk now (with secure_delete, the database file's freed space is zeroed).
+            do {
+                try await backend.read { db in try await db.raw("PRAGMA wal_checkpoint(TRUNCATE)").run() }
+            } catch {
+                logger.warning("purge: the WAL checkpoint failed; the next automatic one removes the purged pages", metadata: ["error": .string("\(error)")])
+            }
+        }
+        return result
+    }
+
+    private func purgeTransaction(_ tenantId: String, now: Date, actor: String, requestId: String?) async throws(StoreError) -> (Tenant, PurgeReport) {
+        let notify = backend.isPostgres
+        let lock = backend.isPostgres ? " FOR UPDATE" : ""
+        let at = Milliseconds.from(now)
+        do {
+            return try await backend.transaction { db in
+                let rows = try await db.raw("SELECT \(unsafeRaw: Self.tenantColumns) FROM tenants WHERE tenant_id = \(bind: tenantId)\(unsafeRaw: lock)")
+                    .all(decoding: StoredTenantRow.self)
+                guard let currentRow = rows.first else { throw StoreError.notFound }
+                let current = try self.decode(currentRow)
+                guard current.storedStatus == .deleted else { throw StoreError.notDeleted }
+                var tombstone = current
+                tombstone.keycloak.clientSecret = nil
+                tombstone.keycloak.otpManagerURL = nil
+                tombstone.campaigns = [:]
+                tombstone.dialer = [:]
+                tombstone.mediaServer = nil
+                tombstone.twoFA = TwoFAConfig(isEnabled: false)
+                tombstone.logo = nil
+                tombstone.features = [:]
+                tombstone.limits = TenantLimits()
+                tombstone.storedStatus = .purged
+                tombstone.updatedAt = now
+                tombstone.version = current.version + 1
+                let row = try self.row(tombstone)
+                try await db.raw(
+                    """
+                    UPDATE tenants SET document = \(bind: row.document), client_secret = NULL, logo_type = NULL, logo_data = NULL,
+                    status = \(bind: row.status), updated_at = \(bind: row.updatedAt), version = \(bind: row.version)
+                    WHERE tenant_id = \(bind: tenantId) AND version = \(bind: Int64(current.version))
+                    """
+                ).run()
+                var report = PurgeReport()
+                // The tenant's own keys, as the export names them: every entry the tenant or one of its subtenants.
+                let keys = try await db.raw(
+                    "SELECT id, name, secret_hash, scopes, tenants, created_at, revoked_at FROM api_keys WHERE secret_hash <> '-'\(unsafeRaw: lock)"
+                ).all(decoding: APIKeyRow.self).map(\.record).filter { $0.isLimited(to: tenantId) }
+                for key in keys {
+                    try await db.raw(
+                        "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, \(bind: at)), secret_hash = '-' WHERE id = \(bind: key.id)"
+                    ).run()
+                }
+                report.apiKeys = keys.count
+                struct Challenge: Codable { var challenge_id: String }
+                report.challenges = try await db.raw("DELETE FROM otp_challenges WHERE tenant_id = \(bind: tenantId) RETURNING challenge_id")
+                    .all(decoding: Challenge.self).count
+                struct Revoked: Codable { var jti: String }
+                report.revocations = try await db.raw("DELETE FROM revoked_tokens WHERE tenant_id = \(bind: tenantId) RETURNING jti")
+                    .all(decoding: Revoked.self).count
+                struct Counter: Codable { var counter_key: String }
+                report.counters = try await db.raw(
+                    """
+                    DELETE FROM rate_counters WHERE counter_key = \(bind: "otp:" + tenantId) OR counter_key = \(bind: "login:" + tenantId)
+                    OR counter_key LIKE \(bind: "lf:u:" + tenantId + ":%") RETURNING counter_key
+                    """
+                ).all(decoding: Counter.self).count
+                struct Count: Codable { var n: Int64 }
+                report.subtenants = Int(
+                    try await db.raw("SELECT COUNT(*) AS n FROM subtenants WHERE tenant_id = \(bind: tenantId)").all(decoding: Count.self).first?.n ?? 0)
+                try await Self.insert(
+                    AuditEvent(at: now, actor: actor, action: "tenant.purged:" + report.auditSuffix, tenantId: tenantId, requestId: requestId), into: db)
+                if notify {
+                    try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: tenantId))").run()
+                    try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), 'key:*')").run()
+                    try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), 'jti:*')").run()
+                }
+                return (tombstone, report)
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+}
