@@ -118,3 +118,22 @@ extension SQLTenantStore {
         }
     }
 }
+
+extension SQLTenantStore {
+    /// The ids of tenants deleted at or before `cutoff` and not yet purged, oldest deletion first, at most `limit`.
+    public func deletedTenants(before cutoff: Date, limit: Int) async throws(StoreError) -> [String] {
+        struct Row: Codable { var tenant_id: String }
+        do {
+            return try await backend.read { db in
+                try await db.raw(
+                    """
+                    SELECT tenant_id FROM tenants WHERE status = 'deleted' AND deleted_at IS NOT NULL AND deleted_at <= \(bind: Milliseconds.from(cutoff))
+                    ORDER BY deleted_at, tenant_id LIMIT \(unsafeRaw: String(max(1, limit)))
+                    """
+                ).all(decoding: Row.self).map(\.tenant_id)
+            }
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+}

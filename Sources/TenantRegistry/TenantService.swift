@@ -230,6 +230,27 @@ public final class TenantService: Sendable {
         return report
     }
 
+    /// Purges every tenant deleted `retentionDays` days or more ago (audit actor `retention`), `batch` at a time;
+    /// the number purged. A tenant another instance purged first is skipped (the purge's row lock and status
+    /// check let exactly one instance purge it).
+    @discardableResult
+    public func purgeExpiredDeletions(retentionDays: Int, batch: Int = 100) async throws(StoreError) -> Int {
+        guard retentionDays > 0 else { return 0 }
+        let cutoff = clock().addingTimeInterval(-Double(retentionDays) * 86_400)
+        var purged = 0
+        for tenantId in try await store.deletedTenants(before: cutoff, limit: batch) {
+            do {
+                _ = try await purge(tenantId, actor: Actor(name: "retention", requestId: nil))
+                purged += 1
+            } catch .notDeleted {
+                continue
+            } catch {
+                throw error
+            }
+        }
+        return purged
+    }
+
     // MARK: Dashboard (from the in-memory view: no database round trip)
 
     /// Counts by status at the service clock's now.

@@ -67,6 +67,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds a keep-alive connection may wait idle for its next request (default 60).") var idleTimeout: String?
     @Option(help: "Tokens a tenant may mint per second on each instance unless its limits say otherwise; 0: no limit (default 1000).") var tenantMintRate: String?
     @Option(help: "OTP sends per tenant per minute, all instances on one store together, unless its limits say otherwise; 0: no limit (default 300).") var tenantOtpRate: String?
+    @Option(help: "Days after deletion a deleted tenant is purged automatically, leaving a tombstone; 0: never (default 30).") var deletedTenantRetention: String?
     @Option(help: "Tenant-realm logins per tenant per minute, all instances on one store together, unless its limits say otherwise; 0: no limit (default 600).") var tenantLoginRate: String?
     @Option(help: "Completed connections the kernel may queue before they are accepted, 16-65535 (default 1024; capped by net.core.somaxconn).") var listenBacklog: String?
     @Option(help: "true: /v1/verify refuses (403) a request that names no tenant by X-Forwarded-Host or ?tenant= (default false).")
@@ -89,7 +90,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("adminRole", adminRole), ("rolesClaim", rolesClaim),
             ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
-            ("shutdownGracePeriod", shutdownGracePeriod), ("requestHeadTimeout", requestHeadTimeout), ("requireTenantHint", requireTenantHint), ("idleTimeout", idleTimeout), ("listenBacklog", listenBacklog), ("tenantMintRate", tenantMintRate), ("tenantOtpRate", tenantOtpRate), ("tenantLoginRate", tenantLoginRate), ("eventLoopThreads", eventLoopThreads), ("logLevel", logLevel), ("logFormat", logFormat),
+            ("shutdownGracePeriod", shutdownGracePeriod), ("requestHeadTimeout", requestHeadTimeout), ("requireTenantHint", requireTenantHint), ("idleTimeout", idleTimeout), ("listenBacklog", listenBacklog), ("tenantMintRate", tenantMintRate), ("tenantOtpRate", tenantOtpRate), ("tenantLoginRate", tenantLoginRate), ("deletedTenantRetention", deletedTenantRetention), ("eventLoopThreads", eventLoopThreads), ("logLevel", logLevel), ("logFormat", logFormat),
             ("metricsTenants", metricsTenants), ("tracingEndpoint", tracingEndpoint),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })

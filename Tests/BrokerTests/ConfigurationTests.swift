@@ -17,6 +17,7 @@ import Testing
         #expect(!configuration.issuerIsExplicit)
         #expect(configuration.eventLoopThreads == 0, "one event loop per core unless set")
         #expect(configuration.listenBacklog == 1024, "a burst of 1024 connections is queued, not dropped to SYN retransmits")
+        #expect(configuration.deletedTenantRetention == 30, "deleted tenants are purged 30 days after deletion unless said otherwise")
         #expect(try BrokerConfiguration.load(flags: ["eventLoopThreads": "1"], environment: [:]).eventLoopThreads == 1)
     }
 
@@ -55,7 +56,7 @@ import Testing
         ("port", "65536"), ("port", "-1"), ("port", "80x"), ("leeway", "301"), ("tokenTtl", "0"), ("maxTokenTtl", "99999999"),
         ("logLevel", "verbose"), ("logFormat", "xml"), ("issuer", "not a url"), ("issuer", "https://a.example/?q=1"),
         ("baseDomain", "bad_domain"), ("baseDomain", "-x.com"), ("host", "a b"), ("keysDir", ""), ("tokenTtl", "4000"),
-        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"), ("eventLoopThreads", "257"), ("eventLoopThreads", "-1"), ("listenBacklog", "15"), ("listenBacklog", "65536"), ("tenantMintRate", "-1"), ("tenantMintRate", "1000001"), ("tenantOtpRate", "x"), ("tenantLoginRate", "1.5"),
+        ("metricsTenants", "other"), ("metricsTenants", "t1,Not_A_Tenant"), ("eventLoopThreads", "257"), ("eventLoopThreads", "-1"), ("listenBacklog", "15"), ("listenBacklog", "65536"), ("tenantMintRate", "-1"), ("tenantMintRate", "1000001"), ("tenantOtpRate", "x"), ("tenantLoginRate", "1.5"), ("deletedTenantRetention", "-1"), ("deletedTenantRetention", "36501"),
     ])
     func badValues(key: String, value: String) {
         do {

@@ -126,3 +126,37 @@ extension DeprovisioningTests {
         }
     }
 }
+
+extension DeprovisioningTests {
+    @Test("retention: tenants deleted --deleted-tenant-retention days ago are purged (actor retention), younger deletions kept; two instances sweeping at once purge each tenant exactly once", arguments: Backend.allCases)
+    func retention(backend: Backend) async throws {
+        let clock = TestClock(Date())
+        let harness = try await RegistryHarness.make(backend, clock: clock)
+        // On PostgreSQL a second instance on the same database; on SQLite a second service on the same store.
+        let second = backend == .postgres ? try await RegistryHarness.make(.postgres, clock: clock, sharing: harness) : nil
+        try await harness.run { client in
+            for id in ["old1", "old2", "young", "alive"] { #expect(try await client.send(.post, "/v1/tenants", json: tenantBody(id)).status == .created) }
+            for id in ["old1", "old2"] { #expect(try await client.send(.delete, "/v1/tenants/\(id)").status == .noContent) }
+            clock.set(clock.now.addingTimeInterval(20 * 86_400))
+            #expect(try await client.send(.delete, "/v1/tenants/young").status == .noContent)
+            clock.set(clock.now.addingTimeInterval(11 * 86_400))
+            let first = harness.broker.tenants
+            let other = second?.broker.tenants ?? TenantService(store: first.store, baseDomain: "expertflow.com", logger: .init(label: "test"), clock: { clock.now })
+            #expect(try await first.purgeExpiredDeletions(retentionDays: 0) == 0, "0: never")
+            async let a = first.purgeExpiredDeletions(retentionDays: 30)
+            async let b = other.purgeExpiredDeletions(retentionDays: 30)
+            let (byFirst, byOther) = try await (a, b)
+            #expect(byFirst + byOther == 2, "\(byFirst) + \(byOther)")
+            for (id, status) in [("old1", "purged"), ("old2", "purged"), ("young", "deleted"), ("alive", "active")] {
+                #expect(try await client.send(.get, "/v1/tenants/\(id)").json["status"] == .string(status), "\(id)")
+            }
+            for id in ["old1", "old2"] {
+                let audit = try await client.send(.get, "/v1/audit?tenantId=\(id)&limit=1000").json["items"]?.arrayValue ?? []
+                let purges = audit.filter { $0.objectValue?["action"]?.stringValue?.hasPrefix("tenant.purged:") == true }
+                #expect(purges.count == 1 && purges.first?.objectValue?["actor"] == .string("retention"), "\(id): \(purges)")
+            }
+            #expect(try await first.purgeExpiredDeletions(retentionDays: 30) == 0, "nothing left to purge")
+        }
+        await second?.broker.tenants.store.close()
+    }
+}

@@ -250,6 +250,7 @@ public struct BrokerApplication: Sendable {
                 // The store before the server: shutdown runs in reverse, so it closes after the server has drained.
                 .init(service: ImpatientShutdownService(logger: logger)), .init(service: tenants.store), .init(service: server), .init(service: reloader), .init(service: sync), .init(service: WatchdogService(notifier: notifier)),
                 .init(service: JWKSRefreshService(cache: jwks)), .init(service: ChallengePurgeService(tenants: tenants, logger: logger)),
+                .init(service: RetentionService(tenants: tenants, retentionDays: configuration.deletedTenantRetention, logger: logger)),
                 .init(service: shutdown),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -53,6 +53,8 @@ public struct BrokerConfiguration: Sendable {
     public var tenantMintRate: Int = 1000
     public var tenantOtpRate: Int = 300
     public var tenantLoginRate: Int = 600
+    /// Days after its deletion a deleted tenant is purged (0: never).
+    public var deletedTenantRetention: Int = 30
     /// `--listen-backlog`: completed connections the kernel may queue before the server accepts them.
     public var listenBacklog: Int = 1024
     /// Threads of the HTTP server's event loop group; 0: NIO's shared group, one thread per CPU core.
@@ -273,6 +275,7 @@ public struct BrokerConfiguration: Sendable {
         configuration.tenantMintRate = try integer("tenantMintRate", in: 0...TenantLimits.maxMintPerSecond)
         configuration.tenantOtpRate = try integer("tenantOtpRate", in: 0...TenantLimits.maxPerMinute)
         configuration.tenantLoginRate = try integer("tenantLoginRate", in: 0...TenantLimits.maxPerMinute)
+        configuration.deletedTenantRetention = try integer("deletedTenantRetention", in: 0...36_500)
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
         return configuration
     }

@@ -81,6 +81,7 @@ public struct Setting: Sendable {
         Setting("idleTimeout", "60", "seconds a keep-alive connection may sit idle between requests before it is closed (1-86400)"),
         Setting("tenantMintRate", "1000", "tokens a tenant may mint per second on each instance, for tenants whose limits.mintPerSecond is null (0: no limit; SIGHUP re-reads it)"),
         Setting("tenantOtpRate", "300", "OTP sends per tenant per minute across every instance on one store, for tenants whose limits.otpPerMinute is null (0: no limit; SIGHUP re-reads it)"),
+        Setting("deletedTenantRetention", "30", "days after its deletion a deleted tenant is purged automatically, leaving a tombstone (0: never; 0-36500)"),
         Setting("tenantLoginRate", "600", "tenant-realm login attempts per tenant per minute across every instance on one store, for tenants whose limits.loginPerMinute is null (0: no limit; SIGHUP re-reads it)"),
         Setting("listenBacklog", "1024", "connections the kernel may hold completed but not yet accepted (16-65535; the kernel caps it at net.core.somaxconn); a burst past it waits for SYN retransmits, a second or more"),
         Setting("shutdownGracePeriod", "30", "seconds in-flight requests get to finish after SIGTERM"),
