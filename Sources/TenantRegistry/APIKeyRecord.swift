@@ -53,10 +53,11 @@ public struct APIKeyRecord: Sendable, Equatable {
         Crypto.hex(Crypto.sha256(Array(secret.utf8)))
     }
 
-    /// Whether the key is limited to `tenantId` or its subtenants alone: the tenant's own key, exported and
-    /// purged with it (a key for every tenant, `*`, or for others too, is not the tenant's).
+    /// Whether the key is limited to `tenantId` or its subtenants alone: the tenant's own key, revoked when the
+    /// tenant is deleted, exported and purged with it. A key for every tenant (`*`), for others too, or with the
+    /// `admin` scope (a system admin's, whatever its tenants) is not the tenant's.
     public func isLimited(to tenantId: String) -> Bool {
-        !tenants.isEmpty && tenants.allSatisfy { $0 == tenantId || $0.hasPrefix(tenantId + "/") }
+        !isAdmin && !tenants.isEmpty && tenants.allSatisfy { $0 == tenantId || $0.hasPrefix(tenantId + "/") }
     }
 
     /// Whether `secret` is this key's, compared in constant time.

@@ -9,7 +9,7 @@ public struct PurgeReport: Sendable, Equatable {
     public var challenges = 0
     /// Revocation entries of the tenant's tokens, deleted (its tokens fail anyway: the tenant is gone).
     public var revocations = 0
-    /// Subtenants, kept as tombstones too (their ids are the tenant's history), none of their data is secret.
+    /// Subtenants, marked deleted with their display names and features wiped (their ids stay, as the trail's).
     public var subtenants = 0
     /// Rate counters of the tenant (OTP sends, logins, its users' login attempts), deleted.
     public var counters = 0
@@ -34,8 +34,10 @@ extension SQLTenantStore {
         if !backend.isPostgres {
             // The old row's pages are still in the WAL until a checkpoint: copy them home and truncate the WAL, so the
             // purged bytes are gone from disk now (with secure_delete, the database file's freed space is zeroed).
+            struct Checkpoint: Codable { var busy: Int64 }
             do {
-                try await backend.read { db in try await db.raw("PRAGMA wal_checkpoint(TRUNCATE)").run() }
+                let busy = try await backend.read { db in try await db.raw("PRAGMA wal_checkpoint(TRUNCATE)").all(decoding: Checkpoint.self).first?.busy ?? 0 }
+                if busy != 0 { logger.warning("purge: the WAL checkpoint could not complete (busy); the next automatic one removes the purged pages") }
             } catch {
                 logger.warning("purge: the WAL checkpoint failed; the next automatic one removes the purged pages", metadata: ["error": .string("\(error)")])
             }
@@ -78,7 +80,7 @@ extension SQLTenantStore {
                 var report = PurgeReport()
                 // The tenant's own keys, as the export names them: every entry the tenant or one of its subtenants.
                 let keys = try await db.raw(
-                    "SELECT id, name, secret_hash, scopes, tenants, created_at, revoked_at FROM api_keys WHERE secret_hash <> '-'\(unsafeRaw: lock)"
+                    "SELECT id, name, secret_hash, scopes, tenants, created_at, revoked_at FROM api_keys WHERE secret_hash <> '-' ORDER BY id\(unsafeRaw: lock)"
                 ).all(decoding: APIKeyRow.self).map(\.record).filter { $0.isLimited(to: tenantId) }
                 for key in keys {
                     try await db.raw(
@@ -99,15 +101,21 @@ extension SQLTenantStore {
                     OR counter_key LIKE \(bind: "lf:u:" + tenantId + ":%") RETURNING counter_key
                     """
                 ).all(decoding: Counter.self).count
-                struct Count: Codable { var n: Int64 }
-                report.subtenants = Int(
-                    try await db.raw("SELECT COUNT(*) AS n FROM subtenants WHERE tenant_id = \(bind: tenantId)").all(decoding: Count.self).first?.n ?? 0)
+                // Subtenants stay as tombstones too (deleted, their names and features wiped): their ids are the trail's.
+                struct Sub: Codable { var subtenant_id: String }
+                report.subtenants = try await db.raw(
+                    """
+                    UPDATE subtenants SET status = 'deleted', display_name = NULL, features = '{}', deleted_at = COALESCE(deleted_at, \(bind: at)),
+                    updated_at = \(bind: at), version = version + 1 WHERE tenant_id = \(bind: tenantId) RETURNING subtenant_id
+                    """
+                ).all(decoding: Sub.self).count
                 try await Self.insert(
                     AuditEvent(at: now, actor: actor, action: "tenant.purged:" + report.auditSuffix, tenantId: tenantId, requestId: requestId), into: db)
                 if notify {
                     try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: tenantId))").run()
                     try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), 'key:*')").run()
                     try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), 'jti:*')").run()
+                    try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: "sub:" + tenantId))").run()
                 }
                 return (tombstone, report)
             }

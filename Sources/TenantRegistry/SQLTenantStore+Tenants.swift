@@ -118,13 +118,13 @@ extension SQLTenantStore {
                 ).run()
                 try await Self.insert(audit, into: db)
                 if updated.storedStatus == .deleted, current.storedStatus != .deleted {
-                    // Keys limited to this tenant alone die with it.
-                    try await db.raw(
-                        """
-                        UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE revoked_at IS NULL
-                        AND (tenants = \(bind: tenantId) OR (tenants LIKE \(bind: tenantId + "/%") AND tenants NOT LIKE '% %'))
-                        """
-                    ).run()
+                    // The tenant's own keys (every entry the tenant or one of its subtenants, not admin keys) die with it.
+                    let keys = try await db.raw(
+                        "SELECT id, name, secret_hash, scopes, tenants, created_at, revoked_at FROM api_keys WHERE revoked_at IS NULL ORDER BY id\(unsafeRaw: lock)"
+                    ).all(decoding: APIKeyRow.self).map(\.record).filter { $0.isLimited(to: tenantId) }
+                    for key in keys {
+                        try await db.raw("UPDATE api_keys SET revoked_at = \(bind: Milliseconds.from(audit.at)) WHERE id = \(bind: key.id)").run()
+                    }
                     if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), 'key:*')").run() }
                 }
                 if notify { try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: tenantId))").run() }

@@ -224,8 +224,13 @@ public final class TenantService: Sendable {
     public func purge(_ tenantId: String, actor: Actor) async throws(StoreError) -> PurgeReport {
         let (tombstone, report) = try await store.purge(tenantId, now: clock(), actor: actor.name, requestId: actor.requestId)
         directory.merge([tombstone])
-        try? await reloadAPIKeys()
-        try? await reloadRevocations()
+        await reloadSubtenants(of: tenantId)
+        do {
+            try await reloadAPIKeys()
+            try await reloadRevocations()
+        } catch {
+            logger.warning("after a purge, keys or revocations could not be reloaded; the periodic reload will", metadata: ["error": .string("\(error)")])
+        }
         logger.notice("tenant purged", metadata: ["tenant": .string(tenantId), "apiKeys": .stringConvertible(report.apiKeys)])
         return report
     }

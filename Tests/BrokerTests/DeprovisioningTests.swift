@@ -72,6 +72,8 @@ extension DeprovisioningTests {
             let own = try await client.apiKey(["token:mint"], tenants: ["t1"], name: "own")
             let sub = try await client.apiKey(["token:mint"], tenants: ["t1/sales"], name: "sub")
             let shared = try await client.apiKey(["token:mint", "token:introspect"], tenants: ["t1", "t2"], name: "shared")
+            // An admin key is a system admin's whatever its tenants: never the tenant's own.
+            let operatorKey = try await client.apiKey(["admin"], tenants: ["t1"], name: "operator")
             let token = try #require(try await client.send(.post, "/v1/tenants/t1/token", key: own).json["access_token"]?.stringValue)
             let revoked = try #require(try await client.send(.post, "/v1/tenants/t1/token", key: shared).json["access_token"]?.stringValue)
             let (id, secret) = clientCredentials(shared)
@@ -102,6 +104,9 @@ extension DeprovisioningTests {
             #expect(try await client.send(.post, "/v1/tenants/t1/token", key: sub).status == .unauthorized)
             #expect(try await client.send(.get, "/v1/verify", key: token).status == .unauthorized)
             #expect(try await client.send(.post, "/v1/tenants/t2/token", key: shared).status == .ok)
+            #expect(try await client.send(.get, "/v1/tenants/t2", key: operatorKey).status == .ok, "the admin key survives delete and purge")
+            let subtenant = try await client.send(.get, "/v1/tenants/t1/subtenants/sales")
+            #expect(try subtenant.status == .notFound || subtenant.json["status"] == .string("deleted"), "\(subtenant.text)")
             // The tombstone: listed as purged, no logo or configuration; id and domain taken for good.
             let tombstone = try await client.send(.get, "/v1/tenants/t1")
             #expect(try tombstone.json["status"] == .string("purged") && (try tombstone.json["logo"]) == nil, "\(tombstone.text)")
