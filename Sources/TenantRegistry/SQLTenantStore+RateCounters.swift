@@ -88,15 +88,18 @@ extension SQLTenantStore {
         }
     }
 
-    /// The count under `key` in its current window and when that ends, or nil when no window is open at `now`.
-    public func eventCount(_ key: String, now: Date) async throws(StoreError) -> (count: Int, windowEnds: Date)? {
+    /// When `key`'s window open at `now` already holds `limit` events: the refusal's quota (not taken, nothing
+    /// left, the window's end), read without a write; nil when an event could still be taken. The read before
+    /// `takeEvent` that lets a flood of refusals cost no writes.
+    public func fullWindow(_ key: String, limit: Int, now: Date) async throws(StoreError) -> EventQuota? {
         let at = Milliseconds.from(now)
         do {
-            return try await backend.transaction { db in
-                let rows = try await db.raw("SELECT hits, expires_at FROM rate_counters WHERE counter_key = \(bind: key) AND expires_at > \(bind: at)")
-                    .all(decoding: CounterRow.self)
-                return rows.first.map { (Int($0.hits), Milliseconds.date($0.expires_at)) }
+            let row = try await backend.read { db in
+                try await db.raw("SELECT hits, expires_at FROM rate_counters WHERE counter_key = \(bind: key) AND expires_at > \(bind: at)")
+                    .all(decoding: CounterRow.self).first
             }
+            guard let row, row.hits >= Int64(limit) else { return nil }
+            return EventQuota(taken: false, limit: limit, remaining: 0, windowEnds: Milliseconds.date(row.expires_at))
         } catch {
             throw backend.translate(error)
         }

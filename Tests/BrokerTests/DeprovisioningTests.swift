@@ -7,17 +7,24 @@ import Testing
 
 @Suite("deprovisioning: the tenant export")
 struct DeprovisioningTests {
+    /// Tenant t1 (with a logo and subtenant `sales`) and t2, and three keys: t1's own, its subtenant's, and one
+    /// shared with t2 (which is not t1's).
+    static func seed(_ client: RegistryHarness.Client) async throws -> (own: String, sub: String, shared: String) {
+        let body = tenantBody("t1") { $0["logo"] = .object(["contentType": .string("image/png"), "data": .string(pngBase64)]) }
+        #expect(try await client.send(.post, "/v1/tenants", json: body).status == .created)
+        #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("t2")).status == .created)
+        #expect(try await client.send(.post, "/v1/tenants/t1/subtenants", json: .object(["subtenantId": .string("sales")])).status == .created)
+        let own = try await client.apiKey(["token:mint"], tenants: ["t1"], name: "own")
+        let sub = try await client.apiKey(["token:mint"], tenants: ["t1/sales"], name: "sub")
+        let shared = try await client.apiKey(["token:mint", "token:introspect"], tenants: ["t1", "t2"], name: "shared")
+        return (own, sub, shared)
+    }
+
     @Test("export: the document without secrets, subtenants, only the tenant's own keys (metadata only), the whole audit trail across pages; any status", arguments: Backend.allCases)
     func export(backend: Backend) async throws {
         let harness = try await RegistryHarness.make(backend)
         try await harness.run { client in
-            let body = tenantBody("t1") { $0["logo"] = .object(["contentType": .string("image/png"), "data": .string(pngBase64)]) }
-            #expect(try await client.send(.post, "/v1/tenants", json: body).status == .created)
-            #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("t2")).status == .created)
-            #expect(try await client.send(.post, "/v1/tenants/t1/subtenants", json: .object(["subtenantId": .string("sales")])).status == .created)
-            let own = try await client.apiKey(["token:mint"], tenants: ["t1"], name: "own")
-            let sub = try await client.apiKey(["token:mint"], tenants: ["t1/sales"], name: "sub")
-            let shared = try await client.apiKey(["token:mint"], tenants: ["t1", "t2"], name: "shared")
+            let (own, sub, shared) = try await Self.seed(client)
             let everyone = try await client.apiKey(["token:mint"], tenants: ["*"], name: "everyone")
             // A trail longer than one page of the export's reads (1,000).
             let store = harness.broker.tenants.store
@@ -65,13 +72,7 @@ extension DeprovisioningTests {
     func purge(backend: Backend) async throws {
         let harness = try await RegistryHarness.make(backend)
         try await harness.run { client in
-            let body = tenantBody("t1") { $0["logo"] = .object(["contentType": .string("image/png"), "data": .string(pngBase64)]) }
-            #expect(try await client.send(.post, "/v1/tenants", json: body).status == .created)
-            #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("t2")).status == .created)
-            #expect(try await client.send(.post, "/v1/tenants/t1/subtenants", json: .object(["subtenantId": .string("sales")])).status == .created)
-            let own = try await client.apiKey(["token:mint"], tenants: ["t1"], name: "own")
-            let sub = try await client.apiKey(["token:mint"], tenants: ["t1/sales"], name: "sub")
-            let shared = try await client.apiKey(["token:mint", "token:introspect"], tenants: ["t1", "t2"], name: "shared")
+            let (own, sub, shared) = try await Self.seed(client)
             // An admin key is a system admin's whatever its tenants: never the tenant's own.
             let operatorKey = try await client.apiKey(["admin"], tenants: ["t1"], name: "operator")
             let token = try #require(try await client.send(.post, "/v1/tenants/t1/token", key: own).json["access_token"]?.stringValue)

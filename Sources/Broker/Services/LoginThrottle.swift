@@ -73,26 +73,21 @@ final class LoginThrottle: Sendable {
         if limits.perUser > 0 { keys.append((user, limits.perUser)) }
         var wait = 0
         for (key, limit) in keys {
-            if let (count, ends) = try await store.eventCount(key, now: now), count >= limit {
-                wait = max(wait, max(1, Int(ends.timeIntervalSince(now).rounded(.up))))
-            }
+            if let full = try await store.fullWindow(key, limit: limit, now: now) { wait = max(wait, full.secondsLeft(from: now)) }
         }
         if wait > 0 { throw LoginRefusal.throttled(retryAfter: wait) }
         var taken: [(key: String, quota: EventQuota)] = []
-        for (key, limit) in keys {
-            let quota: EventQuota
-            do {
-                quota = try await store.takeEvent(key, limit: limit, window: window, now: now)
-            } catch {
-                for place in taken { try? await store.giveBackEvent(place.key, place.quota) }
-                throw error
-            }
-            guard quota.taken else {
+        do {
+            for (key, limit) in keys {
+                let quota = try await store.takeEvent(key, limit: limit, window: window, now: now)
                 // A parallel attempt took the last place between the read and the take.
-                for place in taken { try? await store.giveBackEvent(place.key, place.quota) }
-                throw LoginRefusal.throttled(retryAfter: quota.secondsLeft(from: now))
+                guard quota.taken else { throw LoginRefusal.throttled(retryAfter: quota.secondsLeft(from: now)) }
+                taken.append((key, quota))
             }
-            taken.append((key, quota))
+        } catch {
+            // Nothing stays taken for an attempt that does not go ahead.
+            for place in taken { try? await store.giveBackEvent(place.key, place.quota) }
+            throw error
         }
         return Reservation(user: taken.first { $0.key == user }, address: taken.first { $0.key != user })
     }

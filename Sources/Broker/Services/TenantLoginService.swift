@@ -43,8 +43,8 @@ struct TenantLoginService: Sendable {
         // Past the tenant's limit: refused by a read, before the throttle or Keycloak is asked and without a write.
         if limit > 0 {
             let now = tenants.clock()
-            if let (count, ends) = try await tenants.store.eventCount(Self.loginKey(tenantId), now: now), count >= limit {
-                throw LoginRefusal.tenantRateLimited(limit: limit, retryAfter: max(1, Int(ends.timeIntervalSince(now).rounded(.up))))
+            if let full = try await tenants.store.fullWindow(Self.loginKey(tenantId), limit: limit, now: now) {
+                throw LoginRefusal.tenantRateLimited(limit: limit, retryAfter: full.secondsLeft(from: now))
             }
         }
         var loginQuota: EventQuota?
