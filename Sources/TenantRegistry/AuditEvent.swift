@@ -8,8 +8,13 @@ public struct AuditEvent: Sendable, Equatable {
     public var tenantId: String?
     public var outcome: String
     public var requestId: String?
+    /// What the action counted (a purge: what it removed), by name; nil for most actions.
+    public var counts: [String: Int]?
 
-    public init(at: Date, actor: String, action: String, tenantId: String?, outcome: String = "success", requestId: String?) {
+    public init(
+        at: Date, actor: String, action: String, tenantId: String?, outcome: String = "success", requestId: String?, counts: [String: Int]? = nil
+    ) {
+        self.counts = counts
         self.at = at
         self.actor = actor
         self.action = action

@@ -6,8 +6,9 @@ extension SQLTenantStore {
     static func insert(_ event: AuditEvent, into db: any SQLDatabase) async throws {
         try await db.raw(
             """
-            INSERT INTO audit_events (at, actor, action, tenant_id, outcome, request_id) VALUES (\(bind: Milliseconds.from(event.at)),
-            \(bind: event.actor), \(bind: event.action), \(bind: event.tenantId), \(bind: event.outcome), \(bind: event.requestId))
+            INSERT INTO audit_events (at, actor, action, tenant_id, outcome, request_id, counts) VALUES (\(bind: Milliseconds.from(event.at)),
+            \(bind: event.actor), \(bind: event.action), \(bind: event.tenantId), \(bind: event.outcome), \(bind: event.requestId),
+            \(bind: AuditRow.encode(event.counts)))
             """
         ).run()
     }
@@ -25,7 +26,7 @@ extension SQLTenantStore {
     public func audit(tenantId: String?, since: Date?, limit: Int) async throws(StoreError) -> [AuditEvent] {
         do {
             let rows = try await backend.read { db in
-                var query = SQLQueryString("SELECT id, at, actor, action, tenant_id, outcome, request_id FROM audit_events WHERE 1 = 1")
+                var query = SQLQueryString("SELECT \(AuditRow.columns) FROM audit_events WHERE 1 = 1")
                 if let tenantId {
                     query.appendLiteral(" AND tenant_id = ")
                     query.appendInterpolation(bind: tenantId)
@@ -52,7 +53,7 @@ extension SQLTenantStore {
             let rows = try await backend.read { db in
                 try await db.raw(
                     """
-                    SELECT id, at, actor, action, tenant_id, outcome, request_id FROM audit_events
+                    SELECT \(unsafeRaw: AuditRow.columns) FROM audit_events
                     WHERE tenant_id = \(bind: tenantId) AND id > \(bind: afterId) ORDER BY id LIMIT \(unsafeRaw: String(max(1, limit)))
                     """
                 ).all(decoding: AuditRow.self)

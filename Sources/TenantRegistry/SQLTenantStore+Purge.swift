@@ -16,8 +16,10 @@ public struct PurgeReport: Sendable, Equatable {
 
     public init() {}
 
-    /// The report as the audit action's suffix.
-    var auditSuffix: String { "apiKeys=\(apiKeys),challenges=\(challenges),revocations=\(revocations),subtenants=\(subtenants),counters=\(counters)" }
+    /// The report by name, as the answer and the audit event's `counts` show it.
+    public var counts: [String: Int] {
+        ["apiKeys": apiKeys, "challenges": challenges, "revocations": revocations, "subtenants": subtenants, "counters": counters]
+    }
 }
 
 /// Deprovisioning: the purge of a deleted tenant, in one transaction.
@@ -28,7 +30,7 @@ extension SQLTenantStore {
     /// tombstone (id, domain, realm and client id, status `purged`, timestamps) so neither the id nor the domain is
     /// ever reused; the API keys limited to it or its subtenants are revoked and their hashes wiped; its OTP
     /// challenges, revocation entries and rate counters are deleted; the audit trail is kept and gains
-    /// `tenant.purged:<counts>`. `.notFound` without the tenant, `.notDeleted` unless it is deleted.
+    /// `tenant.purged` with the counts. `.notFound` without the tenant, `.notDeleted` unless it is deleted.
     public func purge(_ tenantId: String, now: Date, actor: String, requestId: String?) async throws(StoreError) -> (Tenant, PurgeReport) {
         let result = try await purgeTransaction(tenantId, now: now, actor: actor, requestId: requestId)
         if !backend.isPostgres {
@@ -110,7 +112,7 @@ extension SQLTenantStore {
                     """
                 ).all(decoding: Sub.self).count
                 try await Self.insert(
-                    AuditEvent(at: now, actor: actor, action: "tenant.purged:" + report.auditSuffix, tenantId: tenantId, requestId: requestId), into: db)
+                    AuditEvent(at: now, actor: actor, action: "tenant.purged", tenantId: tenantId, requestId: requestId, counts: report.counts), into: db)
                 if notify {
                     try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), \(bind: tenantId))").run()
                     try await db.raw("SELECT pg_notify(\(bind: Self.tenantChannel), 'key:*')").run()
@@ -128,6 +130,33 @@ extension SQLTenantStore {
 }
 
 extension SQLTenantStore {
+    private struct LockRow: Codable { var locked: Bool }
+
+    /// The advisory lock one retention sweep at a time holds on a shared PostgreSQL (the migrations' is 7428710001).
+    static let retentionLock: Int64 = 7_428_710_002
+
+    /// Runs `body` holding the retention sweep's lock and returns its result, or nil without running it when another
+    /// instance holds the lock. On PostgreSQL the lock is a transaction-scoped advisory lock taken with
+    /// `pg_try_advisory_xact_lock` on a connection of its own (the purges inside use others), so it is released
+    /// whatever happens to the sweep: its end, an error, a lost connection, or kill -9. SQLite has one process per
+    /// file: `body` just runs. `limit` bounds the sweep (10 minutes by default: the lock's transaction stays open).
+    public func withRetentionLock<T: Sendable>(
+        limit: Duration = .seconds(600), _ body: @Sendable @escaping () async throws(StoreError) -> T
+    ) async throws(StoreError) -> T? {
+        guard backend.isPostgres else { return try await body() }
+        do {
+            return try await backend.transaction(deadline: limit) { db in
+                let locked = try await db.raw("SELECT pg_try_advisory_xact_lock(\(bind: Self.retentionLock)) AS locked").all(decoding: LockRow.self)
+                guard locked.first?.locked == true else { return nil }
+                return try await body()
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw backend.translate(error)
+        }
+    }
+
     /// The ids of tenants deleted at or before `cutoff` and not yet purged, oldest deletion first, at most `limit`.
     public func deletedTenants(before cutoff: Date, limit: Int) async throws(StoreError) -> [String] {
         struct Row: Codable { var tenant_id: String }

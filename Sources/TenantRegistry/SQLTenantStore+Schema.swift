@@ -110,6 +110,13 @@ extension SQLTenantStore {
                     "CREATE INDEX audit_events_tenant_id ON audit_events (tenant_id, id)"
                 ]
             ),
+            (
+                9,
+                [
+                    // What an action counted (a purge: what it removed), as a JSON object; NULL for most events.
+                    "ALTER TABLE audit_events ADD COLUMN counts TEXT"
+                ]
+            ),
         ]
     }
 }

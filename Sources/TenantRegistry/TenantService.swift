@@ -236,24 +236,29 @@ public final class TenantService: Sendable {
     }
 
     /// Purges every tenant deleted `retentionDays` days or more ago (audit actor `retention`), `batch` at a time;
-    /// the number purged. A tenant another instance purged first is skipped (the purge's row lock and status
-    /// check let exactly one instance purge it).
+    /// the number purged. On a shared PostgreSQL one instance at a time sweeps (an advisory lock: the others find it
+    /// taken and purge nothing this time); a tenant purged meanwhile by an operator is skipped (the purge's row lock
+    /// and status check let exactly one purge happen).
     @discardableResult
     public func purgeExpiredDeletions(retentionDays: Int, batch: Int = 100) async throws(StoreError) -> Int {
         guard retentionDays > 0 else { return 0 }
         let cutoff = clock().addingTimeInterval(-Double(retentionDays) * 86_400)
-        var purged = 0
-        for tenantId in try await store.deletedTenants(before: cutoff, limit: batch) {
-            do {
-                _ = try await purge(tenantId, actor: Actor(name: "retention", requestId: nil))
-                purged += 1
-            } catch .notDeleted {
-                continue
-            } catch {
-                throw error
+        let swept = try await store.withRetentionLock { () async throws(StoreError) -> Int in
+            var purged = 0
+            for tenantId in try await self.store.deletedTenants(before: cutoff, limit: batch) {
+                do throws(StoreError) {
+                    _ = try await self.purge(tenantId, actor: Actor(name: "retention", requestId: nil))
+                    purged += 1
+                } catch .notDeleted {
+                    continue
+                } catch {
+                    throw error
+                }
             }
+            return purged
         }
-        return purged
+        if swept == nil { logger.debug("retention: another instance is sweeping; this one waits for its next turn") }
+        return swept ?? 0
     }
 
     // MARK: Dashboard (from the in-memory view: no database round trip)

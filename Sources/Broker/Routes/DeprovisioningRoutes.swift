@@ -87,19 +87,21 @@ struct DeprovisioningRoutes: Sendable {
         if body["confirm"]?.stringValue != tenantId { errors.append(FieldError("confirm", "must be the tenant's id, typed again")) }
         guard errors.isEmpty else { throw APIError.invalid(errors) }
         let report = try await service.purge(tenantId, actor: .init(name: caller.subject, requestId: context.requestId))
-        let counts: [String: JSONValue] = [
-            "apiKeys": .int(Int64(report.apiKeys)), "challenges": .int(Int64(report.challenges)), "revocations": .int(Int64(report.revocations)),
-            "subtenants": .int(Int64(report.subtenants)), "counters": .int(Int64(report.counters)),
-        ]
-        return JSONResponse.make(.object(["purged": .object(counts)]), headers: [.cacheControl: "no-store"])
+        return JSONResponse.make(.object(["purged": Self.countsJSON(report.counts)]), headers: [.cacheControl: "no-store"])
     }
 
     /// An audit event as `/v1/audit` shows it.
     static func auditJSON(_ event: AuditEvent) -> JSONValue {
-        .object([
+        var members: [String: JSONValue] = [
             "at": .string(RFC3339.format(event.at)), "actor": .string(event.actor), "action": .string(event.action),
             "tenantId": event.tenantId.map(JSONValue.string) ?? .null, "outcome": .string(event.outcome),
             "requestId": event.requestId.map(JSONValue.string) ?? .null,
-        ])
+        ]
+        if let counts = event.counts { members["counts"] = countsJSON(counts) }
+        return .object(members)
+    }
+
+    private static func countsJSON(_ counts: [String: Int]) -> JSONValue {
+        .object(counts.mapValues { .int(Int64($0)) })
     }
 }

@@ -3,8 +3,9 @@ import ServiceLifecycle
 import TenantRegistry
 
 /// Purges deleted tenants once `--deleted-tenant-retention` days have passed since their deletion, every
-/// `interval` (10 minutes), up to 100 per sweep (the next sweep takes the rest). Every instance sweeps; on a
-/// shared PostgreSQL the purge's row lock and status check let exactly one of them purge each tenant.
+/// `interval` (10 minutes), up to 100 per sweep (the next sweep takes the rest). Every instance tries; on a
+/// shared PostgreSQL one at a time sweeps (an advisory lock, `SQLTenantStore.withRetentionLock`), and the purge's
+/// row lock and status check keep a tenant an operator purges meanwhile from being purged twice.
 struct RetentionService: Service {
     let tenants: TenantService
     let retentionDays: Int
