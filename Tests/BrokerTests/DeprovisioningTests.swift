@@ -82,13 +82,14 @@ extension DeprovisioningTests {
 
             let live = try await client.send(.post, "/v1/tenants/t1/purge", json: .object(["confirm": .string("t1")]))
             #expect(live.status == .conflict && live.code == "tenant_not_deleted", "\(live.text)")
+            _ = try await client.apiKey(["tenants:write"], tenants: ["t1"])
+            let writer = try await client.apiKey(["tenants:write"], tenants: ["t1", "t2"])
             #expect(try await client.send(.delete, "/v1/tenants/t1").status == .noContent)
             for bad: JSONValue in [.object([:]), .object(["confirm": .string("T1")]), .object(["confirm": .string("t2")]), .object(["confirm": .string("t1"), "force": .bool(true)])] {
                 let refused = try await client.send(.post, "/v1/tenants/t1/purge", json: bad)
                 #expect(refused.status == .unprocessableContent && refused.code == "validation_failed", "\(bad): \(refused.text)")
             }
-            let limited = try await client.apiKey(["tenants:write"], tenants: ["t1"])
-            let notAdmin = try await client.send(.post, "/v1/tenants/t1/purge", json: .object(["confirm": .string("t1")]), key: limited)
+            let notAdmin = try await client.send(.post, "/v1/tenants/t1/purge", json: .object(["confirm": .string("t1")]), key: writer)
             #expect(notAdmin.status == .forbidden, "only system admins: \(notAdmin.text)")
             #expect(try await client.send(.post, "/v1/tenants/nobody/purge", json: .object(["confirm": .string("nobody")])).status == .notFound)
 
@@ -127,6 +128,11 @@ extension DeprovisioningTests {
             #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("t1")).status == .conflict)
             #expect(try await client.send(.post, "/v1/tenants", json: tenantBody("t3") { $0["domain"] = .string("t1.expertflow.com") }).status == .conflict)
             #expect(try await client.send(.patch, "/v1/tenants/t1", json: .object(["features": .object(["x": .bool(true)])])).status == .notFound)
+            for entry in ["t1", "t1/sales"] {
+                let body: JSONValue = .object(["name": .string("late"), "scopes": .array([.string("token:mint")]), "tenants": .array([.string("t2"), .string(entry)])])
+                let refused = try await client.send(.post, "/v1/api-keys", json: body)
+                #expect(refused.status == .unprocessableContent && refused.text.contains("tenants[1]") && refused.text.contains("purged"), "\(refused.text)")
+            }
             let audit = try await client.send(.get, "/v1/audit?tenantId=t1&limit=1000").json["items"]?.arrayValue ?? []
             let actions = audit.compactMap { $0.objectValue?["action"]?.stringValue }
             #expect(actions.first == "tenant.create" && actions.last == "tenant.purged", "\(actions)")

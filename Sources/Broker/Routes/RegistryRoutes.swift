@@ -67,6 +67,13 @@ struct RegistryRoutes: Sendable {
         let caller = try AccessPolicy.systemAdmin(context.caller)
         let body = try await RequestBody.object(request)
         let (name, scopes, tenants) = try APIKeyRequest.parse(body)
+        // A key for a deleted or purged tenant could never act, and would outlive the purge that wipes its keys.
+        let gone = tenants.enumerated().compactMap { index, entry -> FieldError? in
+            let tenantId = String(entry.prefix { $0 != "/" })
+            guard let status = service.directory.current.byId[tenantId]?.storedStatus, status.isGone else { return nil }
+            return FieldError("tenants[\(index)]", "names a \(status.rawValue) tenant: no key can be created for it")
+        }
+        guard gone.isEmpty else { throw APIError.invalid(gone) }
         let (record, key) = APIKeyRecord.generate(name: name, scopes: scopes, tenants: tenants, now: service.clock())
         try await service.createAPIKey(record, actor: .init(name: caller.subject, requestId: context.requestId))
         return JSONResponse.make(.object(["id": .string(record.id), "key": .string(key)]), status: .created, headers: [.cacheControl: "no-store"])
