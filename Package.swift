@@ -151,7 +151,13 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
-            exclude: ["Resources"],
+            exclude: ["Resources/openapi.yaml"],
+            resources: [
+                // The operator console, compiled into the binary (PackageResources.index_html, ...): nothing to install beside it.
+                .embedInCode("Resources/console/index.html"),
+                .embedInCode("Resources/console/console.js"),
+                .embedInCode("Resources/console/console.css"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

@@ -72,6 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Completed connections the kernel may queue before they are accepted, 16-65535 (default 1024; capped by net.core.somaxconn).") var listenBacklog: String?
     @Option(help: "true: /v1/verify refuses (403) a request that names no tenant by X-Forwarded-Host or ?tenant= (default false).")
     var requireTenantHint: String?
+    @Option(help: "false: the operator console at /console/ is off and answers 404 (default true).") var console: String?
     @Option(help: "Threads that serve HTTP connections, 1-256 (default 0: one per CPU core).") var eventLoopThreads: String?
     @Option(help: "trace, debug, info, notice, warning, error, critical (default info).") var logLevel: String?
     @Option(help: "text or json (default text).") var logFormat: String?
@@ -90,7 +91,7 @@ struct ServeCommand: AsyncParsableCommand {
             ("adminRole", adminRole), ("rolesClaim", rolesClaim),
             ("jwksMinRefetchInterval", jwksMinRefetchInterval),
             ("tokenTtl", tokenTtl), ("maxTokenTtl", maxTokenTtl), ("leeway", leeway), ("jwksMaxAge", jwksMaxAge),
-            ("shutdownGracePeriod", shutdownGracePeriod), ("requestHeadTimeout", requestHeadTimeout), ("requireTenantHint", requireTenantHint), ("idleTimeout", idleTimeout), ("listenBacklog", listenBacklog), ("tenantMintRate", tenantMintRate), ("tenantOtpRate", tenantOtpRate), ("tenantLoginRate", tenantLoginRate), ("deletedTenantRetention", deletedTenantRetention), ("eventLoopThreads", eventLoopThreads), ("logLevel", logLevel), ("logFormat", logFormat),
+            ("shutdownGracePeriod", shutdownGracePeriod), ("requestHeadTimeout", requestHeadTimeout), ("requireTenantHint", requireTenantHint), ("console", console), ("idleTimeout", idleTimeout), ("listenBacklog", listenBacklog), ("tenantMintRate", tenantMintRate), ("tenantOtpRate", tenantOtpRate), ("tenantLoginRate", tenantLoginRate), ("deletedTenantRetention", deletedTenantRetention), ("eventLoopThreads", eventLoopThreads), ("logLevel", logLevel), ("logFormat", logFormat),
             ("metricsTenants", metricsTenants), ("tracingEndpoint", tracingEndpoint),
         ]
         return Dictionary(uniqueKeysWithValues: pairs.compactMap { key, value in value.map { (key, $0) } })

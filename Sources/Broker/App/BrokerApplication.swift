@@ -164,6 +164,8 @@ public struct BrokerApplication: Sendable {
         router.add(middleware: CallerAuthenticationMiddleware(authentication: authentication))
         let issuer = self.issuer
         DiscoveryRoutes(keyRing: keyRing, issuer: { issuer.current }, maxAge: configuration.jwksMaxAge).addRoutes(to: router)
+        KeyRingRoutes(keyRing: keyRing).addRoutes(to: router)
+        if configuration.console { ConsoleRoutes().addRoutes(to: router) }
         HealthRoutes(
             checks: [KeyRingReadiness(keyRing: keyRing), StoreReadiness(store: tenants.store)], shutdown: shutdown, metrics: metrics,
             keyRing: keyRing, jwks: jwks

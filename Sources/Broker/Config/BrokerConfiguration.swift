@@ -55,6 +55,8 @@ public struct BrokerConfiguration: Sendable {
     public var tenantLoginRate: Int = 600
     /// Days after its deletion a deleted tenant is purged (0: never).
     public var deletedTenantRetention: Int = 30
+    /// `--console`: the operator console at `/console/` is served (false: 404).
+    public var console: Bool = true
     /// `--listen-backlog`: completed connections the kernel may queue before the server accepts them.
     public var listenBacklog: Int = 1024
     /// Threads of the HTTP server's event loop group; 0: NIO's shared group, one thread per CPU core.
@@ -276,6 +278,7 @@ public struct BrokerConfiguration: Sendable {
         configuration.tenantOtpRate = try integer("tenantOtpRate", in: 0...TenantLimits.maxPerMinute)
         configuration.tenantLoginRate = try integer("tenantLoginRate", in: 0...TenantLimits.maxPerMinute)
         configuration.deletedTenantRetention = try integer("deletedTenantRetention", in: 0...36_500)
+        configuration.console = try boolean("console")
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
         return configuration
     }

@@ -77,6 +77,7 @@ public struct Setting: Sendable {
         Setting("leeway", "60", "clock skew tolerated on exp/nbf/iat, seconds (0-300)"),
         Setting("jwksMaxAge", "300", "Cache-Control max-age of the JWKS and discovery documents, seconds"),
         Setting("requireTenantHint", "false", "true: /v1/verify answers 403 to a request that names no tenant (X-Forwarded-Host or ?tenant=), so a gateway route that forgets the header cannot let any tenant's token through"),
+        Setting("console", "true", "false: the operator console at /console/ is off (404); the API it uses stays"),
         Setting("requestHeadTimeout", "30", "seconds a connection gets to send a whole request head (from its first byte, or from opening), and the longest a request body may stall; then it is closed (1-3600)"),
         Setting("idleTimeout", "60", "seconds a keep-alive connection may sit idle between requests before it is closed (1-86400)"),
         Setting("tenantMintRate", "1000", "tokens a tenant may mint per second on each instance, for tenants whose limits.mintPerSecond is null (0: no limit; SIGHUP re-reads it)"),

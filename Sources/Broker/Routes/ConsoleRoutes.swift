@@ -1,0 +1,64 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// `/console/`: the operator console, a single page on the public API. Its three files are embedded in the binary
+/// (`PackageResources`, SwiftPM's `embedInCode`), so there is nothing to install beside it, and every answer under
+/// `/console` carries the same strict headers: scripts and styles from the broker only (no inline script), no
+/// framing, no referrer, no sniffing, images from the broker or `data:` (the logo preview).
+struct ConsoleRoutes: Sendable {
+    static let contentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; "
+        + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+    /// The headers of every console answer, the 404s and the redirect included.
+    static let securityHeaders: HTTPFields = [
+        HTTPField.Name("Content-Security-Policy")!: contentSecurityPolicy,
+        HTTPField.Name("X-Frame-Options")!: "DENY",
+        HTTPField.Name("Referrer-Policy")!: "no-referrer",
+        HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+        HTTPField.Name("Cross-Origin-Opener-Policy")!: "same-origin",
+        HTTPField.Name("Cross-Origin-Resource-Policy")!: "same-origin",
+        .cacheControl: "no-cache",
+    ]
+
+    struct Asset: Sendable {
+        let contentType: String
+        let bytes: ByteBuffer
+    }
+
+    static let assets: [String: Asset] = [
+        "": Asset(contentType: "text/html; charset=utf-8", bytes: ByteBuffer(bytes: PackageResources.index_html)),
+        "index.html": Asset(contentType: "text/html; charset=utf-8", bytes: ByteBuffer(bytes: PackageResources.index_html)),
+        "console.js": Asset(contentType: "text/javascript; charset=utf-8", bytes: ByteBuffer(bytes: PackageResources.console_js)),
+        "console.css": Asset(contentType: "text/css; charset=utf-8", bytes: ByteBuffer(bytes: PackageResources.console_css)),
+    ]
+
+    func addRoutes(to router: Router<BrokerRequestContext>) {
+        // The router does not tell `/console` from `/console/`: the raw path decides between the redirect and the page.
+        router.get("/console") { request, _ in Self.answer(path: request.uri.path) }
+        router.get("/console/**") { request, _ in Self.answer(path: request.uri.path) }
+    }
+
+    /// The answer for a path under `/console`: `/console` redirects to `/console/` (so the page's relative URLs
+    /// resolve), `/console/` is the page, `/console/<name>` one of the files or 404.
+    static func answer(path: String) -> Response {
+        let rest = path.dropFirst("/console".count)
+        guard !rest.isEmpty else {
+            var headers = securityHeaders
+            headers[.location] = "/console/"
+            return Response(status: .permanentRedirect, headers: headers)
+        }
+        return answer(for: String(rest.dropFirst()))
+    }
+
+    static func answer(for name: String) -> Response {
+        var headers = securityHeaders
+        guard let asset = assets[name] else {
+            headers[.contentType] = "text/plain; charset=utf-8"
+            return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "not found\n")))
+        }
+        headers[.contentType] = asset.contentType
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.bytes))
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+import StoreTestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The operator console in a real browser: headless Chromium and chromedriver from Debian's packages, driven by
+/// Selenium from PyPI (all installed by scripts/install-test-deps.sh), against the real binary on a fresh store.
+/// The checks are in Tests/browser/console_test.py; its screenshots are kept in .build/test-artifacts/console.
+@Suite("operator console in headless Chromium", .serialized) struct ConsoleBrowserTests {
+    @Test("sign in with a key, create a tenant with 2FA (a bad otpExpiry shown by its field), logo preview, list, dashboard counts, suspend/resume/delete, an API key shown once and revoked, an XSS probe as text, audit, keys, keyboard, sign-out and expiry")
+    func console() async throws {
+        let scratch = ScratchDirectory()
+        let database = "sqlite:\(scratch.path)/console.sqlite"
+        let key = try await bootstrapAdminKey(database: database, directory: scratch.path)
+        let broker = try await BrokerProcess.serve(keysDir: scratch.path + "/keys", directory: scratch.path, extraArguments: ["--database", database])
+        defer { broker.signal(SIGKILL) }
+        let artifacts = PythonPeer.repositoryRoot + "/.build/test-artifacts/console"
+        let (status, output) = try await offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [
+                "python3", PythonPeer.repositoryRoot + "/Tests/browser/console_test.py", "--url", broker.baseURL, "--key", key, "--screenshots", artifacts,
+            ]
+            let outputPath = scratch.path + "/browser.out"
+            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+            defer { try? file.close() }
+            process.standardOutput = file
+            process.standardError = file
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            process.waitUntilExit()
+            return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
+        }
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("console browser test: 0 failed check(s)"), "\(output)")
+        for name in ["console-dashboard.png", "console-tenants.png"] {
+            #expect(FileManager.default.fileExists(atPath: artifacts + "/" + name), "screenshot \(name)")
+        }
+        #expect(!broker.log.contains(key.split(separator: "_").last.map(String.init) ?? key), "the key's secret is in no log line")
+    }
+}
