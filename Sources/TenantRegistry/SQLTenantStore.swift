@@ -35,6 +35,14 @@ public final class SQLTenantStore: Service, Sendable {
         }
     }
 
+    /// On PostgreSQL, connects once outside the pool and throws `.unavailable` with a sentence naming what is wrong
+    /// (refused, unresolved, TLS, password, role, unknown database): for start-up, where the pool alone would only
+    /// say that no answer came in time. Nothing to check on SQLite.
+    public func checkConnection() async throws(StoreError) {
+        guard case .postgres(let host, let port, let username, let password, let database, let tls) = location else { return }
+        try await PostgresProbe.check(host: host, port: port, username: username, password: password, database: database, tls: tls, logger: logger)
+    }
+
     /// Whether other instances may share this store (and changes arrive by NOTIFY).
     public var isShared: Bool { backend.isPostgres }
 

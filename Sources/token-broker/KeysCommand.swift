@@ -22,6 +22,7 @@ struct KeysCommand: ParsableCommand {
         @OptionGroup var options: KeyRingOptions
         @Option(help: "ES256 (default), RS256, PS256 or EdDSA.") var alg: String = "ES256"
         @Option(help: "RSA modulus size for RS256/PS256 (2048-8192).") var rsaBits: Int = 2048
+        @Flag(help: "Make the key ring directory when it does not exist (without it, a missing directory is an error).") var create = false
 
         func validate() throws {
             guard JWSAlgorithm(jose: alg) != nil else { throw ValidationError("--alg must be ES256, RS256, PS256 or EdDSA") }
@@ -29,7 +30,7 @@ struct KeysCommand: ParsableCommand {
         }
 
         func run() throws {
-            let directory = KeyRingDirectory(path: try options.configuration().keysDir)
+            let directory = try options.directoryToWrite(create: create)
             let entry = try report { () throws(KeyRingError) in try directory.generate(JWSAlgorithm(jose: alg)!, rsaBits: rsaBits) }
             print("generated \(entry.alg.rawValue) key \(entry.kid) (\(entry.state.rawValue)) in \(directory.path)")
         }
@@ -47,7 +48,7 @@ struct KeysCommand: ParsableCommand {
         }
 
         func run() throws {
-            let directory = KeyRingDirectory(path: try options.configuration().keysDir)
+            let directory = try options.directoryToWrite(create: false)
             let entry = try report { () throws(KeyRingError) in
                 try directory.rotate(algorithm: alg.flatMap(JWSAlgorithm.init(jose:)), promote: kid)
             }
@@ -90,7 +91,7 @@ struct KeysCommand: ParsableCommand {
         @Argument(help: "The kid to retire.") var kid: String
 
         func run() throws {
-            let directory = KeyRingDirectory(path: try options.configuration().keysDir)
+            let directory = try options.directoryToWrite(create: false)
             let entry = try report { () throws(KeyRingError) in try directory.retire(kid: kid) }
             print("retired \(entry.kid); send SIGHUP to running brokers")
         }

@@ -14,6 +14,7 @@ func withMigratedStore<T: Sendable>(_ options: StoreOptions, _ body: @Sendable @
         // API keys and migrations only: no tenant secret is read or written here, so no secrets key is needed.
         let store = try await SQLTenantStore.open(configuration.database, sealer: try! SecretSealer(keys: []), logger: logger)
         do {
+            try await store.checkConnection()
             try await store.migrate()
             let result = try await body(store)
             await store.close()

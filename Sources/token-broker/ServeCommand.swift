@@ -20,6 +20,7 @@ struct ServeCommand: AsyncParsableCommand {
     )
 
     @Option(help: "JSON config file with settings by name (env TOKEN_BROKER_CONFIG).") var config: String?
+    @Flag(help: "Create the directory of a SQLite --database that does not exist yet (the default data/ is always created).") var create = false
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
     @Option(help: "TCP port (default 8080; 0 picks a free port).") var port: String?
     @Option(help: "Issuer URL of tokens and discovery (default http://<host>:<port>).") var issuer: String?
@@ -107,6 +108,14 @@ struct ServeCommand: AsyncParsableCommand {
         } catch {
             Self.fail("configuration error: \(error.description)")
         }
+        if case .sqlite(let path) = configuration.database, !create, configuration.sources["database"] != "default" {
+            let directory = (path as NSString).deletingLastPathComponent
+            if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+                Self.fail(
+                    "the directory \(directory) of the SQLite store \(path) (database from \(configuration.sources["database"] ?? "default")) does not exist: "
+                        + "create it, owned by the user the broker runs as (mode 0700), or pass --create")
+            }
+        }
         let logLevel = LogLevelControl(configuration.logLevel)
         LogBootstrap.bootstrap(format: configuration.logFormat, level: logLevel)
         let logger = Logger(label: "token-broker")
@@ -149,8 +158,12 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             try await broker.run()
         } catch {
+            if let explained = ListenFailure.explain(error, host: configuration.host, port: configuration.port) {
+                logger.critical("cannot listen", metadata: ["error": .string(explained)])
+                Self.fail(explained)
+            }
             logger.critical("broker stopped with an error", metadata: ["error": .string(String(describing: error))])
-            Self.fail("token-broker: \(error)")
+            Self.fail("\(error)")
         }
     }
 

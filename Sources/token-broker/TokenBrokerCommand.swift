@@ -7,7 +7,7 @@ struct TokenBrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token-broker",
         abstract: "Tenant-scoped token broker in front of Keycloak: mints and verifies cx-tenant tokens.",
-        subcommands: [ServeCommand.self, KeysCommand.self, TokenCommand.self, APIKeysCommand.self, MigrateCommand.self]
+        subcommands: [ServeCommand.self, KeysCommand.self, TokenCommand.self, APIKeysCommand.self, MigrateCommand.self, HealthCommand.self]
     )
 
     /// Usage errors exit 2 (as the contract says for `token inspect`), not ArgumentParser's 64.

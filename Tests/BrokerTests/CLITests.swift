@@ -9,7 +9,7 @@ import Testing
     func keyLifecycle() async throws {
         let scratch = ScratchDirectory()
         let keys = ["--keys-dir", scratch.path + "/keys"]
-        let first = try await BrokerProcess.run(["keys", "generate", "--alg", "ES256"] + keys, directory: scratch.path)
+        let first = try await BrokerProcess.run(["keys", "generate", "--alg", "ES256", "--create"] + keys, directory: scratch.path)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("(active)"))
         let next = try await BrokerProcess.run(["keys", "generate", "--alg", "EdDSA"] + keys, directory: scratch.path)

@@ -48,7 +48,7 @@ extension HTTP {
 /// Creates an admin key through the CLI, as an operator bootstrapping a fresh install would.
 func bootstrapAdminKey(database: String, directory: String) async throws -> String {
     let result = try await BrokerProcess.run(
-        ["api-keys", "create", "--name", "bootstrap", "--scopes", "admin", "--tenants", "*", "--database", database], directory: directory)
+        ["api-keys", "create", "--name", "bootstrap", "--scopes", "admin", "--tenants", "*", "--database", database, "--create"], directory: directory)
     guard result.status == 0 else { throw TestFailure("api-keys create failed: \(result.stderr)") }
     let key = result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     guard APIKeyRecord.parse(key) != nil else { throw TestFailure("api-keys create printed no key: \(result.stdout)") }
@@ -266,7 +266,7 @@ final class LockedList: Sendable {
         let results = try await withThrowingTaskGroup(of: (Int32, String).self) { group in
             for _ in 0..<4 {
                 group.addTask {
-                    let result = try await BrokerProcess.run(["migrate", "--database", database], directory: scratch.path)
+                    let result = try await BrokerProcess.run(["migrate", "--database", database, "--create"], directory: scratch.path)
                     return (result.status, result.stderr)
                 }
             }

@@ -269,6 +269,8 @@ public struct BrokerApplication: Sendable {
         let tenants = self.tenants
         try await withThrowingTaskGroup(of: Bool.self) { group in
             group.addTask {
+                // One connection first, outside the pool: a wrong password or database is named, not timed out.
+                try await tenants.store.checkConnection()
                 try await tenants.store.migrate()
                 let counts = try await tenants.store.sealSecrets()
                 if counts.sealed + counts.resealed > 0 {

@@ -79,6 +79,9 @@ public struct BrokerConfiguration: Sendable {
     /// Every setting's value as resolved from its sources, by setting key (secrets included: compare, never
     /// log). SIGHUP names each changed setting it cannot apply without a restart from this.
     public var resolvedSettings: [String: String] = [:]
+    /// Where each setting's value came from, for messages that tell an operator what was used: `--database`,
+    /// `TOKEN_BROKER_DATABASE`, `config file /etc/token-broker/token-broker.json`, or `default`.
+    public var sources: [String: String] = [:]
 
     /// Resolves settings from flags, then `TOKEN_BROKER_*` environment variables, then the JSON config file,
     /// then defaults. Unknown keys and invalid values are errors, never silently ignored.
@@ -280,6 +283,20 @@ public struct BrokerConfiguration: Sendable {
         configuration.deletedTenantRetention = try integer("deletedTenantRetention", in: 0...36_500)
         configuration.console = try boolean("console")
         configuration.resolvedSettings = Dictionary(uniqueKeysWithValues: Setting.all.map { ($0.key, text($0.key) ?? "") })
+        let configPath = configFile ?? environment["TOKEN_BROKER_CONFIG"]
+        configuration.sources = Dictionary(uniqueKeysWithValues: Setting.all.map { setting in
+            let source: String
+            if flags[setting.key] != nil {
+                source = setting.flag
+            } else if environment[setting.environmentVariable] != nil {
+                source = setting.environmentVariable
+            } else if let configPath, fileValues[AbsoluteConfigKey([setting.key])] != nil {
+                source = "config file \(configPath)"
+            } else {
+                source = "default"
+            }
+            return (setting.key, source)
+        })
         return configuration
     }
 
@@ -325,6 +342,31 @@ public struct BrokerConfiguration: Sendable {
             case .bool(let flag): values[key] = String(flag)
             default: throw ConfigurationError("config file \(path): '\(key)' must be a string or a whole number")
             }
+        }
+        return values
+    }
+}
+
+extension BrokerConfiguration {
+    /// The `TOKEN_BROKER_*` variables of an environment file as systemd's `EnvironmentFile=` reads it: `NAME=value`
+    /// lines, `#` and `;` comments, values optionally in matching single or double quotes. Other names are ignored.
+    public static func readEnvironmentFile(_ path: String) throws(ConfigurationError) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("environment file \(path) does not exist or cannot be read")
+        }
+        var values = [String: String]()
+        for (number, raw) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            guard let equals = line.firstIndex(of: "="), !line[..<equals].isEmpty else {
+                throw ConfigurationError("environment file \(path), line \(number + 1): expected NAME=value")
+            }
+            let name = line[..<equals].trimmingCharacters(in: .whitespaces)
+            var value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {
+                value = String(value.dropFirst().dropLast())
+            }
+            if name.hasPrefix("TOKEN_BROKER_") { values[name] = value }
         }
         return values
     }

@@ -28,6 +28,14 @@ public final class LoopbackServer: Sendable {
 
     public var port: Int { portBox.load(ordering: .relaxed) }
 
+    /// The doubles' server logger. Hummingbird logs at error what a double's stop always does (cancelled child
+    /// channels, "already closed"): noise in every passing run. A double's real failures fail the test that uses it.
+    static func quietLogger(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = .critical
+        return logger
+    }
+
     /// Serves `router` and returns once it listens; throws if it does not within 30 s (a starved test process at
     /// the start of a full run can take seconds), rather than hand out port 0 for a double that is not there.
     public func start(_ router: Router<BasicRequestContext>) async throws {
@@ -35,7 +43,7 @@ public final class LoopbackServer: Sendable {
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: requested)),
             onServerRunning: { [self] channel in portBox.store(channel.localAddress?.port ?? 0, ordering: .relaxed) },
-            logger: Logger(label: label))
+            logger: Self.quietLogger(label))
         portBox.store(0, ordering: .relaxed)
         let running = Task { try await app.runService(gracefulShutdownSignals: []) }
         task.withLock { $0 = running }
