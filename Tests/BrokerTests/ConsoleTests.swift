@@ -38,12 +38,18 @@ struct ConsoleTests {
             #expect(!script.contains("localStorage") && !script.contains("document.cookie"), "the credential is kept in sessionStorage only")
 
             let redirect = try await client.send(.get, "/console", key: .some(nil))
-            #expect(redirect.status == .permanentRedirect && redirect.headers[.location] == "/console/")
+            #expect(redirect.status == .permanentRedirect && redirect.headers[.location] == "console/", "relative: a proxy's path prefix stays")
             Self.expectSecurityHeaders(redirect, "/console")
-            for uri in ["/console/nothing.js", "/console/a/b", "/console/..%2Fmetrics", "/console/%2e%2e/healthz"] {
+            for uri in ["/console/nothing.js", "/console/a/b", "/console/..%2Fmetrics", "/console/%2e%2e/healthz", "/console%2Findex.html"] {
                 let missing = try await client.send(.get, uri, key: .some(nil))
                 #expect(missing.status == .notFound, "\(uri): \(missing.status)")
                 Self.expectSecurityHeaders(missing, uri)
+            }
+            // Answers the routes never make (the router's 405/404 for another method, a doubled slash) carry them too.
+            for (method, uri) in [(HTTPRequest.Method.post, "/console/"), (.delete, "/console/console.js"), (.put, "/console"), (.get, "//console")] {
+                let other = try await client.send(method, uri, key: .some(nil))
+                #expect(other.status != .ok || uri == "//console", "\(method) \(uri): \(other.status)")
+                Self.expectSecurityHeaders(other, "\(method) \(uri)")
             }
         }
     }

@@ -156,12 +156,35 @@ def main():
             check(False, "the tenant page shows the uploaded logo")
         check("s3cret-acme" not in driver.page_source, "the client secret is not shown")
 
+        # --- edit: only what changed is sent; a stale form is refused (If-Match), not silently saved -----------------
+        visible("#edit-tenant").click()
+        check(heading("Edit tenant acme"), "the edit form opens")
+        expiry = field("twoFAConfig.otpExpiry")
+        expiry.clear()
+        expiry.send_keys("300")
+        driver.find_element(By.CSS_SELECTOR, "#tenant-form button[type=submit]").click()
+        check(heading("Tenant acme") and text_in("main dl.props", "300 s"), "the edit is saved and shown")
+        check(api(base, args.key, "GET", "/v1/tenants/acme")["twoFAConfig"]["otpExpiry"] == 300, "the API has the new expiry")
+        visible("#edit-tenant").click()
+        check(heading("Edit tenant acme"), "the edit form opens again")
+        api(base, args.key, "PATCH", "/v1/tenants/acme", {"mediaServer": {"host": "m9.example.com", "port": 5061}})  # someone else
+        expiry = field("twoFAConfig.otpExpiry")
+        expiry.clear()
+        expiry.send_keys("200")
+        driver.find_element(By.CSS_SELECTOR, "#tenant-form button[type=submit]").click()
+        check(text_in("#tenant-form .form-errors", "Someone changed this tenant"), "a stale form is refused with a clear message")
+        check(api(base, args.key, "GET", "/v1/tenants/acme")["twoFAConfig"]["otpExpiry"] == 300, "and nothing of it was saved")
+        go("#/tenants/acme")
+        check(heading("Tenant acme"), "back to the tenant")
+
         # --- list and dashboard see it ---------------------------------------------------------------------------
         go("#/tenants")
         check(heading("Tenants"), "the tenant list opens")
         check(len(driver.find_elements(By.CSS_SELECTOR, "#tenants tr[data-tenant=acme]")) == 1, "the new tenant is in the list")
         driver.save_screenshot(os.path.join(args.screenshots, "console-tenants.png"))
         Select(visible("#status-filter")).select_by_value("suspended")
+        check(heading("Tenants") and "status=" not in driver.current_url, "choosing a status does not navigate by itself")
+        visible("#apply-filter").click()
         check(text_in("main", "No tenants with status suspended"), "the status filter narrows the list")
         go("#/dashboard")
         check(heading("Dashboard"), "back to the dashboard")
@@ -211,7 +234,10 @@ def main():
         secret = visible("#new-key-value").get_attribute("value")
         check(secret.startswith("tbk_"), "the new key is shown")
         visible("#copy-key").click()
-        check(text_in("#copy-key", "C") and visible("#copy-key").text in ("Copied", "Selected: press Ctrl+C"), "the copy button answers")
+        try:
+            wait.until(lambda d: d.find_element(By.ID, "copy-key").text in ("Copied", "Selected: press Ctrl+C"))
+        except TimeoutException:
+            check(False, f"the copy button answers ({driver.find_element(By.ID, 'copy-key').text!r})")
         key_id = secret[4:].split("_")[0]
         row = visible(f'#api-keys tr[data-key="{key_id}"]')
         check(row.find_elements(By.CSS_SELECTOR, "td")[1].text == XSS, "a hostile key name is shown as text")
@@ -244,6 +270,16 @@ def main():
         body = driver.find_element(By.TAG_NAME, "body")
         body.send_keys(Keys.TAB)
         check(driver.execute_script("return document.activeElement.className") == "skip", "Tab first reaches the skip link")
+        go("#/api-keys")
+        check(heading("API keys"), "on the API key view")
+        driver.execute_script("document.querySelector('a.skip').focus()")
+        driver.switch_to.active_element.send_keys(Keys.ENTER)
+        check(heading("API keys") and driver.execute_script("return document.activeElement.id") == "main",
+              "the skip link moves focus to the content and keeps the view")
+        go("#/dashboard")
+        check(heading("Dashboard"), "back on the dashboard")
+        driver.execute_script("document.activeElement.blur()")
+        driver.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
         reached = []
         for _ in range(6):
             driver.switch_to.active_element.send_keys(Keys.TAB)
@@ -281,9 +317,18 @@ def main():
         check(text_in("#who", args.login_user), "the console says who is signed in")
         stored = driver.execute_script("return sessionStorage.getItem('token-broker.console.session') || ''")
         check(args.login_password not in stored, "the password is not kept")
+        # An access token about to expire is renewed through /v1/login/refresh before the next call.
+        before = driver.execute_script("""
+            const s = JSON.parse(sessionStorage.getItem('token-broker.console.session'));
+            s.expiresAt = Date.now() + 5000;
+            sessionStorage.setItem('token-broker.console.session', JSON.stringify(s));
+            return s.token;""")
         go("#/tenants")
         check(heading("Tenants") and len(driver.find_elements(By.CSS_SELECTOR, "#tenants tr[data-tenant=acme]")) == 1,
               "the Keycloak session reads the registry")
+        renewed = driver.execute_script("return JSON.parse(sessionStorage.getItem('token-broker.console.session'))")
+        check(renewed["token"] != before and renewed["expiresAt"] > driver.execute_script("return Date.now()") + 20000,
+              "a token near its expiry is renewed with the refresh token")
         visible("#signout").click()
         check(heading("Sign in"), "sign-out of the Keycloak session returns to sign-in")
         check(driver.execute_script("return sessionStorage.length") == 0, "and forgets its tokens")

@@ -157,6 +157,7 @@ public struct BrokerApplication: Sendable {
             router.add(middleware: RequestTracingMiddleware())
         }
         let runtime = self.runtime
+        if configuration.console { router.add(middleware: ConsoleHeadersMiddleware()) }
         router.add(
             middleware: RequestObservabilityMiddleware(
                 metrics: metrics, tracing: tracing != nil, tenantLabel: { runtime.metricsTenantLabel($0) }))

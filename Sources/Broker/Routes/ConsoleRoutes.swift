@@ -35,21 +35,23 @@ struct ConsoleRoutes: Sendable {
     ]
 
     func addRoutes(to router: Router<BrokerRequestContext>) {
-        // The router does not tell `/console` from `/console/`: the raw path decides between the redirect and the page.
-        router.get("/console") { request, _ in Self.answer(path: request.uri.path) }
-        router.get("/console/**") { request, _ in Self.answer(path: request.uri.path) }
+        // The router does not tell `/console` from `/console/`: the raw path's last character decides between the
+        // redirect and the page; a file is named by the catch-all's components.
+        router.get("/console") { request, _ in Self.answer(path: request.uri.path, file: "") }
+        router.get("/console/**") { request, context in
+            Self.answer(path: request.uri.path, file: context.parameters.getCatchAll().joined(separator: "/"))
+        }
     }
 
-    /// The answer for a path under `/console`: `/console` redirects to `/console/` (so the page's relative URLs
-    /// resolve), `/console/` is the page, `/console/<name>` one of the files or 404.
-    static func answer(path: String) -> Response {
-        let rest = path.dropFirst("/console".count)
-        guard !rest.isEmpty else {
+    /// `/console` redirects to `console/` (relative, so a reverse proxy's path prefix is kept, and the page's
+    /// relative URLs resolve), `/console/` is the page, `/console/<file>` one of the files or 404.
+    static func answer(path: String, file: String) -> Response {
+        if file.isEmpty, !path.hasSuffix("/") {
             var headers = securityHeaders
-            headers[.location] = "/console/"
+            headers[.location] = "console/"
             return Response(status: .permanentRedirect, headers: headers)
         }
-        return answer(for: String(rest.dropFirst()))
+        return answer(for: file)
     }
 
     static func answer(for name: String) -> Response {
@@ -60,5 +62,23 @@ struct ConsoleRoutes: Sendable {
         }
         headers[.contentType] = asset.contentType
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.bytes))
+    }
+}
+
+/// Puts the console's headers on every answer to a path under `/console`, also those the routes never make: the
+/// router's 404 and 405, a malformed path, a problem answer for any error. Outside the error mapping
+/// (`RequestObservabilityMiddleware`), so it sees the final answer.
+struct ConsoleHeadersMiddleware: RouterMiddleware {
+    typealias Context = BrokerRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        let trimmed = path.drop { $0 == "/" }
+        guard trimmed.hasPrefix("console") else { return try await next(request, context) }
+        var response = try await next(request, context)
+        for field in ConsoleRoutes.securityHeaders where response.headers[field.name] == nil || field.name != .cacheControl {
+            response.headers[field.name] = field.value
+        }
+        return response
     }
 }

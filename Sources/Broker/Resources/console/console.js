@@ -11,27 +11,70 @@ const signOutButton = document.getElementById("signout");
 
 // ---- session -------------------------------------------------------------------------------------
 
-function session() {
+function rawSession() {
   try {
     const value = JSON.parse(sessionStorage.getItem(STORE_KEY) || "null");
-    if (!value || typeof value.token !== "string") return null;
-    if (value.expiresAt && Date.now() >= value.expiresAt) { sessionStorage.removeItem(STORE_KEY); return null; }
-    return value;
+    return value && typeof value.token === "string" ? value : null;
   } catch { return null; }
+}
+
+/// The session if it is still valid (an expired one is forgotten here; endSession still ends its Keycloak session).
+function session() {
+  const value = rawSession();
+  if (!value) return null;
+  if (value.expiresAt && Date.now() >= value.expiresAt && !(value.refreshToken && value.refreshExpiresAt > Date.now())) return null;
+  return value;
 }
 
 function saveSession(value) { sessionStorage.setItem(STORE_KEY, JSON.stringify(value)); }
 
+function logout(refreshToken) {
+  // End the Keycloak session too; the answer does not matter to the console.
+  fetch("/v1/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh_token: refreshToken }) })
+    .catch(() => {});
+}
+
 function endSession(message) {
-  const current = session();
+  const current = rawSession();
   sessionStorage.removeItem(STORE_KEY);
-  if (current && current.kind === "login" && current.refreshToken) {
-    // End the Keycloak session too; the answer does not matter to the console.
-    fetch("/v1/logout", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ refresh_token: current.refreshToken }) })
-      .catch(() => {});
-  }
+  if (current && current.kind === "login" && current.refreshToken) logout(current.refreshToken);
   nav.hidden = true;
   go("#/signin", message || "Signed out.", false);
+}
+
+/// A Keycloak session as the console keeps it, from a token response of /v1/login or /v1/login/refresh.
+function loginSession(answer, label) {
+  const now = Date.now();
+  const expiresIn = Number(answer.expires_in) || 300;
+  const refreshIn = Number(answer.refresh_expires_in) || 0;
+  return {
+    kind: "login", token: answer.access_token, refreshToken: answer.refresh_token, label,
+    expiresAt: now + expiresIn * 1000, refreshExpiresAt: refreshIn > 0 ? now + refreshIn * 1000 : now + expiresIn * 1000,
+  };
+}
+
+let refreshing = null;
+
+/// Renews a Keycloak session through /v1/login/refresh when its access token is within 20 s of expiry (Keycloak's
+/// master realm hands out tokens of a minute by default); false when it cannot be renewed.
+async function freshSession() {
+  const current = rawSession();
+  if (!current || current.kind !== "login") return current;
+  if (current.expiresAt - Date.now() > 20000) return current;
+  if (!current.refreshToken || !(current.refreshExpiresAt > Date.now())) return null;
+  refreshing = refreshing || (async () => {
+    try {
+      const response = await fetch("/v1/login/refresh", {
+        method: "POST", headers: { "Content-Type": "application/json" }, cache: "no-store",
+        body: JSON.stringify({ refresh_token: current.refreshToken }),
+      });
+      if (!response.ok) return null;
+      const renewed = loginSession(await response.json(), current.label);
+      saveSession(renewed);
+      return renewed;
+    } catch { return null; } finally { setTimeout(() => { refreshing = null; }, 0); }
+  })();
+  return refreshing;
 }
 
 // ---- API -----------------------------------------------------------------------------------------
@@ -44,10 +87,16 @@ class APIError extends Error {
   }
 }
 
-async function api(method, path, body) {
-  const current = session();
-  if (!current) { endSession("Your session has ended; sign in again."); throw new APIError(401, { detail: "not signed in" }); }
+/// Calls the API as the signed-in operator; the answer's JSON (null for 204). `options.ifMatch` sends If-Match;
+/// `options.withETag` returns `{body, etag}`.
+async function api(method, path, body, options = {}) {
+  const current = await freshSession();
+  if (!current || (current.expiresAt && Date.now() >= current.expiresAt)) {
+    endSession("Your session has expired; sign in again.");
+    throw new APIError(401, { detail: "not signed in" });
+  }
   const headers = { "Authorization": "Bearer " + current.token, "Accept": "application/json" };
+  if (options.ifMatch) headers["If-Match"] = options.ifMatch;
   const init = { method, headers, cache: "no-store" };
   if (body !== undefined) { headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
   let response;
@@ -65,7 +114,7 @@ async function api(method, path, body) {
   const text = await response.text();
   if (text) { try { payload = JSON.parse(text); } catch { payload = { detail: text.slice(0, 200) }; } }
   if (!response.ok) throw new APIError(response.status, payload);
-  return payload;
+  return options.withETag ? { body: payload, etag: response.headers.get("ETag") } : payload;
 }
 
 // ---- DOM helpers: text only ----------------------------------------------------------------------
@@ -123,7 +172,10 @@ function failure(error) {
 
 function describe(error) {
   if (!(error instanceof APIError)) return String(error && error.message || error);
-  if (error.status === 403) return "Not allowed: this console needs a system administrator (an admin API key or a master-realm admin).";
+  if (error.status === 403 && (!error.problem.code || error.problem.code === "forbidden")) {
+    return "Not allowed: this console needs a system administrator (an admin API key or a master-realm admin).";
+  }
+  if (error.status === 412) return "Someone changed this tenant since it was opened: reload it and make the change again.";
   return error.message + (error.problem.code ? ` (${error.problem.code})` : "");
 }
 
@@ -187,7 +239,10 @@ function showErrors(form, error) {
   for (const item of errors) {
     let path = String(item.field || "");
     let input = null;
-    while (path && !(input = form.querySelector(`[data-field="${CSS.escape(path)}"]`))) path = path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
+    while (path && !(input = form.querySelector(`[data-field="${CSS.escape(path)}"]`))) {
+      // scopes[0] -> scopes, twoFAConfig.otpExpiry -> twoFAConfig: the closest enclosing field.
+      path = /\[\d+\]$/.test(path) ? path.replace(/\[\d+\]$/, "") : path.includes(".") ? path.slice(0, path.lastIndexOf(".")) : "";
+    }
     if (!input) { unplaced.push(`${item.field}: ${item.message}`); continue; }
     const message = document.getElementById(input.id + "-error");
     message.textContent = (message.textContent ? message.textContent + "; " : "") + (path === item.field ? item.message : `${item.field} ${item.message}`);
@@ -197,7 +252,8 @@ function showErrors(form, error) {
   }
   if (!errors.length) unplaced.push(describe(error));
   if (summary && unplaced.length) summary.replaceChildren(h("ul", {}, unplaced.map((text) => h("li", {}, text))));
-  (first || summary)?.focus?.();
+  const target = first && first.tagName === "FIELDSET" ? first.querySelector("input") : first;
+  (target || summary)?.focus?.();
 }
 
 /// A form value as the API should judge it: whole numbers as numbers, other text as sent (so the API's own
@@ -218,7 +274,7 @@ function signInView() {
   const keyForm = h("form", { class: "panel", "aria-labelledby": "signin-key" },
     h("h2", { id: "signin-key" }, "With an admin API key"),
     field("API key", "key", keyInput, "A key with the admin scope (token-broker api-keys create --scopes admin). Kept in this tab only."),
-    h("p", { class: "form-errors", tabindex: "-1" }),
+    h("div", { class: "form-errors", tabindex: "-1", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Sign in")));
   keyForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -229,7 +285,7 @@ function signInView() {
   const loginForm = h("form", { class: "panel", "aria-labelledby": "signin-login" },
     h("h2", { id: "signin-login" }, "As a system administrator (Keycloak)"),
     field("Username", "username", user), field("Password", "password", password),
-    h("p", { class: "form-errors", tabindex: "-1" }),
+    h("div", { class: "form-errors", tabindex: "-1", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Sign in")));
   loginForm.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -249,11 +305,7 @@ function signInView() {
       return;
     }
     password.value = "";
-    const expiresIn = Number(answer.expires_in) || 300;
-    await trySignIn(loginForm, {
-      kind: "login", token: answer.access_token, refreshToken: answer.refresh_token, label: user.value,
-      expiresAt: Date.now() + expiresIn * 1000,
-    });
+    await trySignIn(loginForm, loginSession(answer, user.value));
   });
   render("Sign in", h("div", { class: "signin" }, keyForm, loginForm));
 }
@@ -268,6 +320,7 @@ async function trySignIn(form, candidate) {
     show("The broker could not be reached.", true);
     return;
   }
+  if (!response.ok && candidate.kind === "login" && candidate.refreshToken) logout(candidate.refreshToken);
   if (response.status === 401) { show("The broker refused these credentials.", true); return; }
   if (response.status === 403) { show("These credentials are not a system administrator's: the console needs an admin API key or a master-realm admin.", true); return; }
   if (!response.ok) { show(`The broker answered ${response.status}; try again.`, true); return; }
@@ -332,14 +385,17 @@ async function tenantsView(params) {
   if (status) query.set("status", status);
   if (cursor) query.set("cursor", cursor);
   const page = await api("GET", "/v1/tenants?" + query);
-  const filter = h("select", { "aria-label": "Status" }, h("option", { value: "" }, "any status"),
+  const filter = h("select", { id: "status-filter" }, h("option", { value: "" }, "any status"),
     STATUSES.map((s) => h("option", { value: s, selected: s === status }, s)));
-  filter.addEventListener("change", () => { location.hash = "#/tenants" + (filter.value ? "?status=" + filter.value : ""); });
   const items = page.items || [];
   const next = page.nextCursor ? "#/tenants?" + new URLSearchParams({ ...(status ? { status } : {}), cursor: page.nextCursor }) : null;
   render("Tenants",
-    h("div", { class: "toolbar" },
-      h("div", { class: "field" }, h("label", { for: "status-filter" }, "Status"), Object.assign(filter, { id: "status-filter" })),
+    h("form", { class: "toolbar", id: "filter-form", onsubmit: (event) => {
+      event.preventDefault();
+      location.hash = "#/tenants" + (filter.value ? "?status=" + filter.value : "");
+    } },
+      h("div", { class: "field" }, h("label", { for: "status-filter" }, "Status"), filter),
+      h("button", { type: "submit", id: "apply-filter" }, "Show"),
       h("a", { href: "#/tenants/new", class: "button", id: "new-tenant" }, "New tenant")),
     items.length === 0 ? h("p", {}, "No tenants" + (status ? " with status " + status : "") + ".") :
       h("div", { class: "table-wrap" }, h("table", { id: "tenants" },
@@ -501,8 +557,13 @@ function newTenantView() {
   render("New tenant", form);
 }
 
+function sameTwoFA(a, b) {
+  if (!a.isEnabled || !b.isEnabled) return Boolean(a.isEnabled) === Boolean(b.isEnabled);
+  return ["channelType", "serviceIdentifier", "otpExpiry", "retryLimit"].every((k) => a[k] === b[k]);
+}
+
 async function editTenantView(tenantId) {
-  const tenant = await api("GET", "/v1/tenants/" + encodeURIComponent(tenantId));
+  const { body: tenant, etag } = await api("GET", "/v1/tenants/" + encodeURIComponent(tenantId), undefined, { withETag: true });
   const kc = tenant.keycloak || {};
   const otpURL = h("input", { type: "text", spellcheck: "false", value: kc.Otp_Manager_Url || "" });
   const twoFA = twoFAFields(tenant.twoFAConfig || {});
@@ -519,16 +580,24 @@ async function editTenantView(tenantId) {
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save"), h("a", { href: "#/tenants/" + encodeURIComponent(tenantId) }, "Cancel")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body = { twoFAConfig: twoFA.value() };
+    // Only what changed is sent, and only if nobody changed the tenant since it was read (If-Match: 412 otherwise).
+    const body = {};
+    const twoFAValue = twoFA.value();
+    if (!sameTwoFA(twoFAValue, tenant.twoFAConfig || {})) body.twoFAConfig = twoFAValue;
     const url = otpURL.value.trim();
     if (url !== (kc.Otp_Manager_Url || "")) body.keycloak = { Otp_Manager_Url: url === "" ? null : url };
-    const mediaValue = media.value(); if (mediaValue) body.mediaServer = mediaValue;
+    const mediaValue = media.value();
+    const mediaBefore = tenant.mediaServer || {};
+    if (mediaValue && (mediaValue.host !== (mediaBefore.host ?? null) || mediaValue.port !== (mediaBefore.port ?? null))) {
+      body.mediaServer = { ...mediaBefore, ...mediaValue };   // other members of the object are kept
+    }
     const sub = subscription.value();
     const before = tenant.subscription && tenant.subscription.expiresAt ? String(tenant.subscription.expiresAt).slice(0, 10) : "";
     if ((sub ? sub.expiresAt.slice(0, 10) : "") !== before) body.subscription = sub || { expiresAt: null };
     if (logo.state.logo) body.logo = logo.state.logo;
+    if (Object.keys(body).length === 0) { go("#/tenants/" + encodeURIComponent(tenantId), "Nothing changed."); return; }
     try {
-      await api("PATCH", "/v1/tenants/" + encodeURIComponent(tenantId), body);
+      await api("PATCH", "/v1/tenants/" + encodeURIComponent(tenantId), body, { ifMatch: etag || undefined });
       go("#/tenants/" + encodeURIComponent(tenantId), `Tenant ${tenantId} saved.`);
     } catch (error) {
       if (error instanceof APIError && error.status === 401) return;
@@ -609,7 +678,7 @@ async function apiKeysView() {
   }
   render("API keys", form, once,
     h("div", { class: "table-wrap" }, h("table", { id: "api-keys" },
-      h("thead", {}, h("tr", {}, ["Id", "Name", "Scopes", "Tenants", "Created", "State", ""].map((t) => h("th", { scope: "col" }, t)))),
+      h("thead", {}, h("tr", {}, ["Id", "Name", "Scopes", "Tenants", "Created", "State", "Action"].map((t) => h("th", { scope: "col" }, t)))),
       tbody)));
 }
 
@@ -622,7 +691,11 @@ async function auditView(params) {
   const sinceInput = h("input", { type: "datetime-local", value: since, id: "audit-since" });
   const query = new URLSearchParams({ limit: "200" });
   if (tenantId) query.set("tenantId", tenantId);
-  if (since) query.set("since", new Date(since + "Z").toISOString());
+  if (since) {
+    const at = new Date(/Z$/.test(since) ? since : since + "Z");
+    if (Number.isNaN(at.getTime())) { render("Audit", h("p", { class: "form-errors" }, "That time is not a date.")); return; }
+    query.set("since", at.toISOString());
+  }
   const form = h("form", { class: "toolbar", id: "audit-form" },
     h("div", { class: "field" }, h("label", { for: "audit-tenant" }, "Tenant"), tenantInput),
     h("div", { class: "field" }, h("label", { for: "audit-since" }, "Since (UTC)"), sinceInput),
@@ -642,8 +715,12 @@ async function auditView(params) {
     render("Audit", form, h("p", { class: "form-errors" }, describe(error)));
     return;
   }
+  const nextPage = events.length === 200
+    ? "#/audit?" + new URLSearchParams({ ...(tenantId ? { tenantId } : {}), since: events[events.length - 1].at })
+    : null;
   render("Audit", form,
-    h("p", { class: "hint" }, `${events.length} event(s), oldest first${events.length === 200 ? " (the first 200: narrow the filter)" : ""}.`),
+    h("p", { class: "hint" }, `${events.length} event(s), oldest first.`,
+      nextPage ? [" ", h("a", { href: nextPage, id: "audit-next" }, "Later events"), " (from the last one shown)"] : null),
     h("div", { class: "table-wrap" }, h("table", { id: "audit" },
       h("thead", {}, h("tr", {}, ["At", "Actor", "Action", "Tenant", "Outcome", "Request"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, events.map((e) => h("tr", {},
@@ -673,7 +750,11 @@ async function keysView() {
 
 // ---- routing -------------------------------------------------------------------------------------
 
+const TENANT_ID = /^[a-z][a-z0-9-]{0,62}$/;
+
 async function route() {
+  // Only "#/..." is a view; anything else (an in-page link) leaves the view as it is.
+  if (location.hash && !location.hash.startsWith("#/")) return;
   const [path, queryText] = (location.hash.replace(/^#/, "") || "/dashboard").split("?");
   const params = new URLSearchParams(queryText || "");
   const current = session();
@@ -685,7 +766,17 @@ async function route() {
   for (const link of nav.querySelectorAll("a")) {
     if (link.getAttribute("href") === "#" + section) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
-  const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  let parts;
+  try {
+    parts = path.split("/").filter(Boolean).map(decodeURIComponent);
+  } catch {
+    render("Not found", h("p", {}, "That address names nothing here."));
+    return;
+  }
+  if (parts[0] === "tenants" && parts[1] && parts[1] !== "new" && !TENANT_ID.test(parts[1])) {
+    render("Not found", h("p", {}, "That is not a tenant id."));
+    return;
+  }
   try {
     if (parts[0] === "tenants" && parts[1] === "new") newTenantView();
     else if (parts[0] === "tenants" && parts[1] && parts[2] === "edit") await editTenantView(parts[1]);
@@ -697,11 +788,14 @@ async function route() {
     else await dashboardView();
   } catch (error) {
     if (error instanceof APIError && error.status === 404) { render("Not found", h("p", {}, describe(error))); return; }
-    failure(error);
+    if (error instanceof APIError && error.status === 401) return;
+    // Not the previous view under the new address: say what failed here.
+    render("Something went wrong", h("p", { class: "form-errors" }, describe(error)));
   }
 }
 
 signOutButton.addEventListener("click", () => endSession("Signed out."));
+document.querySelector("a.skip").addEventListener("click", (event) => { event.preventDefault(); main.focus(); });
 window.addEventListener("hashchange", () => {
   show(pending ? pending.message : "", pending ? pending.isError : false);
   pending = null;
