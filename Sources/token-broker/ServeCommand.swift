@@ -14,8 +14,10 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the broker. Settings come from flags, then TOKEN_BROKER_* variables, then --config, then defaults.",
         discussion: """
-            With no options it listens on 127.0.0.1:8080 and uses the key ring in ./keys, generating an ES256 key \
-            there when the directory is empty. SIGHUP reloads the key ring; SIGTERM drains in-flight requests and exits 0.
+            With no options it listens on 127.0.0.1:8080 (in the foreground: use a second terminal for the rest) and uses \
+            the key ring in ./keys, generating an ES256 key there when the directory is empty. SIGHUP re-reads the \
+            configuration, the key ring, the TLS certificate and the store's tenants and API keys (README: Health, memory \
+            and reload); SIGTERM drains in-flight requests and exits 0.
             """
     )
 

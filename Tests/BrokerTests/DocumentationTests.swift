@@ -34,4 +34,24 @@ import Testing
         let help = try await BrokerProcess.run(["serve", "--help"], directory: scratch.path).stdout
         for setting in Setting.all { #expect(help.contains(setting.flag), "\(setting.flag)") }
     }
+
+    @Test("every flag of the README's configuration table is one serve --help knows; every OpenAPI path is in the README")
+    func readmeAgainstHelpAndOpenAPI() async throws {
+        let readme = try String(contentsOfFile: Self.root + "/README.md", encoding: .utf8)
+        let scratch = ScratchDirectory()
+        let help = try await BrokerProcess.run(["serve", "--help"], directory: scratch.path).stdout
+        let rows = readme.split(separator: "\n").filter { $0.hasPrefix("| `--") }
+        #expect(rows.count >= Setting.all.count)
+        for row in rows {
+            let flag = String(row.dropFirst(3).prefix { $0 != "`" })
+            #expect(help.contains(flag), "README documents \(flag), serve --help does not")
+        }
+        // Paths with their parameters named alike ({tenantId}, {id} -> {}), as the README abbreviates them.
+        func normalized(_ text: String) -> String { text.replacingOccurrences(of: #"\{[A-Za-z]+\}"#, with: "{}", options: .regularExpression) }
+        let openapi = try String(contentsOfFile: Self.root + "/Sources/Broker/Resources/openapi.yaml", encoding: .utf8)
+        let paths = openapi.split(separator: "\n").filter { $0.hasPrefix("  /") && $0.hasSuffix(":") }.map { String($0.dropFirst(2).dropLast()) }
+        #expect(paths.count >= 30, "\(paths.count) paths read from the OpenAPI document")
+        let text = normalized(readme)
+        for path in paths { #expect(text.contains("`" + normalized(path) + "`") || text.contains("`" + normalized(path) + "?") || text.contains("`" + normalized(path) + "["), "\(path) is not in the README") }
+    }
 }
