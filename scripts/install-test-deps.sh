@@ -19,6 +19,7 @@ command -v prlimit >/dev/null 2>&1 || need_apt+=(util-linux)   # the SQLite disk
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 [ -x /usr/bin/systemd-analyze ] || need_apt+=(systemd)   # the unit and scripts/install's tree, verified by systemd itself
+[ -x /bin/kill ] || need_apt+=(procps)   # the unit's ExecReload, which systemd-analyze verify checks
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "install-test-deps: apt-get install ${need_apt[*]}"
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
