@@ -41,18 +41,8 @@ enum PostgresProbe {
     }
 
     static func tls(_ mode: DatabaseLocation.PostgresTLS) throws -> PostgresConnection.Configuration.TLS {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        switch mode {
-        case .disable: return .disable
-        case .require: tls.certificateVerification = .none
-        case .verifyCA(let root):
-            tls.certificateVerification = .noHostnameVerification
-            if let root { tls.trustRoots = .file(root) }
-        case .verifyFull(let root):
-            tls.certificateVerification = .fullVerification
-            if let root { tls.trustRoots = .file(root) }
-        }
-        return .require(try NIOSSLContext(configuration: tls))
+        guard let configuration = SQLBackend.tlsConfiguration(mode) else { return .disable }
+        return .require(try NIOSSLContext(configuration: configuration))
     }
 
     /// The operator's sentence for a failed connection attempt.

@@ -86,10 +86,15 @@ final class SQLBackend: Sendable {
     /// postgres-nio's TLS setting for an `sslmode`: verify-ca and verify-full check the chain against `sslrootcert`
     /// (or the system's roots), verify-full the host name too; require encrypts without checking.
     static func tls(_ mode: DatabaseLocation.PostgresTLS) -> PostgresClient.Configuration.TLS {
+        tlsConfiguration(mode).map { .require($0) } ?? .disable
+    }
+
+    /// The client TLS configuration of an `sslmode`, or nil for `disable`: shared by the pool and the start-up probe.
+    static func tlsConfiguration(_ mode: DatabaseLocation.PostgresTLS) -> TLSConfiguration? {
         var configuration = TLSConfiguration.makeClientConfiguration()
         switch mode {
         case .disable:
-            return .disable
+            return nil
         case .require:
             configuration.certificateVerification = .none
         case .verifyCA(let root):
@@ -99,7 +104,7 @@ final class SQLBackend: Sendable {
             configuration.certificateVerification = .fullVerification
             if let root { configuration.trustRoots = .file(root) }
         }
-        return .require(configuration)
+        return configuration
     }
 
     /// Closes the SQLite connection or stops the PostgreSQL pool. The backend is unusable afterwards.
