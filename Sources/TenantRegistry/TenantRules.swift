@@ -1,6 +1,10 @@
 import Foundation
 import JOSE
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The contract's tenant rules: parsing a create or PATCH body into a tenant, collecting every bad field.
 public enum TenantRules {
     public static let maxLogoBytes = 512 * 1024
@@ -56,7 +60,7 @@ public enum TenantRules {
         let keycloak = parseKeycloak(body["keycloak"], errors: &errors)
         let campaigns = optionalObject(body["campaigns"], "campaigns", errors: &errors) ?? [:]
         let dialer = optionalObject(body["dialer"], "dialer", errors: &errors) ?? [:]
-        let mediaServer = optionalObject(body["mediaServer"], "mediaServer", errors: &errors)
+        let mediaServer = parseMediaServer(body["mediaServer"], errors: &errors)
         var twoFA = TwoFAConfig.disabled
         if body["twoFAConfig"] == nil {
             errors.append(FieldError("twoFAConfig", "is required"))
@@ -112,7 +116,7 @@ public enum TenantRules {
             }
         }
         if let value = body["mediaServer"] {
-            updated.mediaServer = value == .null ? nil : optionalObject(value, "mediaServer", errors: &errors)
+            updated.mediaServer = value == .null ? nil : parseMediaServer(value, errors: &errors)
         }
         if body["twoFAConfig"] != nil {
             updated.twoFA = parseTwoFA(body["twoFAConfig"], otpManagerURL: updated.keycloak.otpManagerURL, errors: &errors)
@@ -249,6 +253,34 @@ public enum TenantRules {
         default: errors.append(FieldError("subscription.expiresAt", "must be an RFC 3339 date-time string"))
         }
         return nil
+    }
+
+    /// `mediaServer`: an object of `host` (a DNS name or an IP address) and `port` (1-65535), each optional, nothing
+    /// else, as the OpenAPI document's `MediaServer` says; nil for absent or null.
+    static func parseMediaServer(_ value: JSONValue?, errors: inout [FieldError]) -> [String: JSONValue]? {
+        guard let members = optionalObject(value, "mediaServer", errors: &errors) else { return nil }
+        for key in members.keys.sorted() where key != "host" && key != "port" {
+            errors.append(FieldError("mediaServer.\(key.prefix(64))", "unknown field (mediaServer has host and port)"))
+        }
+        switch members["host"] {
+        case nil: break
+        case .string(let host)? where isDomainName(host) || isIPAddress(host): break
+        default: errors.append(FieldError("mediaServer.host", "must be a host name or an IP address"))
+        }
+        switch members["port"] {
+        case nil: break
+        case .int(let port)? where (1...65535).contains(port): break
+        default: errors.append(FieldError("mediaServer.port", "must be a whole number from 1 to 65535"))
+        }
+        return members
+    }
+
+    /// An IPv4 address in dotted decimal or an IPv6 address (no zone, no brackets).
+    static func isIPAddress(_ text: String) -> Bool {
+        guard text.utf8.count <= 45 else { return false }
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
     }
 
     static func optionalObject(_ value: JSONValue?, _ field: String, errors: inout [FieldError]) -> [String: JSONValue]? {
