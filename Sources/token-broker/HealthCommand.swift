@@ -12,7 +12,14 @@ struct HealthCommand: AsyncParsableCommand {
 
     @Option(help: "The URL to ask (default http://<host>:<port>/healthz from the broker's settings).") var url: String?
     @Option(help: "JSON config file (env TOKEN_BROKER_CONFIG).") var config: String?
-    @Option(help: "Seconds to wait for the answer (default 3).") var timeout: Int = 3
+    @Option(help: "Seconds to wait for the answer, 1-300 (default 3).") var timeout: Int = 3
+
+    func validate() throws {
+        guard (1...300).contains(timeout) else { throw ValidationError("--timeout must be a whole number of seconds from 1 to 300, not \(timeout)") }
+        if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+            throw ValidationError("--url must be an http:// or https:// URL, such as http://127.0.0.1:8080/healthz")
+        }
+    }
 
     func run() async throws {
         let target: String
@@ -27,7 +34,7 @@ struct HealthCommand: AsyncParsableCommand {
         var request = HTTPClientRequest(url: target)
         request.method = .GET
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(max(1, timeout))))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(Int64(timeout)))
             guard response.status == .ok else {
                 FileHandle.standardError.write(Data("token-broker: \(target) answered \(response.status.code)\n".utf8))
                 throw ExitCode.failure

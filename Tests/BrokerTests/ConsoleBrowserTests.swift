@@ -25,24 +25,11 @@ import Testing
             extraArguments: ["--database", database, "--keycloak-url", keycloak.base, "--keycloak-client-secret", "broker-secret", "--log-level", "debug"])
         defer { broker.signal(SIGKILL) }
         let artifacts = PythonPeer.repositoryRoot + "/.build/test-artifacts/console"
-        let (status, output) = try await offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
+        let (status, output) = try await runToFile(
+            [
                 "python3", PythonPeer.repositoryRoot + "/Tests/browser/console_test.py", "--url", broker.baseURL, "--key", key, "--screenshots", artifacts,
                 "--login-user", "ada", "--login-password", "ada-password",
-            ]
-            let outputPath = scratch.path + "/browser.out"
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-            defer { try? file.close() }
-            process.standardOutput = file
-            process.standardError = file
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            process.waitUntilExit()
-            return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
-        }
+            ], outputPath: scratch.path + "/browser.out")
         #expect(status == 0, "\(output)")
         #expect(output.contains("console browser test: 0 failed check(s)"), "\(output)")
         for name in ["console-dashboard.png", "console-tenants.png"] {

@@ -154,5 +154,10 @@ struct OperatorExperienceTests {
         #expect(bySettings.status == 0 && bySettings.stdout.contains("ok: http://127.0.0.1:\(broker.port)/healthz"), "\(bySettings.stderr)")
         let down = try await BrokerProcess.run(["health", "--url", "http://127.0.0.1:\(try Self.freePort())/healthz"], directory: scratch.path)
         #expect(down.status == 1 && down.stderr.contains("did not answer"), "\(down.stderr)")
+        // Bad flags are a usage error (exit 2, as every command's) that names the flag, never a silent default.
+        for (arguments, flag) in [(["--timeout", "0"], "--timeout"), (["--timeout", "-5"], "--timeout"), (["--timeout", "soon"], "--timeout"), (["--url", "127.0.0.1:1"], "--url")] {
+            let bad = try await BrokerProcess.run(["health"] + arguments, directory: scratch.path)
+            #expect(bad.status == 2 && bad.stderr.contains(flag) && !bad.stdout.contains("ok:"), "\(arguments): \(bad.status) \(bad.stderr)")
+        }
     }
 }

@@ -29,26 +29,12 @@ import Testing
     static func schemathesis(_ arguments: [String], environment: [String: String], directory: String) async throws -> (
         status: Int32, output: String
     ) {
-        try await offPool {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [
+        try await runToFile(
+            [
                 "python3", "-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; sys.exit(schemathesis())",
                 "--config-file", PythonPeer.repositoryRoot + "/Tests/Support/schemathesis.toml",
-            ] + arguments
-            process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            let outputPath = directory + "/schemathesis.out"
-            _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-            let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-            defer { try? output.close() }
-            process.standardOutput = output
-            process.standardError = output
-            process.standardInput = FileHandle.nullDevice
-            process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["NO_COLOR": "1", "COLUMNS": "160"]) { $1 }) { $1 }
-            try process.run()
-            process.waitUntilExit()
-            return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
-        }
+            ] + arguments, outputPath: directory + "/schemathesis.out", directory: directory,
+            environment: environment.merging(["NO_COLOR": "1", "COLUMNS": "160"]) { $1 })
     }
 
     /// The number after `label` in schemathesis's summary ("Selected: 33/33", "Tested: 33").

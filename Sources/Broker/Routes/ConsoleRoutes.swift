@@ -11,7 +11,8 @@ struct ConsoleRoutes: Sendable {
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; "
         + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-    /// The headers of every console answer, the 404s and the redirect included.
+    /// The headers of every answer under `/console`, the 404s and the redirect included: `ConsoleHeadersMiddleware`
+    /// sets them, so the routes themselves set only what differs per answer.
     static let securityHeaders: HTTPFields = [
         HTTPField.Name("Content-Security-Policy")!: contentSecurityPolicy,
         HTTPField.Name("X-Frame-Options")!: "DENY",
@@ -47,21 +48,17 @@ struct ConsoleRoutes: Sendable {
     /// relative URLs resolve), `/console/` is the page, `/console/<file>` one of the files or 404.
     static func answer(path: String, file: String) -> Response {
         if file.isEmpty, !path.hasSuffix("/") {
-            var headers = securityHeaders
-            headers[.location] = "console/"
-            return Response(status: .permanentRedirect, headers: headers)
+            return Response(status: .permanentRedirect, headers: [.location: "console/"])
         }
         return answer(for: file)
     }
 
     static func answer(for name: String) -> Response {
-        var headers = securityHeaders
         guard let asset = assets[name] else {
-            headers[.contentType] = "text/plain; charset=utf-8"
-            return Response(status: .notFound, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "not found\n")))
+            return Response(
+                status: .notFound, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: "not found\n")))
         }
-        headers[.contentType] = asset.contentType
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: asset.bytes))
+        return Response(status: .ok, headers: [.contentType: asset.contentType], body: .init(byteBuffer: asset.bytes))
     }
 }
 

@@ -35,3 +35,27 @@ public func runTool(_ path: String, _ arguments: [String], hint: String = "") th
 public func runTool(_ path: String, _ arguments: [String], hint: String = "") async throws -> String {
     try await offPool { try runTool(path, arguments, hint: hint) }
 }
+
+/// Runs `arguments` through `/usr/bin/env` to completion, standard output and error both into `outputPath`, on
+/// a thread of its own (a browser run or a schemathesis run takes a minute), and returns the exit status and what
+/// it wrote, whatever the status: the caller's expectations show the output of a failed run.
+public func runToFile(
+    _ arguments: [String], outputPath: String, directory: String? = nil, environment: [String: String] = [:]
+) async throws -> (status: Int32, output: String) {
+    try await offPool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        defer { try? output.close() }
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        try process.run()
+        process.waitUntilExit()
+        return (process.terminationStatus, (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "")
+    }
+}
