@@ -46,20 +46,20 @@ public struct CXToken: Sendable {
     /// Signs a token for `request` with `key`, issued by `issuer` at `now`.
     public static func mint(_ request: Request, issuer: String, key: JWSPrivateKey, now: Date = Date()) throws(JOSEError) -> Minted {
         let issuedAt = Int64(now.timeIntervalSince1970.rounded(.down))
-        var claims: [String: JSONValue] = [
-            "iss": .string(issuer),
-            "sub": .string(request.subject),
-            "aud": .string(request.audience ?? "https://\(request.tenantDomain)"),
-            "iat": .int(issuedAt),
-            "nbf": .int(issuedAt),
-            "exp": .int(issuedAt + Int64(request.ttl)),
-            "jti": .string(Base64URL.encode(Crypto.randomBytes(16))),
-            "client_id": .string(request.clientId),
-            "tenant_id": .string(request.tenantId),
-            "tenant_domain": .string(request.tenantDomain),
-            "scope": .string(request.scope.joined(separator: " ")),
-            "roles": .array(request.roles.map(JSONValue.string)),
-        ]
+        // Sized for every claim up front: a subtenant's 13th claim would otherwise rehash the 12 before it (bench-http).
+        var claims = [String: JSONValue](minimumCapacity: request.subtenantId == nil ? 12 : 13)
+        claims["iss"] = .string(issuer)
+        claims["sub"] = .string(request.subject)
+        claims["aud"] = .string(request.audience ?? "https://\(request.tenantDomain)")
+        claims["iat"] = .int(issuedAt)
+        claims["nbf"] = .int(issuedAt)
+        claims["exp"] = .int(issuedAt + Int64(request.ttl))
+        claims["jti"] = .string(Base64URL.encode(Crypto.randomBytes(16)))
+        claims["client_id"] = .string(request.clientId)
+        claims["tenant_id"] = .string(request.tenantId)
+        claims["tenant_domain"] = .string(request.tenantDomain)
+        claims["scope"] = .string(request.scope.joined(separator: " "))
+        claims["roles"] = .array(request.roles.map(JSONValue.string))
         if let subtenant = request.subtenantId { claims["subtenant_id"] = .string(subtenant) }
         let token = try JWS.sign(claims: claims, key: key, type: type)
         return Minted(token: token, claims: claims, expiresIn: request.ttl)

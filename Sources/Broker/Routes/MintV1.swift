@@ -80,10 +80,14 @@ struct MintV1: Sendable {
             return Answer(status: problem.status, headers: problem.answerFields, body: problem.body.serialized())
         }
         metrics.recordMint(endpoint: "v1", tenant: runtime.metricsTenantLabel(minted.tenant.tenantId))
-        var members: [String: JSONValue] = [
-            "access_token": .string(minted.token), "token_type": .string("Bearer"), "expires_in": .int(Int64(minted.expiresIn)),
-            "tenant_id": .string(minted.tenant.tenantId), "tenant_domain": .string(minted.tenant.domain), "scope": .string(minted.scope),
-        ]
+        // Sized for the subtenant's member too, so adding it does not rehash the others.
+        var members = [String: JSONValue](minimumCapacity: minted.subtenantId == nil ? 6 : 7)
+        members["access_token"] = .string(minted.token)
+        members["token_type"] = .string("Bearer")
+        members["expires_in"] = .int(Int64(minted.expiresIn))
+        members["tenant_id"] = .string(minted.tenant.tenantId)
+        members["tenant_domain"] = .string(minted.tenant.domain)
+        members["scope"] = .string(minted.scope)
         if let subtenant = minted.subtenantId { members["subtenant_id"] = .string(subtenant) }
         let answer = JSONValue.object(members)
         return Answer(headers: JSONResponse.fields(TokenRoutes.headers(minted)), body: answer.serialized())
