@@ -121,7 +121,7 @@ load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 DB="sqlite:$work/broker.sqlite"
 mkdir -p "$work/keys"
-KEY=$("$BIN" api-keys create --name bench --scopes admin --tenants '*' --database "$DB" 2>"$work/apikey.log") \
+KEY=$("$BIN" api-keys create --name bench --scopes admin --tenants '*' --database "$DB" --create 2>"$work/apikey.log") \
     || { cat "$work/apikey.log" >&2; die "api-keys create failed"; }
 KEY=$(printf '%s\n' "$KEY" | grep -o 'tbk_[a-z0-9]*_[^[:space:]]*' | head -1) || die "api-keys create printed no key"
 # HTTP Basic client authentication: user tbk_<id>, password <secret> (split at the second underscore).

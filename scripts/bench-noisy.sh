@@ -9,13 +9,16 @@
 #   - B alone: mint, then cached verification of one B token (wrk -t1 -c$CONNECTIONS -d$DURATION);
 #   - B while A floods: a second wrk sends A's mints at about 10x A's limit ($FLOOD_CONNECTIONS connections, each
 #     pausing so that together they send FLOOD_RATE a second, mint-paced.lua) while B's two runs repeat.
+#   - B paced, alone and while A floods: B's mint and cached verification again at about PACE (0.5) of the rate
+#     B's alone run reached this round (connections pausing PACE_DELAY ms each, mint-paced.lua / verify-paced.lua),
+#     so that B's p99 is the service time of a machine with room to spare, not the queue of a saturated one.
 # C (t00003, a limit of 1,000,000/s that never refuses) mints right after B each round: the limit check's cost.
 # And once: A's flood alone (almost every answer a 429), for the broker CPU one refusal costs, beside the CPU of one
 # of B's mints in the same run; and GET /healthz as the HTTP stack's yardstick.
 # wrk, the flood and the broker share the machine's cores: A's refusals take CPU B would otherwise have, so on
 # 2 cores B's p99 rises with any load at all; the question is by how much, and what a refusal costs.
 # Environment: A_LIMIT (100), FLOOD_RATE (10 x A_LIMIT), CONNECTIONS (8), FLOOD_CONNECTIONS (4), DURATION (8s), ROUNDS (2),
-# SCRATCH (.build-release). Exit status is non-zero only if something fails to run.
+# PACE (0.5), PACE_DELAY (2 ms), SCRATCH (.build-release). Exit status is non-zero only if something fails to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 A_LIMIT=${A_LIMIT:-100}
@@ -26,6 +29,8 @@ FLOOD_DELAY=$(( FLOOD_CONNECTIONS * 1000 / FLOOD_RATE ))
 ((FLOOD_DELAY >= 1)) || FLOOD_DELAY=1
 DURATION=${DURATION:-8s}
 ROUNDS=${ROUNDS:-2}
+PACE=${PACE:-0.5}
+PACE_DELAY=${PACE_DELAY:-2}
 SCRATCH=${SCRATCH:-.build-release}
 LUA=Benchmarks/http
 TICK=$(getconf CLK_TCK)
@@ -56,7 +61,7 @@ BIN=$("${build[@]}" --show-bin-path 2>/dev/null)/token-broker
 
 DB="sqlite:$work/broker.sqlite"
 mkdir -p "$work/keys"
-KEY=$("$BIN" api-keys create --name bench --scopes admin --tenants '*' --database "$DB" 2>"$work/apikey.log" | grep -o 'tbk_[a-z0-9]*_[^[:space:]]*' | head -1) \
+KEY=$("$BIN" api-keys create --name bench --scopes admin --tenants '*' --database "$DB" --create 2>"$work/apikey.log" | grep -o 'tbk_[a-z0-9]*_[^[:space:]]*' | head -1) \
     || { cat "$work/apikey.log" >&2; die "api-keys create failed"; }
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL="http://127.0.0.1:$PORT"
@@ -89,8 +94,8 @@ run() { # name connections script args...: one wrk run; BENCH line in line[name]
     cpu[$name]=$(awk -v n="$(field "${line[$name]}" requests)" -v b=$((b1 - b0)) -v t="$TICK" 'BEGIN { printf "%.1f", b / t * 1e6 / n }')
     log "$name: $(field "${line[$name]}" requests) requests, p99 $(field "${line[$name]}" p99_us) us, non-2xx $(field "${line[$name]}" non2xx)"
 }
-flood_start() { # A's mints at FLOOD_RATE, in the background, for the length of B's two runs and a margin
-    local seconds=$((2 * ${DURATION%s} + 4))
+flood_start() { # A's mints at FLOOD_RATE, in the background, for the length of B's four runs and a margin
+    local seconds=$((4 * ${DURATION%s} + 4))
     wrk -t1 -c"$FLOOD_CONNECTIONS" -d"${seconds}s" --latency -s "$LUA/mint-paced.lua" "$URL" -- "$KEY" t00002 "$FLOOD_DELAY" >"$work/flood.out" 2>&1 &
     flood_pid=$!
     sleep 1
@@ -101,18 +106,31 @@ flood_stop() { # name: waits for the flood (in this shell: a command substitutio
     line[$1]=$(grep '^BENCH ' "$work/flood.out" | tail -1) || { cat "$work/flood.out" >&2; die "the flood printed no BENCH line"; }
 }
 
+paced_connections() { # name of a saturated run: connections that, pausing PACE_DELAY ms each, send about PACE of its rate
+    awk -v n="$(field "${line[$1]}" requests)" -v us="$(field "${line[$1]}" duration_us)" -v pace="$PACE" -v d="$PACE_DELAY" \
+        'BEGIN { c = int(n / (us / 1e6) * pace * d / 1000 + 0.5); print (c < 1 ? 1 : c) }'
+}
+
 run healthz "$CONNECTIONS" healthz.lua
 run flood-alone "$FLOOD_CONNECTIONS" mint-one.lua "$KEY" t00002
 for round in $(seq "$ROUNDS"); do
     run "mint-alone-$round" "$CONNECTIONS" mint-one.lua "$KEY" t00001
     run "mint-checked-$round" "$CONNECTIONS" mint-one.lua "$KEY" t00003
     run "verify-alone-$round" "$CONNECTIONS" verify-cached.lua "$TOKEN" "$HOST"
+    # Paced: connections for about PACE of this round's saturated rate, each pausing PACE_DELAY ms per request.
+    paced_mint=$(paced_connections "mint-alone-$round")
+    paced_verify=$(paced_connections "verify-alone-$round")
+    run "mintpaced-alone-$round" "$paced_mint" mint-paced.lua "$KEY" t00001 "$PACE_DELAY"
+    run "verifypaced-alone-$round" "$paced_verify" verify-paced.lua "$TOKEN" "$HOST" "$PACE_DELAY"
     flood_start
     run "mint-flood-$round" "$CONNECTIONS" mint-one.lua "$KEY" t00001
     run "verify-flood-$round" "$CONNECTIONS" verify-cached.lua "$TOKEN" "$HOST"
+    run "mintpaced-flood-$round" "$paced_mint" mint-paced.lua "$KEY" t00001 "$PACE_DELAY"
+    run "verifypaced-flood-$round" "$paced_verify" verify-paced.lua "$TOKEN" "$HOST" "$PACE_DELAY"
     flood_stop "flood-$round"
 done
 
+label() { case $1 in mintpaced) echo "mint (paced)" ;; verifypaced) echo "verify (paced)" ;; *) echo "$1" ;; esac; }
 seconds() { awk -v us="$(field "$1" duration_us)" 'BEGIN { print us / 1e6 }'; }
 rps() { awk -v n="$(field "$1" requests)" -v s="$(seconds "$1")" 'BEGIN { printf "%.0f", n / s }'; }
 p99() { awk -v us="$(field "$1" p99_us)" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
@@ -123,10 +141,10 @@ for name in healthz flood-alone; do
     printf '%-44s %9s %10s %9s %8s\n' "$name" "$(rps "${line[$name]}")" "$(p99 "${line[$name]}")" "$(field "${line[$name]}" non2xx)" "${cpu[$name]}"
 done
 for round in $(seq "$ROUNDS"); do
-    for kind in mint verify; do
+    for kind in mint verify mintpaced verifypaced; do
         for phase in alone flood; do
             name="$kind-$phase-$round"
-            printf '%-44s %9s %10s %9s %8s\n' "B $kind, $phase (round $round)" "$(rps "${line[$name]}")" "$(p99 "${line[$name]}")" \
+            printf '%-44s %9s %10s %9s %8s\n' "B $(label "$kind"), $phase (round $round)" "$(rps "${line[$name]}")" "$(p99 "${line[$name]}")" \
                 "$(field "${line[$name]}" non2xx)" "${cpu[$name]}"
         done
     done
@@ -138,12 +156,12 @@ for round in $(seq "$ROUNDS"); do
 done
 echo
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-for kind in mint verify; do
+for kind in mint verify mintpaced verifypaced; do
     ratios=()
     for round in $(seq "$ROUNDS"); do
         ratios+=("$(awk -v a="$(field "${line[$kind-alone-$round]}" p99_us)" -v f="$(field "${line[$kind-flood-$round]}" p99_us)" 'BEGIN { printf "%.2f", f / a }')")
     done
-    printf '  B %s p99 with A flooding / alone: median %s of rounds %s (goal: < 1.10)\n' "$kind" "$(printf '%s\n' "${ratios[@]}" | median)" "${ratios[*]}"
+    printf '  B %s p99 with A flooding / alone: median %s of rounds %s (goal: < 1.10)\n' "$(label "$kind")" "$(printf '%s\n' "${ratios[@]}" | median)" "${ratios[*]}"
 done
 checked=()
 for round in $(seq "$ROUNDS"); do
