@@ -277,7 +277,9 @@ public enum TenantRules {
 
     /// An IPv4 address in dotted decimal or an IPv6 address (no zone, no brackets).
     static func isIPAddress(_ text: String) -> Bool {
-        guard text.utf8.count <= 45 else { return false }
+        // Only address characters reach inet_pton: a C string ends at a NUL, so "10.0.0.1\u{0}anything" would pass.
+        guard (2...45).contains(text.utf8.count), text.utf8.allSatisfy({ $0 == 0x2E || $0 == 0x3A || (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) })
+        else { return false }
         var v4 = in_addr()
         var v6 = in6_addr()
         return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1

@@ -139,6 +139,8 @@ import Testing
             (tenantBody("t1") { $0["mediaServer"] = .object(["port": .double(5060.5)]) }, ["mediaServer.port"]),
             (tenantBody("t1") { $0["mediaServer"] = .object(["host": .string("")]) }, ["mediaServer.host"]),
             (tenantBody("t1") { $0["mediaServer"] = .object(["host": .string("media 1; rm -rf")]) }, ["mediaServer.host"]),
+            (tenantBody("t1") { $0["mediaServer"] = .object(["host": .string("10.0.0.1\u{0}.evil.example")]) }, ["mediaServer.host"]),
+            (tenantBody("t1") { $0["mediaServer"] = .object(["host": .string("::1%eth0")]) }, ["mediaServer.host"]),
             (tenantBody("t1") { $0["mediaServer"] = .object(["host": .int(1), "sip": .bool(true)]) }, ["mediaServer.host", "mediaServer.sip"]),
         ]
         try await harness.run { client in
