@@ -18,6 +18,11 @@ public enum JWS {
         return try payload.withBytes { signCompact(payload: $0, key: key, type: type) }.get()
     }
 
+    /// Signs the object `claims` holds (closing it) with `key`, without copying it out first.
+    public static func sign(claims: consuming JSONObjectWriter, key: JWSPrivateKey, type: String? = "JWT") throws(JOSEError) -> String {
+        try claims.finish { signCompact(payload: $0, key: key, type: type) }.get()
+    }
+
     /// Signs an arbitrary payload with `key`.
     public static func sign(payload: [UInt8], key: JWSPrivateKey, type: String? = "JWT") throws(JOSEError) -> String {
         try payload.withUnsafeBufferPointer { payload in

@@ -80,16 +80,15 @@ struct MintV1: Sendable {
             return Answer(status: problem.status, headers: problem.answerFields, body: problem.body.serialized())
         }
         metrics.recordMint(endpoint: "v1", tenant: runtime.metricsTenantLabel(minted.tenant.tenantId))
-        // Sized for the subtenant's member too, so adding it does not rehash the others.
-        var members = [String: JSONValue](minimumCapacity: minted.subtenantId == nil ? 6 : 7)
-        members["access_token"] = .string(minted.token)
-        members["token_type"] = .string("Bearer")
-        members["expires_in"] = .int(Int64(minted.expiresIn))
-        members["tenant_id"] = .string(minted.tenant.tenantId)
-        members["tenant_domain"] = .string(minted.tenant.domain)
-        members["scope"] = .string(minted.scope)
-        if let subtenant = minted.subtenantId { members["subtenant_id"] = .string(subtenant) }
-        let answer = JSONValue.object(members)
-        return Answer(headers: JSONResponse.fields(TokenRoutes.headers(minted)), body: answer.serialized())
+        // In key order, as serialising a dictionary of these members would give them, without building one.
+        var answer = JSONObjectWriter(capacity: 1024)
+        answer.member("access_token", string: minted.token)
+        answer.member("expires_in", int: Int64(minted.expiresIn))
+        answer.member("scope", string: minted.scope)
+        if let subtenant = minted.subtenantId { answer.member("subtenant_id", string: subtenant) }
+        answer.member("tenant_domain", string: minted.tenant.domain)
+        answer.member("tenant_id", string: minted.tenant.tenantId)
+        answer.member("token_type", string: "Bearer")
+        return Answer(headers: JSONResponse.fields(TokenRoutes.headers(minted)), body: answer.bytes())
     }
 }
