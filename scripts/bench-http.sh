@@ -28,10 +28,12 @@
 # With subtenants, (a) and (b) run again for subtenant tokens (a random subtenant per mint; one
 # subtenant's token for the cached verification), each right after its tenant-token run; and since one run
 # of each moves by 10-20 % between runs on this host, the verdict on the ratio (goal >= 0.95) comes from
-# BENCH_PAIRS (3) alternating pairs of shorter runs (BENCH_PAIR_DURATION, 5s), the order swapped in every
-# other pair (tenant, subtenant, subtenant, tenant, ...) so a drift of the host during the run does not favour
-# one side: the median of each side, and the median of each pair's own ratio (its two runs are adjacent in
-# time, so most of the host's slower drift cancels).
+# BENCH_PAIRS (6, even) pairs of shorter runs (BENCH_PAIR_DURATION, 5s), the order swapped in every other
+# pair (tenant, subtenant, subtenant, tenant, ...): each pair's own ratio (its two runs are adjacent in time, so
+# most of the host's slower drift cancels), and the verdict from blocks of two pairs, one of each order (ABBA):
+# a block's ratio is the geometric mean of its two pairs' ratios, which cancels an order effect (the first run
+# of a pair was favoured by a few per cent on this host) whatever its size. The verdict is the blocks' median.
+# BENCH_PAIRS_ONLY=1 runs only the pairs (no single runs, sweeps or restart) and reports only them.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -43,8 +45,10 @@ TENANTS=${BENCH_TENANTS:-10000}
 TOKENS=${BENCH_TOKENS:-20000}
 SUBTENANTS=${BENCH_SUBTENANTS:-10}
 PAIR_DURATION=${BENCH_PAIR_DURATION:-5s}
-PAIRS=${BENCH_PAIRS:-3}
-[[ $PAIRS =~ ^[1-9][0-9]*$ ]] || { echo "bench-http: BENCH_PAIRS must be a whole number from 1" >&2; exit 1; }
+PAIRS=${BENCH_PAIRS:-6}
+[[ $PAIRS =~ ^[1-9][0-9]*$ ]] && ((PAIRS % 2 == 0)) || { echo "bench-http: BENCH_PAIRS must be an even whole number from 2 (blocks of two pairs, one of each order)" >&2; exit 1; }
+PAIRS_ONLY=${BENCH_PAIRS_ONLY:-0}
+[[ $PAIRS_ONLY != 1 ]] || ((SUBTENANTS > 0)) || { echo "bench-http: BENCH_PAIRS_ONLY=1 needs subtenants (BENCH_SUBTENANTS > 0)" >&2; exit 1; }
 WAIT_MAX=${BENCH_WAIT_MAX:-1200}
 SCRATCH=$ROOT/.build-release
 LUA=$ROOT/Benchmarks/http
@@ -233,14 +237,16 @@ field() { # line key -> value
 rps() { awk -v n="$(field "$1" requests)" -v d="$(field "$1" duration_us)" 'BEGIN { printf "%.0f", n / (d / 1e6) }'; }
 ms() { awk -v us="$(field "$1" "$2")" 'BEGIN { printf "%.2f ms", us / 1000 }'; }
 
-run mint mint.lua "$KEY" "$TENANTS"
-((SUBTENANTS > 0)) && run mintsub mint.lua "$KEY" "$TENANTS" "$SUBTENANTS"
-run cached verify-cached.lua "$TOKEN" "$HOST"
-((SUBTENANTS > 0)) && run cachedsub verify-cached.lua "$SUBTOKEN" "$HOST"
-run once verify-distinct.lua "$work/tokens.txt" once "$THREADS"
-run cycle verify-distinct.lua "$work/tokens.txt" cycle "$THREADS"
-run introspect introspect.lua "$BASIC" "$TOKEN"
-run healthz healthz.lua
+if [[ $PAIRS_ONLY != 1 ]]; then
+    run mint mint.lua "$KEY" "$TENANTS"
+    ((SUBTENANTS > 0)) && run mintsub mint.lua "$KEY" "$TENANTS" "$SUBTENANTS"
+    run cached verify-cached.lua "$TOKEN" "$HOST"
+    ((SUBTENANTS > 0)) && run cachedsub verify-cached.lua "$SUBTOKEN" "$HOST"
+    run once verify-distinct.lua "$work/tokens.txt" once "$THREADS"
+    run cycle verify-distinct.lua "$work/tokens.txt" cycle "$THREADS"
+    run introspect introspect.lua "$BASIC" "$TOKEN"
+    run healthz healthz.lua
+fi
 # The cached-verify target couples throughput with a latency bound, and latency at saturation is queueing:
 # about connections / throughput. So (b) is also run at other connection counts (same script, shorter).
 declare -A pair
@@ -271,6 +277,37 @@ if ((SUBTENANTS > 0)); then
     done
 fi
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+pair_report() {
+    echo "subtenant tokens as a ratio to tenant tokens: $PAIRS pairs of -d$PAIR_DURATION runs, odd pairs tenant first, even pairs subtenant first (req/s of each run):"
+    local kind i tenant_runs sub_runs ratios blocks a b r m v label
+    for kind in mint cached; do
+        tenant_runs=() sub_runs=() ratios=() blocks=()
+        for ((i = 1; i <= PAIRS; i++)); do
+            tenant_runs+=("${pair[$kind.$i]}")
+            sub_runs+=("${pair[${kind}sub.$i]}")
+            ratios+=("$(awk -v a="${pair[$kind.$i]}" -v b="${pair[${kind}sub.$i]}" 'BEGIN { printf "%.3f", b / a }')")
+        done
+        for ((i = 0; i < PAIRS; i += 2)); do
+            blocks+=("$(awk -v x="${ratios[i]}" -v y="${ratios[i + 1]}" 'BEGIN { printf "%.3f", sqrt(x * y) }')")
+        done
+        a=$(median "${tenant_runs[@]}")
+        b=$(median "${sub_runs[@]}")
+        r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
+        m=$(awk -v m="$(median "${blocks[@]}")" 'BEGIN { printf "%.2f", m }')
+        v=$(awk -v r="$m" 'BEGIN { print (r >= 0.95) ? "PASS" : "FAIL" }')
+        label=$([[ $kind == mint ]] && echo "(a) mint" || echo "(b) cached verify")
+        printf '  %-18s tenant %s\n  %-18s subtenant %s\n' "$label" "${tenant_runs[*]}" "" "${sub_runs[*]}"
+        printf '  %-18s ratio of each pair %s\n' "" "${ratios[*]}"
+        printf '  %-18s ratio of each block of two pairs (geometric mean) %s: median %s  %s (goal >= 0.95); median / median %s of %s = %s\n' \
+            "" "${blocks[*]}" "$m" "$v" "$b" "$a" "$r"
+    done
+}
+if [[ $PAIRS_ONLY == 1 ]]; then
+    echo "bench-http (pairs only): commit $commit, $TENANTS tenants x $SUBTENANTS subtenants, wrk -t$THREADS -c$CONNECTIONS; $cpu; load $load_start at the start"
+    pair_report
+    [[ -n $wait_note ]] && echo "  WARNING: $wait_note."
+    exit 0
+fi
 SWEEP=(${BENCH_SWEEP_CONNECTIONS:-8 16 32 64})
 SWEEP_DURATION=${BENCH_SWEEP_DURATION:-8s}
 run_sweep() { # array-name label: the cached verification at each count of SWEEP, BENCH lines into the array
@@ -355,23 +392,7 @@ line_of introspect "(d) introspect POST /oauth2/introspect" "report only" "-"
 line_of healthz "    GET /healthz (HTTP stack ceiling)" "reference" "-"
 if ((SUBTENANTS > 0)); then
     echo
-    echo "subtenant tokens as a ratio to tenant tokens: $PAIRS alternating pairs of -d$PAIR_DURATION runs (req/s of each run; goal >= 0.95 for the pairs' median ratio):"
-    for kind in mint cached; do
-        tenant_runs=() sub_runs=() ratios=()
-        for ((i = 1; i <= PAIRS; i++)); do
-            tenant_runs+=("${pair[$kind.$i]}")
-            sub_runs+=("${pair[${kind}sub.$i]}")
-            ratios+=("$(awk -v a="${pair[$kind.$i]}" -v b="${pair[${kind}sub.$i]}" 'BEGIN { printf "%.3f", b / a }')")
-        done
-        a=$(median "${tenant_runs[@]}")
-        b=$(median "${sub_runs[@]}")
-        r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
-        m=$(awk -v m="$(median "${ratios[@]}")" 'BEGIN { printf "%.2f", m }')
-        v=$(awk -v r="$m" 'BEGIN { print (r >= 0.95) ? "PASS" : "FAIL" }')
-        label=$([[ $kind == mint ]] && echo "(a) mint" || echo "(b) cached verify")
-        printf '  %-18s tenant %s\n  %-18s subtenant %s\n' "$label" "${tenant_runs[*]}" "" "${sub_runs[*]}"
-        printf '  %-18s ratio of each pair %s: median %s  %s; median / median %s of %s = %s\n' "" "${ratios[*]}" "$m" "$v" "$b" "$a" "$r"
-    done
+    pair_report
 fi
 echo
 echo "(b) at other connection counts (wrk -t$THREADS -d$SWEEP_DURATION each; the target holds at a count when both bounds do):"
