@@ -290,8 +290,8 @@ pair_report() {
         for ((i = 0; i < PAIRS; i += 2)); do
             blocks+=("$(awk -v x="${ratios[i]}" -v y="${ratios[i + 1]}" 'BEGIN { printf "%.3f", sqrt(x * y) }')")
         done
-        a=$(median "${tenant_runs[@]}")
-        b=$(median "${sub_runs[@]}")
+        a=$(median "${tenant_runs[@]}" | awk '{ printf "%.0f", $1 }')
+        b=$(median "${sub_runs[@]}" | awk '{ printf "%.0f", $1 }')
         r=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", b / a }')
         m=$(awk -v m="$(median "${blocks[@]}")" 'BEGIN { printf "%.2f", m }')
         v=$(awk -v r="$m" 'BEGIN { print (r >= 0.95) ? "PASS" : "FAIL" }')
